@@ -89,26 +89,34 @@ public sealed class KeyValueStore
     public void RestoreSnapshot(in ReadOnlySequence<byte> snapshot)
     {
         var reader = new MessagePackReader(snapshot);
+        long clusterTime;
+        List<(byte[] Key, byte[] Value, long ExpireAt)> restored;
         try
         {
             if (reader.ReadArrayHeader() < 3 || reader.ReadInt32() is var version && version != SnapshotFormatVersion)
                 throw new InvalidDataException("Unknown snapshot format.");
 
-            Keyspace.Clear();
-            ClusterTime = reader.ReadInt64();
+            clusterTime = reader.ReadInt64();
             var count = reader.ReadArrayHeader();
+            restored = [];
             for (var i = 0; i < count; i++)
             {
                 reader.ReadArrayHeader();
                 var key = ReadBytes(ref reader);
                 var value = ReadBytes(ref reader);
-                Keyspace.Set(key, value, reader.ReadInt64());
+                restored.Add((key, value, reader.ReadInt64()));
             }
         }
-        catch (MessagePackSerializationException e)
+        // The reader signals a short or ill-typed input with these three; none of them may leave a half-restored state.
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
         {
             throw new InvalidDataException("Malformed snapshot.", e);
         }
+
+        Keyspace.Clear();
+        ClusterTime = clusterTime;
+        foreach (var (key, value, expireAt) in restored)
+            Keyspace.Set(key, value, expireAt);
 
         static byte[] ReadBytes(ref MessagePackReader reader)
             => reader.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("Null key or value in snapshot.");

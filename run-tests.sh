@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs RaftKv's whole test suite on a fresh machine: installs what the tests need, builds once, runs every test
+# project, and ends with one summary line. Exit code 0 only if every test passed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+
+# --- set-up -----------------------------------------------------------------------------------------------------
+need dotnet || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
+missing=()
+for tool in setsid timeout ps; do need "$tool" || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "Installing: util-linux coreutils procps (for ${missing[*]})"
+  apt-get update -qq && apt-get install -y -qq util-linux coreutils procps >/dev/null
+fi
+
+# Stale nodes from an interrupted run would hold the ports the process-level tests use.
+RAFTKV_NO_BUILD=1 cluster-config/local-cluster.sh stop >/dev/null 2>&1 || true
+
+# --- build once -------------------------------------------------------------------------------------------------
+echo "== build (Release)"
+dotnet build RaftKv.sln -c Release -nologo -v q -clp:ErrorsOnly
+
+# --- test -------------------------------------------------------------------------------------------------------
+export RAFTKV_NO_BUILD=1   # the process-level tests reuse the build above
+results=$(mktemp -d)
+status=0
+for project in tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  echo "== $name"
+  if ! dotnet test "$project" -c Release --no-build -nologo \
+        --logger "console;verbosity=normal" --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
+        --blame-hang-timeout 5m 2>&1 | tee "$results/$name.log" | grep -E '^\s+(Passed|Failed|Skipped) |^(Passed|Failed)!|error' ; then
+    :
+  fi
+  grep -qE '^Passed!' "$results/$name.log" || status=1
+done
+
+# --- summary ----------------------------------------------------------------------------------------------------
+echo
+echo "== summary"
+total_passed=0; total_failed=0; total_skipped=0
+for log in "$results"/*.log; do
+  line=$(grep -E '^(Passed|Failed)!' "$log" | tail -n 1 || true)
+  name=$(basename "$log" .log)
+  if [[ -z $line ]]; then echo "  $name: did not run to completion"; status=1; continue; fi
+  passed=$(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")
+  failed=$(sed -E 's/.*Failed: *([0-9]+).*/\1/' <<<"$line")
+  skipped=$(sed -E 's/.*Skipped: *([0-9]+).*/\1/' <<<"$line")
+  printf '  %-28s passed %4s  failed %3s  skipped %3s\n' "$name" "$passed" "$failed" "$skipped"
+  total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed)); total_skipped=$((total_skipped + skipped))
+done
+verdict=$([[ $status == 0 && $total_failed == 0 && $total_skipped == 0 ]] && echo PASS || echo FAIL)
+echo "RaftKv tests: $verdict — $total_passed passed, $total_failed failed, $total_skipped skipped (details: $results)"
+[[ $verdict == PASS ]]

@@ -1,0 +1,285 @@
+using System.Globalization;
+using System.Text;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
+using RaftKv.Node.Raft;
+using RaftKv.Node.Resp;
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Commands;
+
+/// <summary>
+/// Commands the node answers itself, without the log: connection and introspection commands (<c>PING</c>,
+/// <c>ECHO</c>, <c>QUIT</c>, <c>COMMAND</c>, <c>ROLE</c>, <c>INFO</c>).
+/// </summary>
+/// <remarks>
+/// Adding a node command: a <see cref="CommandSpec"/> in <see cref="Specs"/> (so <c>COMMAND</c> lists it), a case in
+/// <see cref="Execute"/>, a wire test. Data commands live in RaftKv.StateMachine's <see cref="CommandParser"/>.
+/// </remarks>
+public sealed class NodeCommands(
+    ClusterView view,
+    RaftStateMachine stateMachine,
+    Proposer proposer,
+    ReadBarrier barrier,
+    IServiceProvider services,
+    TimeProvider time,
+    IOptions<NodeOptions> options)
+{
+    /// <summary>The Redis version we answer as: the one whose replies and error texts we follow.</summary>
+    public const string RedisVersion = "7.0.15";
+
+    private static readonly CommandParse NotParsed = static _ => ParsedCommand.Unknown;
+
+    /// <summary>The node commands, as <c>COMMAND</c> describes them.</summary>
+    public static IReadOnlyList<CommandSpec> Specs { get; } =
+    [
+        new("ping", -1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("echo", 2, IsWrite: false, 0, 0, 0, NotParsed),
+        new("quit", -1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("command", -1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("role", 1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("info", -1, IsWrite: false, 0, 0, 0, NotParsed),
+    ];
+
+    private static readonly Reply Pong = Reply.Status("PONG");
+    private readonly DateTimeOffset startedAt = time.GetUtcNow();
+
+    /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
+    public Reply Execute(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    {
+        if (argv.IsEmpty)
+            return UnknownCommand(argv);
+
+        var name = argv[0].Span;
+        CommandSpec? spec = null;
+        foreach (var candidate in Specs)
+        {
+            if (Ascii.EqualsIgnoreCase(name, candidate.Name))
+            {
+                spec = candidate;
+                break;
+            }
+        }
+
+        if (spec is null)
+            return UnknownCommand(argv);
+        if (!CommandParser.HasValidArity(spec.Arity, argv.Length))
+            return CommandParser.WrongArity(spec.Name);
+
+        switch (spec.Name)
+        {
+            case "ping":
+                return argv.Length switch
+                {
+                    1 => Pong,
+                    2 => Reply.FromBulk(argv[1].ToArray()),
+                    _ => CommandParser.WrongArity("ping"),
+                };
+            case "echo":
+                return Reply.FromBulk(argv[1].ToArray());
+            case "quit":
+                connection.CloseAfterReply();
+                return Reply.Ok;
+            case "command":
+                return Command(argv);
+            case "role":
+                return Role();
+            default:
+                return argv.Length <= 2 ? Info(argv.Length == 2 ? Encoding.ASCII.GetString(argv[1].Span) : "default")
+                    : Reply.SyntaxError;
+        }
+    }
+
+    /// <summary>Redis 7's text: the name and up to 128 characters of arguments, each quoted and followed by a space.</summary>
+    public static Reply UnknownCommand(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        var name = argv.IsEmpty ? "" : Printable(argv[0].Span, 128);
+        var args = new StringBuilder();
+        for (var i = 1; i < argv.Length && args.Length < 128; i++)
+            args.Append('\'').Append(Printable(argv[i].Span, 128 - args.Length)).Append("' ");
+        return Reply.Error($"ERR unknown command '{name}', with args beginning with: {args}");
+
+        static string Printable(ReadOnlySpan<byte> bytes, int max)
+        {
+            var text = Encoding.UTF8.GetString(bytes[..Math.Min(bytes.Length, Math.Max(max, 0))]);
+            return text.Replace('\r', ' ').Replace('\n', ' ');
+        }
+    }
+
+    private static IEnumerable<CommandSpec> AllSpecs => CommandParser.Commands.Concat(Specs);
+
+    private static Reply Command(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        if (argv.Length == 1)
+            return Reply.FromArray([.. AllSpecs.Select(Describe)]);
+
+        var sub = argv[1].Span;
+        if (Ascii.EqualsIgnoreCase(sub, "COUNT"u8))
+            return Reply.FromInteger(AllSpecs.Count());
+        if (Ascii.EqualsIgnoreCase(sub, "INFO"u8))
+        {
+            var items = new Reply[argv.Length - 2];
+            for (var i = 2; i < argv.Length; i++)
+            {
+                var wanted = argv[i];
+                items[i - 2] = AllSpecs.FirstOrDefault(s => Ascii.EqualsIgnoreCase(wanted.Span, s.Name)) is { } spec
+                    ? Describe(spec)
+                    : Reply.NullArray;
+            }
+
+            return Reply.FromArray(items);
+        }
+
+        // redis-cli asks for COMMAND DOCS at start to show hints; having none is a valid answer.
+        if (Ascii.EqualsIgnoreCase(sub, "DOCS"u8))
+            return Reply.EmptyArray;
+
+        return Reply.Error($"ERR unknown subcommand '{Encoding.UTF8.GetString(sub)}'. Try COMMAND HELP.");
+    }
+
+    // Redis 7's COMMAND entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands.
+    private static Reply Describe(CommandSpec spec) => Reply.FromArray(
+    [
+        Reply.FromBulk(spec.Name),
+        Reply.FromInteger(spec.Arity),
+        Reply.FromArray([Reply.Status(spec.IsWrite ? "write" : spec.FirstKey > 0 ? "readonly" : "fast")]),
+        Reply.FromInteger(spec.FirstKey),
+        Reply.FromInteger(spec.LastKey),
+        Reply.FromInteger(spec.KeyStep),
+        Reply.EmptyArray,
+        Reply.EmptyArray,
+        Reply.EmptyArray,
+        Reply.EmptyArray,
+    ]);
+
+    // Redis's shape: ["master", offset, [[host, port, offset]...]] or ["slave", host, port, state, offset].
+    private Reply Role()
+    {
+        var applied = AppliedIndex;
+        if (view.IsLeader)
+        {
+            var replicas = view.Members
+                .Where(m => m.Resp != view.LeaderRespAddress)
+                .Select(m => SplitHostPort(m.Resp) is var (host, port)
+                    ? Reply.FromArray([Reply.FromBulk(host), Reply.FromBulk(port.ToString(CultureInfo.InvariantCulture)), Reply.FromBulk("0")])
+                    : Reply.NullArray);
+            return Reply.FromArray([Reply.FromBulk("master"), Reply.FromInteger(applied), Reply.FromArray([.. replicas])]);
+        }
+
+        var (leaderHost, leaderPort) = view.LeaderRespAddress is { } leader ? SplitHostPort(leader) : ("", -1);
+        return Reply.FromArray(
+        [
+            Reply.FromBulk("slave"),
+            Reply.FromBulk(leaderHost),
+            Reply.FromInteger(leaderPort),
+            Reply.FromBulk(leaderPort >= 0 ? "connected" : "connect"),
+            Reply.FromInteger(applied),
+        ]);
+    }
+
+    private long AppliedIndex => (view.Raft.AuditTrail as WriteAheadLog)?.LastAppliedIndex ?? 0;
+
+    private Reply Info(string section)
+    {
+        var wanted = section.ToLowerInvariant();
+        var all = wanted is "all" or "everything" or "default";
+        var text = new StringBuilder();
+        foreach (var (name, write) in Sections())
+        {
+            if (!all && wanted != name)
+                continue;
+            if (text.Length > 0)
+                text.Append("\r\n");
+            text.Append("# ").Append(char.ToUpperInvariant(name[0])).Append(name.AsSpan(1)).Append("\r\n");
+            write(text);
+        }
+
+        return Reply.FromBulk(text.ToString());
+    }
+
+    private IEnumerable<(string Name, Action<StringBuilder> Write)> Sections()
+    {
+        yield return ("server", WriteServer);
+        yield return ("clients", WriteClients);
+        yield return ("replication", WriteReplication);
+        yield return ("stats", WriteStats);
+        yield return ("keyspace", WriteKeyspace);
+        yield return ("raft", WriteRaft);
+    }
+
+    private void WriteServer(StringBuilder text)
+    {
+        var uptime = (long)(time.GetUtcNow() - startedAt).TotalSeconds;
+        Line(text, "redis_version", RedisVersion);
+        Line(text, "raftkv_version", typeof(NodeCommands).Assembly.GetName().Version?.ToString() ?? "0");
+        Line(text, "redis_mode", "standalone");
+        Line(text, "os", System.Runtime.InteropServices.RuntimeInformation.OSDescription);
+        Line(text, "process_id", Environment.ProcessId);
+        Line(text, "tcp_port", services.GetRequiredService<RespServer>().Port);
+        Line(text, "uptime_in_seconds", uptime);
+        Line(text, "uptime_in_days", uptime / 86400);
+    }
+
+    private void WriteClients(StringBuilder text) => Line(text, "connected_clients", services.GetRequiredService<RespServer>().ConnectedClients);
+
+    private void WriteReplication(StringBuilder text)
+    {
+        Line(text, "role", view.IsLeader ? "master" : "slave");
+        if (!view.IsLeader && view.LeaderRespAddress is { } leader && SplitHostPort(leader) is var (host, port))
+        {
+            Line(text, "master_host", host);
+            Line(text, "master_port", port);
+        }
+
+        Line(text, "connected_slaves", view.IsLeader ? view.Members.Count - 1 : 0);
+    }
+
+    private void WriteStats(StringBuilder text)
+    {
+        var server = services.GetRequiredService<RespServer>();
+        Line(text, "total_connections_received", server.TotalConnectionsReceived);
+        Line(text, "expired_keys", stateMachine.Inspect(static s => s.ExpiredKeysReclaimed));
+        Line(text, "raft_entries_proposed", proposer.EntriesProposed);
+        Line(text, "raft_commands_proposed", proposer.CommandsProposed);
+        Line(text, "raft_batches_applied", stateMachine.BatchesApplied);
+        Line(text, "raft_commands_applied", stateMachine.CommandsApplied);
+        Line(text, "read_barriers_issued", barrier.BarriersIssued);
+    }
+
+    private void WriteKeyspace(StringBuilder text)
+    {
+        var (keys, expires) = stateMachine.Inspect(static s => (s.Keyspace.Count, s.Keyspace.ExpiringCount));
+        if (keys > 0)
+            text.Append(CultureInfo.InvariantCulture, $"db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+    }
+
+    private void WriteRaft(StringBuilder text)
+    {
+        var log = view.Raft.AuditTrail;
+        Line(text, "role", view.IsLeader ? "leader" : view.LeaderRespAddress is null ? "candidate" : "follower");
+        Line(text, "term", view.Term);
+        Line(text, "leader", view.LeaderRespAddress ?? "none");
+        Line(text, "leader_raft", view.LeaderRaftAddress ?? "none");
+        Line(text, "members", string.Join(",", view.Members.Select(static m => m.Resp)));
+        Line(text, "commit_index", log.LastCommittedEntryIndex);
+        Line(text, "applied_index", AppliedIndex);
+        Line(text, "last_log_index", log.LastEntryIndex);
+        Line(text, "cluster_time_ms", stateMachine.ClusterTime);
+        Line(text, "clock_offset_ms", stateMachine.ClockOffsetMs);
+        Line(text, "snapshot_every_entries", options.Value.SnapshotEveryEntries);
+    }
+
+    private static void Line<T>(StringBuilder text, string name, T value)
+        where T : notnull
+        => text.Append(name).Append(':').Append(CultureInfo.InvariantCulture, $"{value}").Append("\r\n");
+
+    private static (string Host, int Port) SplitHostPort(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            ? (address[..colon], port)
+            : (address, -1);
+    }
+}

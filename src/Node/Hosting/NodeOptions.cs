@@ -1,0 +1,52 @@
+namespace RaftKv.Node.Hosting;
+
+/// <summary>A member of the static cluster: where its Raft endpoint is and where it serves RESP.</summary>
+public sealed class ClusterMemberOptions
+{
+    /// <summary>The member's Raft (HTTP) URL, exactly as in its own <c>raft:publicEndPoint</c>.</summary>
+    public string Raft { get; set; } = "";
+
+    /// <summary>The member's RESP address as clients reach it, <c>host:port</c> (used in <c>-MOVED</c> and <c>ROLE</c>).</summary>
+    public string Resp { get; set; } = "";
+}
+
+/// <summary>The node's own settings (configuration section <c>RaftKv</c>).</summary>
+public sealed class NodeOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string Section = "RaftKv";
+
+    /// <summary>Where the write-ahead log and snapshots live.</summary>
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>Every member of the cluster, this node included (static membership).</summary>
+    public List<ClusterMemberOptions> Members { get; set; } = [];
+
+    /// <summary>Where Kestrel listens for Raft traffic; defaults to <c>raft:publicEndPoint</c>.</summary>
+    public string? RaftListen { get; set; }
+
+    /// <summary>Take a snapshot (and let the log be compacted) after this many applied entries.</summary>
+    public int SnapshotEveryEntries { get; set; } = 10_000;
+
+    /// <summary>At most this many commands go into one log entry.</summary>
+    public int MaxBatchCommands { get; set; } = 1024;
+
+    /// <summary>How long a write waits for this node to become a usable leader when it is elected but not yet live.</summary>
+    public TimeSpan LeadershipWait { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a read waits for its read barrier before answering <c>-CLUSTERDOWN</c>.</summary>
+    public TimeSpan ReadBarrierTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// What a follower does with a write: <c>Redirect</c> answers <c>-MOVED 0 host:port</c> of the leader
+    /// (forwarding comes with the client work).
+    /// </summary>
+    public FollowerWriteMode FollowerWrites { get; set; } = FollowerWriteMode.Redirect;
+}
+
+/// <summary>How a follower answers a write.</summary>
+public enum FollowerWriteMode
+{
+    /// <summary><c>-MOVED 0 host:port</c>, which <c>redis-cli -c</c> and cluster-aware clients follow.</summary>
+    Redirect,
+}

@@ -1,0 +1,89 @@
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.Http;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.AspNetCore.Connections;
+using RaftKv.Node.Commands;
+using RaftKv.Node.Raft;
+using RaftKv.Node.Resp;
+
+namespace RaftKv.Node.Hosting;
+
+/// <summary>Builds and runs a RaftKv node: the Raft member (HTTP, Kestrel), the state machine and the RESP server.</summary>
+public static class RaftKvNode
+{
+    /// <summary>The configuration section holding DotNext's member settings (<c>publicEndPoint</c>, timeouts...).</summary>
+    public const string RaftSection = "raft";
+
+    /// <summary>
+    /// Creates the node's application. Configuration comes from <paramref name="args"/> (<c>--config file.json</c>
+    /// adds a JSON file; any <c>--Key=value</c> overrides) and <paramref name="configure"/> (tests).
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (builder.Configuration["config"] is { Length: > 0 } file)
+            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false);
+        configure?.Invoke(builder.Configuration);
+        builder.Configuration.AddCommandLine(args);
+
+        ConfigureLogging(builder.Logging, builder.Configuration);
+
+        var nodeOptions = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
+        var publicEndPoint = builder.Configuration[$"{RaftSection}:publicEndPoint"]
+            ?? throw new InvalidOperationException($"Missing '{RaftSection}:publicEndPoint' in the node configuration.");
+        if (nodeOptions.Members.Count == 0)
+            throw new InvalidOperationException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
+
+        builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
+        builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
+
+        var dataPath = Path.GetFullPath(nodeOptions.DataPath);
+        builder.Services
+            .UseStateMachine<RaftStateMachine>(new WriteAheadLog.Options { Location = Path.Combine(dataPath, "wal") })
+            .UseInMemoryConfigurationStorage(members =>
+            {
+                foreach (var member in nodeOptions.Members)
+                    members.Add(new UriEndPoint(new Uri(member.Raft, UriKind.Absolute)));
+            })
+            .ConfigureCluster<LeaderChangeLogger>();
+        builder.JoinCluster(RaftSection);
+
+        builder.Services
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton<ClusterView>()
+            .AddSingleton<ReadBarrier>()
+            .AddSingleton<Proposer>()
+            .AddSingleton<NodeCommands>()
+            .AddSingleton<IRespRequestHandler, CommandDispatcher>()
+            .AddRespServer(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseConsensusProtocolHandler();
+        return app;
+    }
+
+    /// <summary>Restores the last snapshot (before anything resolves the cluster), then starts the node.</summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken token = default)
+    {
+        await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
+        await app.StartAsync(token).ConfigureAwait(false);
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss.fff ";
+        });
+
+        // Defaults that keep a healthy node to a line per leader change; a "Logging" section in the config overrides
+        // them. DotNext logs every failed heartbeat with a stack trace while a peer is down, ASP.NET every request.
+        logging.AddFilter("DotNext", LogLevel.Error);
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        logging.AddConfiguration(configuration.GetSection("Logging"));
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
+using RaftKv.StateMachine;
+
+namespace RaftKv.Node.Raft;
+
+/// <summary>What this node knows of the cluster, in the terms RESP clients need: who leads, and where to send writes.</summary>
+public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> options)
+{
+    private readonly List<ClusterMemberOptions> members = options.Value.Members;
+
+    /// <summary>The Raft cluster.</summary>
+    public IRaftCluster Raft => cluster;
+
+    /// <summary>True while this node is a leader whose leadership is live (its token not yet cancelled).</summary>
+    public bool IsLeader => !cluster.LeadershipToken.IsCancellationRequested;
+
+    /// <summary>True when the cluster's current leader, as this node sees it, is this node.</summary>
+    public bool LeaderIsLocal => cluster.Leader is { IsRemote: false };
+
+    /// <summary>The current term.</summary>
+    public long Term => cluster.Term;
+
+    /// <summary>The leader's RESP address (<c>host:port</c>), or null when there is no known leader.</summary>
+    public string? LeaderRespAddress => cluster.Leader is { } leader ? FindMember(leader.EndPoint)?.Resp : null;
+
+    /// <summary>The leader's Raft endpoint as text, or null.</summary>
+    public string? LeaderRaftAddress => cluster.Leader?.EndPoint is { } endPoint ? Describe(endPoint) : null;
+
+    /// <summary>The configured members, this one included.</summary>
+    public IReadOnlyList<ClusterMemberOptions> Members => members;
+
+    /// <summary>
+    /// What a client gets for a write this node cannot take: <c>-MOVED 0 host:port</c> of the leader, as redisraft
+    /// answers and <c>redis-cli -c</c> follows, or <c>-CLUSTERDOWN</c> when no leader is known.
+    /// </summary>
+    public Reply NotLeaderReply()
+        => LeaderRespAddress is { } address && !LeaderIsLocal
+            ? Reply.Error("MOVED 0 " + address)
+            : NoLeader;
+
+    /// <summary><c>-CLUSTERDOWN No Raft leader</c>.</summary>
+    public static Reply NoLeader { get; } = Reply.Error("CLUSTERDOWN No Raft leader");
+
+    private ClusterMemberOptions? FindMember(EndPoint endPoint)
+    {
+        var (host, port) = endPoint switch
+        {
+            UriEndPoint uri => (uri.Uri.Host, uri.Uri.Port),
+            IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            DnsEndPoint dns => (dns.Host, dns.Port),
+            _ => (string.Empty, -1),
+        };
+
+        foreach (var member in members)
+        {
+            if (Uri.TryCreate(member.Raft, UriKind.Absolute, out var raft)
+                && raft.Port == port && string.Equals(raft.Host, host, StringComparison.OrdinalIgnoreCase))
+                return member;
+        }
+
+        return null;
+    }
+
+    private static string Describe(EndPoint endPoint) => endPoint is UriEndPoint uri ? uri.Uri.ToString() : endPoint.ToString() ?? "";
+}

@@ -1,0 +1,40 @@
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Raft;
+
+/// <summary>
+/// Writes gathered into one log entry, and the promise of their replies. It rides the entry as its context, so the
+/// proposing node's apply hands the replies straight back; one completion source serves the whole batch.
+/// </summary>
+internal sealed class ProposedBatch(int capacity)
+{
+    private readonly List<WriteCommand> commands = new(Math.Min(capacity, 64));
+    private readonly TaskCompletionSource<Reply[]> replies = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Count => commands.Count;
+
+    public bool IsFull => commands.Count >= capacity;
+
+    public Task<Reply[]> Replies => replies.Task;
+
+    /// <summary>Adds a command and returns its position, which is also the position of its reply.</summary>
+    public int Add(WriteCommand command)
+    {
+        commands.Add(command);
+        return commands.Count - 1;
+    }
+
+    public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands] };
+
+    /// <summary>Completes with the replies computed by apply; false if the batch already ended another way.</summary>
+    public bool Complete(Reply[] computed) => replies.TrySetResult(computed);
+
+    /// <summary>Ends every command of the batch with the same reply (the batch never ran, or its outcome is unknown).</summary>
+    public bool Fail(Reply reply)
+    {
+        var all = new Reply[commands.Count];
+        Array.Fill(all, reply);
+        return replies.TrySetResult(all);
+    }
+}

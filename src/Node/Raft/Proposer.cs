@@ -1,0 +1,175 @@
+using System.Buffers;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Raft;
+
+/// <summary>
+/// Turns writes into log entries with group commit: while one entry replicates, every write that arrives joins the
+/// next one, so a busy leader writes one entry per round trip however many clients it serves. The leader stamps each
+/// entry with cluster time.
+/// </summary>
+/// <remarks>
+/// One entry is in flight at a time, which keeps writes in arrival order (a pipelining client sees its writes applied
+/// in the order it sent them) and makes the batch size adapt to load by itself.
+/// </remarks>
+public sealed partial class Proposer(
+    ClusterView view,
+    RaftStateMachine stateMachine,
+    TimeProvider time,
+    IOptions<NodeOptions> options,
+    ILogger<Proposer> logger) : IDisposable
+{
+    /// <summary>
+    /// The reply when leadership was lost after the entry was appended: it may still commit under the next leader,
+    /// so the write may or may not have happened. Never a failure; a client with a session can retry it safely.
+    /// </summary>
+    public static Reply UncertainOutcome { get; } =
+        Reply.Error("UNCERTAIN Raft leadership changed while the write was in flight; it may or may not have been applied");
+
+    private readonly int maxBatch = Math.Max(1, options.Value.MaxBatchCommands);
+    private readonly TimeSpan leadershipWait = options.Value.LeadershipWait;
+    private readonly Queue<ProposedBatch> sealedBatches = new();
+    private readonly ArrayBufferWriter<byte> payload = new(1 << 16);
+    private readonly CancellationTokenSource lifetime = new();
+    private readonly Lock gate = new();
+    private ProposedBatch? open;
+    private bool pumping;
+    private long lastStamp;
+    private long entriesProposed;
+    private long commandsProposed;
+
+    /// <summary>Log entries proposed by this node since start.</summary>
+    public long EntriesProposed => Interlocked.Read(ref entriesProposed);
+
+    /// <summary>Commands proposed by this node since start; divided by <see cref="EntriesProposed"/>, the batch size.</summary>
+    public long CommandsProposed => Interlocked.Read(ref commandsProposed);
+
+    /// <summary>Proposes a write and returns its reply once the entry carrying it is committed and applied here.</summary>
+    public async Task<Reply> ProposeAsync(WriteCommand command)
+    {
+        ProposedBatch batch;
+        int position;
+        var startPump = false;
+        lock (gate)
+        {
+            if (open is null || open.IsFull)
+            {
+                if (open is not null)
+                    sealedBatches.Enqueue(open);
+                open = new ProposedBatch(maxBatch);
+            }
+
+            batch = open;
+            position = batch.Add(command);
+            if (!pumping)
+                pumping = startPump = true;
+        }
+
+        if (startPump)
+            _ = PumpAsync();
+
+        var replies = await batch.Replies.ConfigureAwait(false);
+        return replies[position];
+    }
+
+    private async Task PumpAsync()
+    {
+        while (true)
+        {
+            ProposedBatch? batch;
+            lock (gate)
+            {
+                if (!sealedBatches.TryDequeue(out batch))
+                {
+                    batch = open;
+                    open = null;
+                }
+
+                if (batch is null)
+                {
+                    pumping = false;
+                    return;
+                }
+            }
+
+            try
+            {
+                await ReplicateAsync(batch).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                LogReplicationFailed(logger, e);
+                batch.Fail(UncertainOutcome);
+            }
+        }
+    }
+
+    private async Task ReplicateAsync(ProposedBatch batch)
+    {
+        var cluster = view.Raft;
+        if (!view.IsLeader)
+        {
+            // Elected but not yet live (the token lags the election by a moment), or not the leader at all.
+            if (!view.LeaderIsLocal || !await WaitForLeadershipAsync().ConfigureAwait(false))
+            {
+                batch.Fail(view.NotLeaderReply());
+                return;
+            }
+        }
+
+        var stamp = lastStamp = ClusterTime.NextStamp(time.GetUtcNow().ToUnixTimeMilliseconds(), Math.Max(lastStamp, stateMachine.ClusterTime));
+        payload.ResetWrittenCount();
+        KeyValueStore.WriteBatch(payload, batch.Seal(stamp));
+        Interlocked.Increment(ref entriesProposed);
+        Interlocked.Add(ref commandsProposed, batch.Count);
+
+        try
+        {
+            // Returns once the entry is committed and applied here; apply completes the batch through its context.
+            await cluster.ReplicateAsync(payload.WrittenMemory, batch, lifetime.Token).ConfigureAwait(false);
+        }
+        catch (NotLeaderException e) when (e.InnerException is null)
+        {
+            // Refused before anything was appended: definitely not applied.
+            batch.Fail(view.NotLeaderReply());
+            return;
+        }
+        catch (Exception e) when (e is NotLeaderException or OperationCanceledException or TimeoutException)
+        {
+            // Appended, then leadership was lost: the entry may still commit under the next leader.
+        }
+
+        // Applied with our context: the replies are in. Anything else (the index was taken by another leader's entry,
+        // or we stopped waiting) is an unknown outcome.
+        batch.Fail(UncertainOutcome);
+    }
+
+    private async Task<bool> WaitForLeadershipAsync()
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
+            timeout.CancelAfter(leadershipWait);
+            await view.Raft.WaitForLeadershipAsync(timeout.Token).ConfigureAwait(false);
+            return view.IsLeader;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        lifetime.Cancel();
+        lifetime.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replicating a batch failed; its writes have an unknown outcome")]
+    private static partial void LogReplicationFailed(ILogger logger, Exception exception);
+}

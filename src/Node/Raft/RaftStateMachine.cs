@@ -1,0 +1,163 @@
+using System.Buffers;
+using DotNext.IO;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Raft;
+
+/// <summary>
+/// Adapts the deterministic <see cref="KeyValueStore"/> to DotNext's <see cref="SimpleStateMachine"/>: applies each
+/// committed entry's batch, hands replies to the proposer that is waiting for them, and persists snapshots.
+/// </summary>
+/// <remarks>
+/// DotNext applies entries one at a time and never while a snapshot is being written, so the only concurrency here is
+/// readers against the applier: a reader-writer lock, held for in-memory work only.
+/// </remarks>
+public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger)
+    : SimpleStateMachine(new DirectoryInfo(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots"))))
+{
+    private readonly KeyValueStore store = new();
+    private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
+    private readonly int snapshotEvery = Math.Max(1, options.Value.SnapshotEveryEntries);
+    private long entriesSinceSnapshot;
+
+    /// <summary>Cluster time of the last applied batch (Unix ms).</summary>
+    public long ClusterTime
+    {
+        get
+        {
+            gate.EnterReadLock();
+            try
+            {
+                return store.ClusterTime;
+            }
+            finally
+            {
+                gate.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>
+    /// This node's clock minus the cluster time of the last batch it applied, in ms: the leader's own clock skew plus,
+    /// on a follower, replication delay. What the lock API's <c>maxClockSkew</c> must cover.
+    /// </summary>
+    public long ClockOffsetMs { get; private set; }
+
+    /// <summary>Batches applied since start (entries with a payload).</summary>
+    public long BatchesApplied { get; private set; }
+
+    /// <summary>Commands applied since start.</summary>
+    public long CommandsApplied { get; private set; }
+
+    /// <summary>Runs a read against the applied state.</summary>
+    public Reply Read(ReadCommand command, long localClockMs)
+    {
+        gate.EnterReadLock();
+        try
+        {
+            return store.Read(command, localClockMs);
+        }
+        finally
+        {
+            gate.ExitReadLock();
+        }
+    }
+
+    /// <summary>Reads something of the store under the read lock (INFO, digests, tests).</summary>
+    public T Inspect<T>(Func<KeyValueStore, T> inspect)
+    {
+        gate.EnterReadLock();
+        try
+        {
+            return inspect(store);
+        }
+        finally
+        {
+            gate.ExitReadLock();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
+    {
+        if (entry.IsConfiguration || !entry.TryGetPayload(out var payload) || payload.IsEmpty)
+        {
+            // The no-op a new leader appends, or a membership entry: nothing for the keyspace.
+            return ValueTask.FromResult(false);
+        }
+
+        var batch = KeyValueStore.ReadBatch(payload);
+        Reply[] replies;
+        gate.EnterWriteLock();
+        try
+        {
+            replies = store.Apply(batch);
+        }
+        finally
+        {
+            gate.ExitWriteLock();
+        }
+
+        ClockOffsetMs = time.GetUtcNow().ToUnixTimeMilliseconds() - batch.Timestamp;
+        BatchesApplied++;
+        CommandsApplied += replies.Length;
+
+        // Only the node that proposed the entry holds its context; every other replica computed the same replies
+        // and drops them.
+        (entry.Context as ProposedBatch)?.Complete(replies);
+
+        return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
+    }
+
+    /// <inheritdoc/>
+    protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1 << 16);
+        gate.EnterReadLock();
+        try
+        {
+            store.WriteSnapshot(buffer);
+        }
+        finally
+        {
+            gate.ExitReadLock();
+        }
+
+        await writer.Invoke(buffer.WrittenMemory, token).ConfigureAwait(false);
+        LogSnapshotWritten(logger, store.ClusterTime, buffer.WrittenCount);
+    }
+
+    /// <inheritdoc/>
+    protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
+    {
+        var bytes = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
+        gate.EnterWriteLock();
+        try
+        {
+            store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
+        }
+        finally
+        {
+            gate.ExitWriteLock();
+        }
+
+        LogSnapshotRestored(logger, snapshotFile.Name, bytes.Length);
+    }
+
+    /// <inheritdoc/>
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        gate.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot written at cluster time {ClusterTime} ({Bytes} bytes)")]
+    private static partial void LogSnapshotWritten(ILogger logger, long clusterTime, int bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "State restored from snapshot {File} ({Bytes} bytes)")]
+    private static partial void LogSnapshotRestored(ILogger logger, string file, int bytes);
+}

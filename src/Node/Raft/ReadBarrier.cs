@@ -1,0 +1,73 @@
+using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
+
+namespace RaftKv.Node.Raft;
+
+/// <summary>
+/// Coalesces linearizable read barriers: any number of concurrent reads share one <c>ApplyReadBarrierAsync</c>.
+/// </summary>
+/// <remarks>
+/// A read may not join a barrier that is already in flight: that barrier may have fixed its commit index before a
+/// write this read must observe was acknowledged. Reads that arrive during a barrier form the next group, whose
+/// barrier starts as soon as the current one ends; so one barrier is in flight at a time and a read waits for at most
+/// two.
+/// </remarks>
+public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> options)
+{
+    private readonly TimeSpan timeout = options.Value.ReadBarrierTimeout;
+    private readonly Lock gate = new();
+    private bool running;
+    private TaskCompletionSource? next;
+    private long barriersIssued;
+
+    /// <summary>Barriers issued to Raft; reads served divided by this is the coalescing factor.</summary>
+    public long BarriersIssued => Interlocked.Read(ref barriersIssued);
+
+    /// <summary>Completes once everything committed before the call is applied on this node.</summary>
+    /// <exception cref="QuorumUnreachableException">No leader is reachable.</exception>
+    public Task WaitAsync(CancellationToken token)
+    {
+        Task wait;
+        lock (gate)
+        {
+            next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            wait = next.Task;
+            if (!running)
+            {
+                running = true;
+                var group = next;
+                next = null;
+                _ = RunAsync(group);
+            }
+        }
+
+        return token.CanBeCanceled ? wait.WaitAsync(token) : wait;
+    }
+
+    private async Task RunAsync(TaskCompletionSource? group)
+    {
+        while (group is not null)
+        {
+            Interlocked.Increment(ref barriersIssued);
+            try
+            {
+                // Bounded, so a barrier stuck on a vanished leader cannot hold every later read hostage.
+                using var expiry = new CancellationTokenSource(timeout);
+                await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
+                group.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                group.TrySetException(e);
+            }
+
+            lock (gate)
+            {
+                group = next;
+                next = null;
+                running = group is not null;
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using System.Net;
+
+namespace RaftKv.Node.Resp;
+
+/// <summary>The RESP server's log messages.</summary>
+internal static partial class RespLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "RESP server listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting a RESP connection failed")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Client {ConnectionId} connected from {RemoteEndPoint}")]
+    public static partial void Connected(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Client {ConnectionId} disconnected")]
+    public static partial void Disconnected(ILogger logger, long connectionId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Client {ConnectionId} sent a malformed request: {Error}")]
+    public static partial void ProtocolError(ILogger logger, long connectionId, string? error);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Closing client {ConnectionId}: its request outgrew the query buffer limit of {Limit} bytes")]
+    public static partial void QueryBufferLimitExceeded(ILogger logger, long connectionId, long limit);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling {Command} for client {ConnectionId} failed")]
+    public static partial void HandlerFailed(ILogger logger, string command, long connectionId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Client {ConnectionId}: connection lost ({Reason})")]
+    public static partial void ConnectionLost(ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Client {ConnectionId}: connection failed unexpectedly")]
+    public static partial void ConnectionFailed(ILogger logger, long connectionId, Exception exception);
+}

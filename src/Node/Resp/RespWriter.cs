@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.Text;
+using RaftKv.StateMachine;
+
+namespace RaftKv.Node.Resp;
+
+/// <summary>Turns a <see cref="Reply"/> into RESP2 bytes.</summary>
+internal static class RespWriter
+{
+    // '$' or '*' or ':', then a long (at most 20 characters), then CRLF.
+    private const int MaxHeaderLength = 1 + 20 + 2;
+
+    /// <summary>Writes <paramref name="reply"/>, and for an array every element in turn, to <paramref name="output"/>.</summary>
+    /// <remarks>
+    /// Recursion follows the nesting of arrays; the state machine bounds that nesting where replies are built
+    /// (script results), so a reply arriving here is trusted to be reasonably shallow.
+    /// </remarks>
+    public static void Write(IBufferWriter<byte> output, Reply reply)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(reply);
+
+        switch (reply.Kind)
+        {
+            case ReplyKind.Status when ReferenceEquals(reply, Reply.Ok):
+                output.Write("+OK\r\n"u8);
+                break;
+            case ReplyKind.Status:
+                WriteLine(output, (byte)'+', reply.Text);
+                break;
+            case ReplyKind.Error:
+                WriteLine(output, (byte)'-', reply.Text);
+                break;
+            case ReplyKind.Integer:
+                WriteInteger(output, reply.Integer);
+                break;
+            case ReplyKind.Bulk:
+                var bulk = reply.Bulk ?? [];
+                WriteHeader(output, (byte)'$', bulk.Length);
+                output.Write(bulk);
+                output.Write("\r\n"u8);
+                break;
+            case ReplyKind.NullBulk:
+                output.Write("$-1\r\n"u8);
+                break;
+            case ReplyKind.Array:
+                var items = reply.Items ?? [];
+                WriteHeader(output, (byte)'*', items.Count);
+                for (var i = 0; i < items.Count; i++)
+                    Write(output, items[i]);
+                break;
+            case ReplyKind.NullArray:
+                output.Write("*-1\r\n"u8);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(reply), reply.Kind, "Unknown reply kind.");
+        }
+    }
+
+    private static void WriteInteger(IBufferWriter<byte> output, long value)
+    {
+        switch (value)
+        {
+            case 0:
+                output.Write(":0\r\n"u8);
+                break;
+            case 1:
+                output.Write(":1\r\n"u8);
+                break;
+            default:
+                WriteHeader(output, (byte)':', value);
+                break;
+        }
+    }
+
+    private static void WriteHeader(IBufferWriter<byte> output, byte prefix, long value)
+    {
+        var span = output.GetSpan(MaxHeaderLength);
+        span[0] = prefix;
+        var formatted = Utf8Formatter.TryFormat(value, span[1..], out var written);
+        Debug.Assert(formatted, "a long fits in 20 characters");
+        "\r\n"u8.CopyTo(span[(1 + written)..]);
+        output.Advance(1 + written + 2);
+    }
+
+    /// <summary>Writes a status or error line; CR and LF become spaces, as Redis does, so the text cannot end the line early.</summary>
+    private static void WriteLine(IBufferWriter<byte> output, byte prefix, string? text)
+    {
+        text ??= string.Empty;
+        var length = Encoding.UTF8.GetByteCount(text);
+        var span = output.GetSpan(1 + length + 2);
+        span[0] = prefix;
+
+        // CR and LF are single bytes in UTF-8 and never occur inside a multi-byte character, so replacing them in the
+        // encoded bytes is safe.
+        var encoded = span.Slice(1, length);
+        Encoding.UTF8.GetBytes(text, encoded);
+        encoded.Replace((byte)'\r', (byte)' ');
+        encoded.Replace((byte)'\n', (byte)' ');
+
+        "\r\n"u8.CopyTo(span[(1 + length)..]);
+        output.Advance(1 + length + 2);
+    }
+}

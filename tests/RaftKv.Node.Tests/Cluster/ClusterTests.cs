@@ -1,0 +1,135 @@
+using System.Text;
+using RaftKv.Node.Raft;
+using RaftKv.StateMachine;
+using RaftKv.Testing;
+
+namespace RaftKv.Node.Tests.Cluster;
+
+/// <summary>Replication, redirection, failover and restart on a three-node cluster in this process.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterTests
+{
+    [Fact]
+    public async Task A_leader_is_elected_and_a_write_on_it_is_readable_on_every_node()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+
+        await using (var client = await cluster.ConnectAsync(leader))
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "greeting", "hello"));
+
+        for (var node = 0; node < cluster.Size; node++)
+        {
+            await using var client = await cluster.ConnectAsync(node);
+            Assert.Equal("hello", Text(await client.CallAsync("GET", "greeting")));
+        }
+    }
+
+    [Fact]
+    public async Task A_follower_answers_writes_with_MOVED_to_the_leader_and_still_serves_reads()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+        var follower = (leader + 1) % cluster.Size;
+
+        await using var client = await cluster.ConnectAsync(follower);
+        var reply = await client.CallAsync("SET", "k", "v");
+
+        Assert.Equal(Reply.Error($"MOVED 0 127.0.0.1:{cluster.RespPort(leader)}"), reply);
+        Assert.Equal(Reply.NullBulk, await client.CallAsync("GET", "k"));
+    }
+
+    [Fact]
+    public async Task Stopping_the_leader_elects_another_that_keeps_every_acknowledged_write()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+
+        await using (var client = await cluster.ConnectAsync(leader))
+        {
+            for (var i = 0; i < 50; i++)
+                Assert.Equal(Reply.Ok, await client.CallAsync("SET", $"key:{i}", $"value:{i}"));
+        }
+
+        await cluster.StopNodeAsync(leader);
+        var newLeader = await cluster.WaitForLeaderAsync();
+        Assert.NotEqual(leader, newLeader);
+
+        await using (var client = await cluster.ConnectAsync(newLeader))
+        {
+            for (var i = 0; i < 50; i++)
+                Assert.Equal($"value:{i}", Text(await client.CallAsync("GET", $"key:{i}")));
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "after-failover", "yes"));
+        }
+
+        await cluster.StartNodeAsync(leader);
+        await cluster.WaitForLeaderAsync();
+        await cluster.WaitForConvergenceAsync();
+        await using var old = await cluster.ConnectAsync(leader);
+        Assert.Equal("yes", Text(await old.CallAsync("GET", "after-failover")));
+    }
+
+    [Fact]
+    public async Task A_restarted_node_catches_up_from_its_log_and_snapshots()
+    {
+        // Snapshots every few entries, so the restart restores one and replays the log after it.
+        await using var cluster = await TestCluster.StartAsync(snapshotEvery: 7);
+        var leader = await cluster.WaitForLeaderAsync();
+        var follower = (leader + 1) % cluster.Size;
+
+        await using (var client = await cluster.ConnectAsync(leader))
+        {
+            for (var i = 0; i < 30; i++)
+                Assert.Equal(Reply.Ok, await client.CallAsync("SET", $"before:{i}", "x"));
+        }
+
+        await cluster.StopNodeAsync(follower);
+        leader = await cluster.WaitForLeaderAsync();
+        await using (var client = await cluster.ConnectAsync(leader))
+        {
+            for (var i = 0; i < 30; i++)
+                Assert.Equal(Reply.Ok, await client.CallAsync("SET", $"during:{i}", "y"));
+            Assert.Equal(Reply.FromInteger(1), await client.CallAsync("DEL", "before:0"));
+        }
+
+        await cluster.StartNodeAsync(follower);
+        var digest = await cluster.WaitForConvergenceAsync();
+        Assert.StartsWith("59:", digest, StringComparison.Ordinal);
+
+        await using var restarted = await cluster.ConnectAsync(follower);
+        Assert.Equal("y", Text(await restarted.CallAsync("GET", "during:29")));
+        Assert.Equal(Reply.NullBulk, await restarted.CallAsync("GET", "before:0"));
+    }
+
+    [Fact]
+    public async Task Pipelined_writes_are_group_committed_and_applied_in_order()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+        await using var client = await cluster.ConnectAsync(leader);
+
+        const int writes = 2000;
+        for (var i = 0; i < writes; i++)
+            await client.SendAsync("SET", "counter", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await client.SendAsync("GET", "counter");
+
+        for (var i = 0; i < writes; i++)
+            Assert.Equal(Reply.Ok, await client.ReadReplyAsync());
+        Assert.Equal((writes - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Text(await client.ReadReplyAsync()));
+
+        // Group commit: far fewer log entries than commands.
+        var proposer = cluster.Service<Proposer>(leader);
+        Assert.Equal(writes, proposer.CommandsProposed);
+        Assert.True(proposer.EntriesProposed < writes / 4, $"{proposer.EntriesProposed} entries for {writes} writes");
+    }
+
+    private static string? Text(Reply reply)
+        => reply.Kind == ReplyKind.Bulk ? Encoding.UTF8.GetString(reply.Bulk!) : reply.Kind == ReplyKind.NullBulk ? null : reply.ToString();
+}
+
+/// <summary>Cluster tests run one at a time: each starts three nodes, and two cores are all there is.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterCollection
+{
+    public const string Name = "cluster";
+}

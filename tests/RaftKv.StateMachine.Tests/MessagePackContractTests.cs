@@ -1,0 +1,151 @@
+using System.Buffers;
+using System.Reflection;
+using MessagePack;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.StateMachine.Tests;
+
+/// <summary>
+/// The Raft log outlives the code that wrote it: union tags, member keys and persisted enum values are append-only.
+/// If one of these tests fails, an existing log would no longer decode the same way. Do not update the literals;
+/// add a new tag or key instead.
+/// </summary>
+public sealed class MessagePackContractTests
+{
+    // Captured from MessagePack 2.5.307 when SET and DEL were the only write commands.
+    private const string PinnedBatchHex =
+        "92" + "CF0000018BCFE5687B" // CommandBatch [Key(0) Timestamp, Key(1) Commands]
+        + "92" // two commands
+        + "9200" + "96" + "C4046C6F636B" + "C405746F6B656E" + "01" + "01" + "CD7530" + "C3" // union tag 0: SetCommand, keys 0..5
+        + "9201" + "91" + "92" + "C40161" + "C40200FF"; // union tag 1: DelCommand [Key(0) Keys]
+
+    private static CommandBatch SampleBatch() => new()
+    {
+        Timestamp = 1_700_000_000_123,
+        Commands =
+        [
+            new SetCommand
+            {
+                Key = "lock"u8.ToArray(),
+                Value = "token"u8.ToArray(),
+                Condition = SetCondition.IfNotExists,
+                Expiry = SetExpiry.RelativeMilliseconds,
+                ExpiryValue = 30_000,
+                ReturnOldValue = true,
+            },
+            new DelCommand { Keys = ["a"u8.ToArray(), [0x00, 0xff]] },
+        ],
+    };
+
+    private static string Serialize(CommandBatch batch)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        KeyValueStore.WriteBatch(buffer, batch);
+        return Convert.ToHexString(buffer.WrittenSpan);
+    }
+
+    [Fact]
+    public void A_batch_serializes_to_the_pinned_bytes()
+    {
+        Assert.Equal(PinnedBatchHex, Serialize(SampleBatch()));
+    }
+
+    [Fact]
+    public void The_pinned_bytes_decode_to_the_same_commands()
+    {
+        var batch = KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(Convert.FromHexString(PinnedBatchHex)));
+
+        Assert.Equal(1_700_000_000_123, batch.Timestamp);
+        Assert.Equal(2, batch.Commands.Length);
+        var set = Assert.IsType<SetCommand>(batch.Commands[0]);
+        Assert.Equal("lock"u8.ToArray(), set.Key);
+        Assert.Equal("token"u8.ToArray(), set.Value);
+        Assert.Equal(SetCondition.IfNotExists, set.Condition);
+        Assert.Equal(SetExpiry.RelativeMilliseconds, set.Expiry);
+        Assert.Equal(30_000, set.ExpiryValue);
+        Assert.True(set.ReturnOldValue);
+        var del = Assert.IsType<DelCommand>(batch.Commands[1]);
+        Assert.Equal(["a"u8.ToArray(), new byte[] { 0x00, 0xff }], del.Keys);
+    }
+
+    [Fact]
+    public void Every_set_variant_round_trips()
+    {
+        var commands = (
+            from condition in Enum.GetValues<SetCondition>()
+            from expiry in Enum.GetValues<SetExpiry>()
+            from returnOld in new[] { false, true }
+            select (WriteCommand)new SetCommand
+            {
+                Key = [(byte)condition, (byte)expiry],
+                Value = [],
+                Condition = condition,
+                Expiry = expiry,
+                ExpiryValue = long.MaxValue - (long)expiry,
+                ReturnOldValue = returnOld,
+            }).ToArray();
+        var buffer = new ArrayBufferWriter<byte>();
+        KeyValueStore.WriteBatch(buffer, new CommandBatch { Timestamp = long.MaxValue, Commands = commands });
+
+        var decoded = KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(buffer.WrittenMemory));
+
+        Assert.Equal(long.MaxValue, decoded.Timestamp);
+        Assert.Equal(commands.Length, decoded.Commands.Length);
+        for (var i = 0; i < commands.Length; i++)
+        {
+            var (expected, actual) = ((SetCommand)commands[i], Assert.IsType<SetCommand>(decoded.Commands[i]));
+            Assert.Equal(expected.Key, actual.Key);
+            Assert.Equal(expected.Value, actual.Value);
+            Assert.Equal((expected.Condition, expected.Expiry, expected.ExpiryValue, expected.ReturnOldValue),
+                (actual.Condition, actual.Expiry, actual.ExpiryValue, actual.ReturnOldValue));
+        }
+    }
+
+    [Fact]
+    public void An_empty_batch_round_trips()
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        KeyValueStore.WriteBatch(buffer, new CommandBatch { Timestamp = 7 });
+
+        var decoded = KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(buffer.WrittenMemory));
+
+        Assert.Equal(7, decoded.Timestamp);
+        Assert.Empty(decoded.Commands);
+    }
+
+    [Fact]
+    public void Union_tags_of_write_commands_are_pinned()
+    {
+        var tags = typeof(WriteCommand).GetCustomAttributes<UnionAttribute>().ToDictionary(static u => u.Key, static u => u.SubType);
+
+        Assert.Equal(typeof(SetCommand), tags[0]);
+        Assert.Equal(typeof(DelCommand), tags[1]);
+    }
+
+    [Fact]
+    public void Set_condition_values_are_pinned()
+    {
+        Assert.Equal(0, (byte)SetCondition.None);
+        Assert.Equal(1, (byte)SetCondition.IfNotExists);
+        Assert.Equal(2, (byte)SetCondition.IfExists);
+        AssertDistinct<SetCondition>();
+    }
+
+    [Fact]
+    public void Set_expiry_values_are_pinned()
+    {
+        Assert.Equal(0, (byte)SetExpiry.None);
+        Assert.Equal(1, (byte)SetExpiry.RelativeMilliseconds);
+        Assert.Equal(2, (byte)SetExpiry.AbsoluteMilliseconds);
+        Assert.Equal(3, (byte)SetExpiry.KeepTtl);
+        AssertDistinct<SetExpiry>();
+    }
+
+    private static void AssertDistinct<TEnum>()
+        where TEnum : struct, Enum
+    {
+        var names = Enum.GetNames<TEnum>();
+        var values = names.Select(static n => Convert.ToInt64(Enum.Parse<TEnum>(n), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(values.Length, values.Distinct().Count());
+    }
+}
