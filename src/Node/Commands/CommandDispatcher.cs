@@ -1,4 +1,6 @@
 using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Resp;
 using RaftKv.StateMachine;
@@ -21,6 +23,7 @@ public sealed partial class CommandDispatcher(
     RaftStateMachine stateMachine,
     NodeCommands nodeCommands,
     TimeProvider time,
+    IOptions<NodeOptions> options,
     ILogger<CommandDispatcher> logger) : IRespRequestHandler
 {
     /// <inheritdoc/>
@@ -39,10 +42,25 @@ public sealed partial class CommandDispatcher(
 
     private Task<Reply> WriteAsync(WriteCommand command, RespConnection connection)
     {
-        // A follower answers at once; an elected leader whose leadership is not live yet lets the proposer wait.
-        if (!view.IsLeader && !view.LeaderIsLocal)
+        // An elected leader whose leadership is not live yet lets the proposer wait; a follower redirects at once;
+        // during an election the write waits briefly for a leader before answering CLUSTERDOWN.
+        if (view.IsLeader || view.LeaderIsLocal)
+            return Propose(command, connection);
+        if (view.LeaderRespAddress is not null)
             return Task.FromResult(view.NotLeaderReply());
+        return WriteAfterElectionAsync(command, connection);
+    }
 
+    private async Task<Reply> WriteAfterElectionAsync(WriteCommand command, RespConnection connection)
+    {
+        await view.WaitForKnownLeaderAsync(options.Value.LeadershipWait, connection.Aborted).ConfigureAwait(false);
+        return view.IsLeader || view.LeaderIsLocal
+            ? await Propose(command, connection).ConfigureAwait(false)
+            : view.NotLeaderReply();
+    }
+
+    private Task<Reply> Propose(WriteCommand command, RespConnection connection)
+    {
         var reply = proposer.ProposeAsync(command);
         connection.LastWrite = reply;
         return reply;

@@ -57,15 +57,18 @@ public static class RaftKvNode
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
             .AddRespServer(builder.Configuration);
 
-        var app = builder.Build();
-        app.UseConsensusProtocolHandler();
-        return app;
+        return builder.Build();
     }
 
-    /// <summary>Restores the last snapshot (before anything resolves the cluster), then starts the node.</summary>
+    /// <summary>Restores the last snapshot, then wires the Raft endpoint and starts the node.</summary>
+    /// <remarks>
+    /// The order matters: <c>UseConsensusProtocolHandler</c> resolves the cluster and with it the write-ahead log,
+    /// whose constructor throws once a snapshot exists on disk unless the state machine was restored first.
+    /// </remarks>
     public static async Task StartAsync(WebApplication app, CancellationToken token = default)
     {
         await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
+        app.UseConsensusProtocolHandler();
         await app.StartAsync(token).ConfigureAwait(false);
     }
 

@@ -42,6 +42,19 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
             ? Reply.Error("MOVED 0 " + address)
             : NoLeader;
 
+    /// <summary>
+    /// Waits until some leader is known (or this node leads), at most <paramref name="within"/>: elections take a few
+    /// hundred milliseconds, and a client is better served by a short wait than by an error.
+    /// </summary>
+    public async Task WaitForKnownLeaderAsync(TimeSpan within, CancellationToken token)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (cluster.Leader is null && !IsLeader && DateTime.UtcNow < deadline)
+            await Task.Delay(PollInterval, token).ConfigureAwait(false);
+    }
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+
     /// <summary><c>-CLUSTERDOWN No Raft leader</c>.</summary>
     public static Reply NoLeader { get; } = Reply.Error("CLUSTERDOWN No Raft leader");
 

@@ -15,6 +15,7 @@ namespace RaftKv.Node.Raft;
 /// </remarks>
 public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> options)
 {
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(20);
     private readonly TimeSpan timeout = options.Value.ReadBarrierTimeout;
     private readonly Lock gate = new();
     private bool running;
@@ -45,6 +46,25 @@ public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> opti
         return token.CanBeCanceled ? wait.WaitAsync(token) : wait;
     }
 
+    // Bounded, so a barrier stuck on a vanished leader cannot hold every later read hostage; while no leader is known
+    // (an election is under way) it retries, so reads ride through an election instead of failing at once.
+    private async Task BarrierAsync()
+    {
+        using var expiry = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            try
+            {
+                await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (QuorumUnreachableException) when (!expiry.IsCancellationRequested)
+            {
+                await Task.Delay(RetryDelay, expiry.Token).ConfigureAwait(false);
+            }
+        }
+    }
+
     private async Task RunAsync(TaskCompletionSource? group)
     {
         while (group is not null)
@@ -52,9 +72,7 @@ public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> opti
             Interlocked.Increment(ref barriersIssued);
             try
             {
-                // Bounded, so a barrier stuck on a vanished leader cannot hold every later read hostage.
-                using var expiry = new CancellationTokenSource(timeout);
-                await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
+                await BarrierAsync().ConfigureAwait(false);
                 group.TrySetResult();
             }
             catch (Exception e)
