@@ -30,25 +30,23 @@ status=0
 for project in tests/*/*.Tests.csproj; do
   name=$(basename "$project" .csproj)
   echo "== $name"
-  if ! dotnet test "$project" -c Release --no-build -nologo \
-        --logger "console;verbosity=normal" --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
-        --blame-hang-timeout 5m 2>&1 | tee "$results/$name.log" | grep -E '^\s+(Passed|Failed|Skipped) |^(Passed|Failed)!|error' ; then
-    :
-  fi
-  grep -qE '^Passed!' "$results/$name.log" || status=1
+  dotnet test "$project" -c Release --no-build -nologo \
+      --logger "console;verbosity=minimal" --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
+      --blame-hang-timeout 5m || status=1
 done
 
 # --- summary ----------------------------------------------------------------------------------------------------
 echo
 echo "== summary"
 total_passed=0; total_failed=0; total_skipped=0
-for log in "$results"/*.log; do
-  line=$(grep -E '^(Passed|Failed)!' "$log" | tail -n 1 || true)
-  name=$(basename "$log" .log)
-  if [[ -z $line ]]; then echo "  $name: did not run to completion"; status=1; continue; fi
-  passed=$(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")
-  failed=$(sed -E 's/.*Failed: *([0-9]+).*/\1/' <<<"$line")
-  skipped=$(sed -E 's/.*Skipped: *([0-9]+).*/\1/' <<<"$line")
+for project in tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  trx="$results/$name.trx"
+  counters=$(grep -ao '<Counters [^>]*>' "$trx" 2>/dev/null || true)
+  if [[ -z $counters ]]; then echo "  $name: did not run to completion"; status=1; continue; fi
+  count() { sed -E "s/.* $1=\"([0-9]+)\".*/\1/" <<<"$counters"; }
+  passed=$(count passed); failed=$(( $(count failed) + $(count error) + $(count timeout) + $(count aborted) ))
+  skipped=$(( $(count total) - $(count executed) ))
   printf '  %-28s passed %4s  failed %3s  skipped %3s\n' "$name" "$passed" "$failed" "$skipped"
   total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed)); total_skipped=$((total_skipped + skipped))
 done
