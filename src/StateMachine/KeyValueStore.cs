@@ -28,8 +28,14 @@ public sealed class KeyValueStore
     /// <summary>The MessagePack options used for everything this store persists or replicates.</summary>
     public static MessagePackSerializerOptions SerializerOptions { get; } = MessagePackSerializerOptions.Standard;
 
-    /// <summary>The data.</summary>
-    public Keyspace Keyspace { get; } = new();
+    /// <summary>Databases, as Redis's <c>databases 16</c>. Fixed: it is part of the replicated state's shape.</summary>
+    public const int DatabaseCount = 16;
+
+    /// <summary>The databases (<c>SELECT 0</c> to <c>SELECT 15</c>).</summary>
+    public IReadOnlyList<Keyspace> Databases { get; } = [.. Enumerable.Range(0, DatabaseCount).Select(static _ => new Keyspace())];
+
+    /// <summary>Database 0, where clients start.</summary>
+    public Keyspace Keyspace => Databases[0];
 
     /// <summary>Cluster time of the last applied batch (Unix ms); 0 before the first.</summary>
     public long ClusterTime { get; private set; }
@@ -42,11 +48,25 @@ public sealed class KeyValueStore
     {
         // Defensive max: a leader never stamps backwards, but if a bug did, time here still would not.
         var now = ClusterTime = Math.Max(ClusterTime, batch.Timestamp);
-        ExpiredKeysReclaimed += Keyspace.SweepExpired(now, SweepFloorPerEntry + (SweepPerCommand * batch.Commands.Length));
+        var budget = SweepFloorPerEntry + (SweepPerCommand * batch.Commands.Length);
+        foreach (var database in Databases)
+        {
+            if (budget <= 0)
+                break;
+            var swept = database.SweepExpired(now, budget);
+            budget -= swept;
+            ExpiredKeysReclaimed += swept;
+        }
 
+        var databases = batch.Databases;
         var replies = new Reply[batch.Commands.Length];
         for (var i = 0; i < replies.Length; i++)
-            replies[i] = batch.Commands[i].Apply(this, now);
+        {
+            var database = databases is null ? 0 : databases[i];
+            replies[i] = database < DatabaseCount
+                ? batch.Commands[i].Apply(new CommandContext(this, database, now))
+                : InvalidDatabase;
+        }
 
         return replies;
     }
@@ -55,7 +75,16 @@ public sealed class KeyValueStore
     /// Runs a read. Expiry is judged at the later of the serving node's clock and the last applied cluster time, so
     /// a key never reappears on a node whose clock lags and never outlives its TTL on an idle cluster.
     /// </summary>
-    public Reply Read(ReadCommand command, long localClockMs) => command.Execute(this, Math.Max(localClockMs, ClusterTime));
+    public Reply Read(ReadCommand command, int database, long localClockMs)
+        => (uint)database < DatabaseCount
+            ? command.Execute(new CommandContext(this, database, Math.Max(localClockMs, ClusterTime)))
+            : InvalidDatabase;
+
+    /// <summary>Runs a read in database 0.</summary>
+    public Reply Read(ReadCommand command, long localClockMs) => Read(command, 0, localClockMs);
+
+    /// <summary><c>ERR DB index is out of range</c>.</summary>
+    public static Reply InvalidDatabase { get; } = Reply.Error("ERR DB index is out of range");
 
     /// <summary>Serialises a batch into a log entry payload.</summary>
     public static void WriteBatch(IBufferWriter<byte> destination, CommandBatch batch)
@@ -65,47 +94,71 @@ public sealed class KeyValueStore
     public static CommandBatch ReadBatch(in ReadOnlySequence<byte> payload)
         => MessagePackSerializer.Deserialize<CommandBatch>(payload, SerializerOptions);
 
-    /// <summary>Writes the whole state (format version, cluster time, then every entry).</summary>
+    /// <summary>Writes the whole state: format version, cluster time, then each non-empty database and its entries.</summary>
     public void WriteSnapshot(IBufferWriter<byte> destination)
     {
         var writer = new MessagePackWriter(destination);
         writer.WriteArrayHeader(3);
         writer.Write(SnapshotFormatVersion);
         writer.Write(ClusterTime);
-        writer.WriteArrayHeader(Keyspace.Count);
-        foreach (var (key, entry) in Keyspace.Entries)
+        var nonEmpty = Databases.Count(static d => d.Count > 0);
+        writer.WriteArrayHeader(nonEmpty);
+        for (var index = 0; index < DatabaseCount; index++)
         {
-            writer.WriteArrayHeader(3);
-            writer.Write(key);
-            writer.Write(entry.Value);
-            writer.Write(entry.ExpireAt);
+            var database = Databases[index];
+            if (database.Count == 0)
+                continue;
+
+            writer.WriteArrayHeader(2);
+            writer.Write(index);
+            writer.WriteArrayHeader(database.Count);
+            foreach (var (key, entry) in database.Entries)
+            {
+                writer.WriteArrayHeader(3);
+                writer.Write(key);
+                writer.Write(entry.Value);
+                writer.Write(entry.ExpireAt);
+            }
+
+            // Large keyspaces: hand the buffer what we have so far rather than hold it all in one writer span.
+            writer.Flush();
         }
 
         writer.Flush();
     }
 
     /// <summary>Replaces the whole state with a snapshot written by <see cref="WriteSnapshot"/>.</summary>
-    /// <exception cref="InvalidDataException">The snapshot is malformed or of an unknown format.</exception>
+    /// <exception cref="InvalidDataException">The snapshot is malformed or of an unknown format; the state is unchanged.</exception>
     public void RestoreSnapshot(in ReadOnlySequence<byte> snapshot)
     {
         var reader = new MessagePackReader(snapshot);
         long clusterTime;
-        List<(byte[] Key, byte[] Value, long ExpireAt)> restored;
+        List<(int Database, byte[] Key, byte[] Value, long ExpireAt)> restored = [];
         try
         {
-            if (reader.ReadArrayHeader() < 3 || reader.ReadInt32() is var version && version != SnapshotFormatVersion)
+            if (reader.ReadArrayHeader() != 3 || reader.ReadInt32() is var version && version != SnapshotFormatVersion)
                 throw new InvalidDataException("Unknown snapshot format.");
 
             clusterTime = reader.ReadInt64();
-            var count = reader.ReadArrayHeader();
-            restored = [];
-            for (var i = 0; i < count; i++)
+            var databases = reader.ReadArrayHeader();
+            for (var d = 0; d < databases; d++)
             {
-                reader.ReadArrayHeader();
-                var key = ReadBytes(ref reader);
-                var value = ReadBytes(ref reader);
-                restored.Add((key, value, reader.ReadInt64()));
+                if (reader.ReadArrayHeader() != 2 || reader.ReadInt32() is var index && (uint)index >= DatabaseCount)
+                    throw new InvalidDataException("Malformed database in snapshot.");
+
+                var count = reader.ReadArrayHeader();
+                for (var i = 0; i < count; i++)
+                {
+                    if (reader.ReadArrayHeader() != 3)
+                        throw new InvalidDataException("Malformed entry in snapshot.");
+                    var key = ReadBytes(ref reader);
+                    var value = ReadBytes(ref reader);
+                    restored.Add((index, key, value, reader.ReadInt64()));
+                }
             }
+
+            if (!reader.End)
+                throw new InvalidDataException("Trailing bytes after the snapshot.");
         }
         // The reader signals a short or ill-typed input with these three; none of them may leave a half-restored state.
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
@@ -113,10 +166,11 @@ public sealed class KeyValueStore
             throw new InvalidDataException("Malformed snapshot.", e);
         }
 
-        Keyspace.Clear();
+        foreach (var database in Databases)
+            database.Clear();
         ClusterTime = clusterTime;
-        foreach (var (key, value, expireAt) in restored)
-            Keyspace.Set(key, value, expireAt);
+        foreach (var (database, key, value, expireAt) in restored)
+            Databases[database].Set(key, value, expireAt);
 
         static byte[] ReadBytes(ref MessagePackReader reader)
             => reader.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("Null key or value in snapshot.");
@@ -130,27 +184,32 @@ public sealed class KeyValueStore
     {
         // Sum of per-entry hashes: commutative, so no sort; two seeds make accidental collisions negligible.
         ulong low = 0, high = 0;
-        Span<byte> expiry = stackalloc byte[sizeof(long)];
+        var keys = 0;
+        Span<byte> header = stackalloc byte[sizeof(long) + sizeof(int) + 2];
         var hasher = new XxHash3();
-        foreach (var (key, entry) in Keyspace.Entries)
+        for (var index = 0; index < DatabaseCount; index++)
         {
-            BinaryPrimitives.WriteInt64LittleEndian(expiry, entry.ExpireAt);
-            low += HashEntry(hasher, key, entry.Value, expiry, seedTag: 0);
-            high += HashEntry(hasher, key, entry.Value, expiry, seedTag: 1);
+            keys += Databases[index].Count;
+            foreach (var (key, entry) in Databases[index].Entries)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(header, entry.ExpireAt);
+                BinaryPrimitives.WriteInt32LittleEndian(header[sizeof(long)..], key.Length);
+                header[^2] = (byte)index;
+                header[^1] = 0;
+                low += HashEntry(hasher, header, key, entry.Value);
+                header[^1] = 1;
+                high += HashEntry(hasher, header, key, entry.Value);
+            }
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{Keyspace.Count}:{ClusterTime}:{high:x16}{low:x16}");
+        return string.Create(CultureInfo.InvariantCulture, $"{keys}:{ClusterTime}:{high:x16}{low:x16}");
 
-        static ulong HashEntry(XxHash3 hasher, byte[] key, byte[] value, ReadOnlySpan<byte> expiry, byte seedTag)
+        static ulong HashEntry(XxHash3 hasher, ReadOnlySpan<byte> header, byte[] key, byte[] value)
         {
-            Span<byte> length = stackalloc byte[sizeof(int) + 1];
-            BinaryPrimitives.WriteInt32LittleEndian(length, key.Length);
-            length[^1] = seedTag;
             hasher.Reset();
-            hasher.Append(length);
+            hasher.Append(header);
             hasher.Append(key);
             hasher.Append(value);
-            hasher.Append(expiry);
             return hasher.GetCurrentHashAsUInt64();
         }
     }

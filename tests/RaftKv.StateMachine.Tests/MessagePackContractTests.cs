@@ -14,10 +14,18 @@ public sealed class MessagePackContractTests
 {
     // Captured from MessagePack 2.5.307 when SET and DEL were the only write commands.
     private const string PinnedBatchHex =
-        "92" + "CF0000018BCFE5687B" // CommandBatch [Key(0) Timestamp, Key(1) Commands]
+        "93" + "CF0000018BCFE5687B" // CommandBatch [Key(0) Timestamp, Key(1) Commands, Key(2) Databases]
         + "92" // two commands
         + "9200" + "96" + "C4046C6F636B" + "C405746F6B656E" + "01" + "01" + "CD7530" + "C3" // union tag 0: SetCommand, keys 0..5
-        + "9201" + "91" + "92" + "C40161" + "C40200FF"; // union tag 1: DelCommand [Key(0) Keys]
+        + "9201" + "91" + "92" + "C40161" + "C40200FF" // union tag 1: DelCommand [Key(0) Keys]
+        + "C0"; // Databases: nil, every command in database 0
+
+    // A batch as written before Key(2) existed: it must still decode, with every command in database 0.
+    private const string BatchWithoutDatabasesHex =
+        "92" + "CF0000018BCFE5687B"
+        + "92"
+        + "9200" + "96" + "C4046C6F636B" + "C405746F6B656E" + "01" + "01" + "CD7530" + "C3"
+        + "9201" + "91" + "92" + "C40161" + "C40200FF";
 
     private static CommandBatch SampleBatch() => new()
     {
@@ -48,6 +56,24 @@ public sealed class MessagePackContractTests
     public void A_batch_serializes_to_the_pinned_bytes()
     {
         Assert.Equal(PinnedBatchHex, Serialize(SampleBatch()));
+    }
+
+    [Fact]
+    public void A_batch_written_before_databases_existed_still_decodes()
+    {
+        var batch = KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(Convert.FromHexString(BatchWithoutDatabasesHex)));
+
+        Assert.Null(batch.Databases);
+        Assert.Equal(Serialize(SampleBatch()), Serialize(batch));
+    }
+
+    [Fact]
+    public void A_batch_with_databases_pins_them_as_a_byte_string()
+    {
+        var batch = SampleBatch();
+        batch.Databases = [3, 15];
+
+        Assert.EndsWith("C4020" + "30F", Serialize(batch), StringComparison.Ordinal);
     }
 
     [Fact]

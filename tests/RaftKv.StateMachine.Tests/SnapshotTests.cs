@@ -147,7 +147,7 @@ public sealed class SnapshotTests
     [Fact]
     public void A_handmade_version_one_snapshot_restores()
     {
-        // Pins the layout: [version, clusterTime, [[key, value, expireAt], ...]].
+        // Pins the layout: [version, clusterTime, [[database, [[key, value, expireAt], ...]], ...]].
         var store = Restore(Handmade(version: 1));
 
         Assert.Equal(1234, store.ClusterTime);
@@ -208,6 +208,9 @@ public sealed class SnapshotTests
         writer.WriteArrayHeader(3);
         writer.Write(version);
         writer.Write(1234L);
+        writer.WriteArrayHeader(1);
+        writer.WriteArrayHeader(2);
+        writer.Write(0);
         writer.WriteArrayHeader(1);
         writer.WriteArrayHeader(3);
         writer.Write("k"u8);

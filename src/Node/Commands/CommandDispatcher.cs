@@ -61,7 +61,7 @@ public sealed partial class CommandDispatcher(
 
     private Task<Reply> Propose(WriteCommand command, RespConnection connection)
     {
-        var reply = proposer.ProposeAsync(command);
+        var reply = proposer.ProposeAsync(command, connection.Database);
         connection.LastWrite = reply;
         return reply;
     }
@@ -70,17 +70,17 @@ public sealed partial class CommandDispatcher(
     {
         var priorWrite = connection.LastWrite;
         return priorWrite is null || priorWrite.IsCompleted
-            ? ReadAfterBarrierAsync(command)
-            : ReadAfterWriteAsync(command, priorWrite);
+            ? ReadAfterBarrierAsync(command, connection.Database)
+            : ReadAfterWriteAsync(command, connection.Database, priorWrite);
     }
 
-    private async ValueTask<Reply> ReadAfterWriteAsync(ReadCommand command, Task priorWrite)
+    private async ValueTask<Reply> ReadAfterWriteAsync(ReadCommand command, int database, Task priorWrite)
     {
         await priorWrite.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        return await ReadAfterBarrierAsync(command).ConfigureAwait(false);
+        return await ReadAfterBarrierAsync(command, database).ConfigureAwait(false);
     }
 
-    private async ValueTask<Reply> ReadAfterBarrierAsync(ReadCommand command)
+    private async ValueTask<Reply> ReadAfterBarrierAsync(ReadCommand command, int database)
     {
         try
         {
@@ -92,7 +92,7 @@ public sealed partial class CommandDispatcher(
             return ClusterView.NoLeader;
         }
 
-        return stateMachine.Read(command, time.GetUtcNow().ToUnixTimeMilliseconds());
+        return stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Read barrier failed ({Reason}); answering CLUSTERDOWN")]

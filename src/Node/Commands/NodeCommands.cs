@@ -250,9 +250,13 @@ public sealed class NodeCommands(
 
     private void WriteKeyspace(StringBuilder text)
     {
-        var (keys, expires) = stateMachine.Inspect(static s => (s.Keyspace.Count, s.Keyspace.ExpiringCount));
-        if (keys > 0)
-            text.Append(CultureInfo.InvariantCulture, $"db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+        var databases = stateMachine.Inspect(static s => s.Databases.Select(static d => (d.Count, d.ExpiringCount)).ToArray());
+        for (var index = 0; index < databases.Length; index++)
+        {
+            var (keys, expires) = databases[index];
+            if (keys > 0)
+                text.Append(CultureInfo.InvariantCulture, $"db{index}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
     }
 
     private void WriteRaft(StringBuilder text)

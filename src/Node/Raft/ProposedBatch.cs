@@ -10,6 +10,7 @@ namespace RaftKv.Node.Raft;
 internal sealed class ProposedBatch(int capacity)
 {
     private readonly List<WriteCommand> commands = new(Math.Min(capacity, 64));
+    private List<byte>? databases;
     private readonly TaskCompletionSource<Reply[]> replies = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Count => commands.Count;
@@ -18,14 +19,22 @@ internal sealed class ProposedBatch(int capacity)
 
     public Task<Reply[]> Replies => replies.Task;
 
-    /// <summary>Adds a command and returns its position, which is also the position of its reply.</summary>
-    public int Add(WriteCommand command)
+    /// <summary>Adds a command for database <paramref name="database"/>; returns its position, also that of its reply.</summary>
+    public int Add(WriteCommand command, int database)
     {
+        if (database != 0 && databases is null)
+        {
+            // The first command outside database 0 makes the batch carry a database per command.
+            databases = new List<byte>(commands.Count + 1);
+            databases.AddRange(Enumerable.Repeat((byte)0, commands.Count));
+        }
+
+        databases?.Add((byte)database);
         commands.Add(command);
         return commands.Count - 1;
     }
 
-    public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands] };
+    public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray() };
 
     /// <summary>Completes with the replies computed by apply; false if the batch already ended another way.</summary>
     public bool Complete(Reply[] computed) => replies.TrySetResult(computed);

@@ -49,7 +49,7 @@ public sealed partial class Proposer(
     public long CommandsProposed => Interlocked.Read(ref commandsProposed);
 
     /// <summary>Proposes a write and returns its reply once the entry carrying it is committed and applied here.</summary>
-    public async Task<Reply> ProposeAsync(WriteCommand command)
+    public async Task<Reply> ProposeAsync(WriteCommand command, int database = 0)
     {
         ProposedBatch batch;
         int position;
@@ -64,7 +64,7 @@ public sealed partial class Proposer(
             }
 
             batch = open;
-            position = batch.Add(command);
+            position = batch.Add(command, database);
             if (!pumping)
                 pumping = startPump = true;
         }

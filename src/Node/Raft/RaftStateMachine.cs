@@ -53,13 +53,13 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     /// <summary>Commands applied since start.</summary>
     public long CommandsApplied { get; private set; }
 
-    /// <summary>Runs a read against the applied state.</summary>
-    public Reply Read(ReadCommand command, long localClockMs)
+    /// <summary>Runs a read against the applied state of database <paramref name="database"/>.</summary>
+    public Reply Read(ReadCommand command, int database, long localClockMs)
     {
         gate.EnterReadLock();
         try
         {
-            return store.Read(command, localClockMs);
+            return store.Read(command, database, localClockMs);
         }
         finally
         {

@@ -16,4 +16,11 @@ public sealed class CommandBatch
     /// <summary>The commands, applied in order.</summary>
     [Key(1)]
     public WriteCommand[] Commands { get; set; } = [];
+
+    /// <summary>
+    /// The database each command runs in (the client's <c>SELECT</c>), parallel to <see cref="Commands"/>; null when
+    /// every command runs in database 0, so the common case costs nothing in the log.
+    /// </summary>
+    [Key(2)]
+    public byte[]? Databases { get; set; }
 }

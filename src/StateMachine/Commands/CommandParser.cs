@@ -47,12 +47,8 @@ public sealed record CommandSpec(string Name, int Arity, bool IsWrite, int First
 public static class CommandParser
 {
     /// <summary>Every data command, in the order <c>COMMAND</c> lists them.</summary>
-    public static IReadOnlyList<CommandSpec> Commands { get; } =
-    [
-        new("get", 2, IsWrite: false, 1, 1, 1, ParseGet),
-        new("set", -3, IsWrite: true, 1, 1, 1, ParseSet),
-        new("del", -2, IsWrite: true, 1, -1, 1, ParseDel),
-    ];
+    /// <remarks>Each family keeps its table in its own file; this list only joins them.</remarks>
+    public static IReadOnlyList<CommandSpec> Commands { get; } = [.. StringCommandTable.Specs(), .. ScriptCommandTable.Specs()];
 
     // Looked up by length first: a handful of ASCII comparisons, no string per request.
     private static readonly CommandSpec[][] ByLength = Commands
@@ -93,9 +89,9 @@ public static class CommandParser
     /// <summary><c>ERR wrong number of arguments for '...' command</c>.</summary>
     public static Reply WrongArity(string name) => Reply.Error($"ERR wrong number of arguments for '{name}' command");
 
-    private static ParsedCommand ParseGet(ReadOnlySpan<ReadOnlyMemory<byte>> argv) => new GetCommand(argv[1].ToArray());
+    internal static ParsedCommand ParseGet(ReadOnlySpan<ReadOnlyMemory<byte>> argv) => new GetCommand(argv[1].ToArray());
 
-    private static ParsedCommand ParseDel(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    internal static ParsedCommand ParseDel(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
     {
         var keys = new byte[argv.Length - 1][];
         for (var i = 0; i < keys.Length; i++)
@@ -105,7 +101,7 @@ public static class CommandParser
 
     // t_string.c parseExtendedStringArgumentsOrReply, for SET: conflicting options are a syntax error, repeating one
     // is not (the last value wins), and an expire time is checked before anything runs.
-    private static ParsedCommand ParseSet(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    internal static ParsedCommand ParseSet(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
     {
         var condition = SetCondition.None;
         var expiry = SetExpiry.None;

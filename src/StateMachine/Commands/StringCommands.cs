@@ -50,9 +50,10 @@ public sealed class SetCommand : WriteCommand
     [Key(5)]
     public bool ReturnOldValue { get; init; }
 
-    internal override Reply Apply(KeyValueStore store, long now)
+    internal override Reply Apply(in CommandContext context)
     {
-        var keyspace = store.Keyspace;
+        var keyspace = context.Keyspace;
+        var now = context.Now;
         var exists = keyspace.TryGet(Key, now, out var old);
 
         long expireAt;
@@ -104,8 +105,8 @@ public sealed class GetCommand(byte[] key) : ReadCommand
 {
     public byte[] Key { get; } = key;
 
-    internal override Reply Execute(KeyValueStore store, long now)
-        => store.Keyspace.TryGet(Key, now, out var entry) ? Reply.FromBulk(entry.Value) : Reply.NullBulk;
+    internal override Reply Execute(in CommandContext context)
+        => context.Keyspace.TryGet(Key, context.Now, out var entry) ? Reply.FromBulk(entry.Value) : Reply.NullBulk;
 }
 
 /// <summary><c>DEL key [key ...]</c>: the number of live keys removed.</summary>
@@ -115,12 +116,12 @@ public sealed class DelCommand : WriteCommand
     [Key(0)]
     public required byte[][] Keys { get; init; }
 
-    internal override Reply Apply(KeyValueStore store, long now)
+    internal override Reply Apply(in CommandContext context)
     {
         var removed = 0L;
         foreach (var key in Keys)
         {
-            if (store.Keyspace.Remove(key, now))
+            if (context.Keyspace.Remove(key, context.Now))
                 removed++;
         }
 

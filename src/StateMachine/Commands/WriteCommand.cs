@@ -10,17 +10,21 @@ namespace RaftKv.StateMachine.Commands;
 /// Union tags and member keys are persisted in the log, which outlives the code that wrote it: they are append-only.
 /// Never renumber or reuse one; <c>MessagePackContractTests</c> pins them.
 /// </remarks>
+/// <para>
+/// Each family of commands declares its own tags on a partial declaration of this class in its own file
+/// (<c>[Union(n, typeof(...))]</c>); tag ranges: 0–63 strings and keys, 64–79 scripting, 80–95 sessions and locks.
+/// </para>
 [Union(0, typeof(SetCommand))]
 [Union(1, typeof(DelCommand))]
-public abstract class WriteCommand
+public abstract partial class WriteCommand
 {
     /// <summary>Applies the command; must be deterministic and leave state untouched when it returns an error.</summary>
-    internal abstract Reply Apply(KeyValueStore store, long now);
+    internal abstract Reply Apply(in CommandContext context);
 }
 
 /// <summary>A command that only reads. It never enters the log; it runs on the serving node after a read barrier.</summary>
 public abstract class ReadCommand
 {
-    /// <summary>Reads state as of <paramref name="now"/>; must not mutate anything.</summary>
-    internal abstract Reply Execute(KeyValueStore store, long now);
+    /// <summary>Reads state as of the context's time; must not mutate anything.</summary>
+    internal abstract Reply Execute(in CommandContext context);
 }
