@@ -9,11 +9,18 @@ need() { command -v "$1" >/dev/null 2>&1; }
 
 # --- set-up -----------------------------------------------------------------------------------------------------
 need dotnet || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
-missing=()
-for tool in setsid timeout ps; do need "$tool" || missing+=("$tool"); done
-if ((${#missing[@]})); then
-  echo "Installing: util-linux coreutils procps (for ${missing[*]})"
-  apt-get update -qq && apt-get install -y -qq util-linux coreutils procps >/dev/null
+# Debian packages the tests use: redis-server (differential tests compare replies with a real Redis), redis-tools
+# (redis-cli, driven as a real client), and the process tools local-cluster.sh relies on.
+packages=()
+need redis-server || packages+=(redis-server)
+need redis-cli || packages+=(redis-tools)
+for tool in setsid timeout ps; do need "$tool" || packages+=(util-linux coreutils procps); done
+if ((${#packages[@]})); then
+  echo "== installing ${packages[*]}"
+  sudo=$( ((EUID == 0)) || echo sudo)
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  # The package starts a system redis on 6379; the tests start their own on free ports.
+  ($sudo systemctl stop redis-server || $sudo service redis-server stop || true) >/dev/null 2>&1
 fi
 
 # Stale nodes from an interrupted run would hold the ports the process-level tests use.

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO.Hashing;
 using MessagePack;
 using RaftKv.StateMachine.Commands;
+using RaftKv.StateMachine.Scripting;
 
 namespace RaftKv.StateMachine;
 
@@ -36,6 +37,9 @@ public sealed class KeyValueStore
 
     /// <summary>Database 0, where clients start.</summary>
     public Keyspace Keyspace => Databases[0];
+
+    /// <summary>Scripts cached by SHA1, replicated like the data.</summary>
+    public ScriptCache Scripts { get; } = new();
 
     /// <summary>Cluster time of the last applied batch (Unix ms); 0 before the first.</summary>
     public long ClusterTime { get; private set; }
@@ -94,11 +98,14 @@ public sealed class KeyValueStore
     public static CommandBatch ReadBatch(in ReadOnlySequence<byte> payload)
         => MessagePackSerializer.Deserialize<CommandBatch>(payload, SerializerOptions);
 
-    /// <summary>Writes the whole state: format version, cluster time, then each non-empty database and its entries.</summary>
+    /// <summary>
+    /// Writes the whole state: <c>[version, clusterTime, [[database, [[key, value, expireAt]...]]...], [[sha, body]...]]</c>,
+    /// non-empty databases only.
+    /// </summary>
     public void WriteSnapshot(IBufferWriter<byte> destination)
     {
         var writer = new MessagePackWriter(destination);
-        writer.WriteArrayHeader(3);
+        writer.WriteArrayHeader(4);
         writer.Write(SnapshotFormatVersion);
         writer.Write(ClusterTime);
         var nonEmpty = Databases.Count(static d => d.Count > 0);
@@ -124,6 +131,14 @@ public sealed class KeyValueStore
             writer.Flush();
         }
 
+        writer.WriteArrayHeader(Scripts.Count);
+        foreach (var (sha, body) in Scripts.Entries)
+        {
+            writer.WriteArrayHeader(2);
+            writer.Write(sha);
+            writer.Write(body);
+        }
+
         writer.Flush();
     }
 
@@ -134,9 +149,10 @@ public sealed class KeyValueStore
         var reader = new MessagePackReader(snapshot);
         long clusterTime;
         List<(int Database, byte[] Key, byte[] Value, long ExpireAt)> restored = [];
+        List<(string Sha, byte[] Body)> scripts = [];
         try
         {
-            if (reader.ReadArrayHeader() != 3 || reader.ReadInt32() is var version && version != SnapshotFormatVersion)
+            if (reader.ReadArrayHeader() != 4 || reader.ReadInt32() is var version && version != SnapshotFormatVersion)
                 throw new InvalidDataException("Unknown snapshot format.");
 
             clusterTime = reader.ReadInt64();
@@ -157,6 +173,14 @@ public sealed class KeyValueStore
                 }
             }
 
+            var scriptCount = reader.ReadArrayHeader();
+            for (var i = 0; i < scriptCount; i++)
+            {
+                if (reader.ReadArrayHeader() != 2 || reader.ReadString() is not { Length: 40 } sha)
+                    throw new InvalidDataException("Malformed script in snapshot.");
+                scripts.Add((sha, ReadBytes(ref reader)));
+            }
+
             if (!reader.End)
                 throw new InvalidDataException("Trailing bytes after the snapshot.");
         }
@@ -171,6 +195,9 @@ public sealed class KeyValueStore
         ClusterTime = clusterTime;
         foreach (var (database, key, value, expireAt) in restored)
             Databases[database].Set(key, value, expireAt);
+        Scripts.Clear();
+        foreach (var (sha, body) in scripts)
+            Scripts.Restore(sha, body);
 
         static byte[] ReadBytes(ref MessagePackReader reader)
             => reader.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("Null key or value in snapshot.");
@@ -202,7 +229,17 @@ public sealed class KeyValueStore
             }
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{keys}:{ClusterTime}:{high:x16}{low:x16}");
+        foreach (var (sha, body) in Scripts.Entries)
+        {
+            // Scripts hash like entries of a database no key can be in (index 255).
+            header.Clear();
+            header[^2] = byte.MaxValue;
+            low += HashEntry(hasher, header, System.Text.Encoding.ASCII.GetBytes(sha), body);
+            header[^1] = 1;
+            high += HashEntry(hasher, header, System.Text.Encoding.ASCII.GetBytes(sha), body);
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{keys}:{Scripts.Count}:{ClusterTime}:{high:x16}{low:x16}");
 
         static ulong HashEntry(XxHash3 hasher, ReadOnlySpan<byte> header, byte[] key, byte[] value)
         {

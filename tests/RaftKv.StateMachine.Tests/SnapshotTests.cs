@@ -147,12 +147,27 @@ public sealed class SnapshotTests
     [Fact]
     public void A_handmade_version_one_snapshot_restores()
     {
-        // Pins the layout: [version, clusterTime, [[database, [[key, value, expireAt], ...]], ...]].
+        // Pins the layout: [version, clusterTime, [[database, [[key, value, expireAt], ...]], ...], [[sha, body], ...]].
         var store = Restore(Handmade(version: 1));
 
         Assert.Equal(1234, store.ClusterTime);
         Assert.Equal(Bulk("v"), store.Read(Redis.Parse("GET", "k").Read!, 0));
         Assert.Equal(5000, store.Keyspace.TryGet("k"u8, 0, out var entry) ? entry.ExpireAt : -1);
+    }
+
+    [Fact]
+    public void Cached_scripts_survive_a_snapshot_and_count_in_the_digest()
+    {
+        var store = new KeyValueStore();
+        var withoutScripts = store.ComputeDigest();
+        var sha = store.Scripts.Add("return 1"u8.ToArray());
+        Assert.NotEqual(withoutScripts, store.ComputeDigest());
+
+        var restored = Restore(Snapshot(store));
+
+        Assert.Equal(store.ComputeDigest(), restored.ComputeDigest());
+        Assert.True(restored.Scripts.TryGet(sha.ToUpperInvariant(), out var body));
+        Assert.Equal("return 1"u8.ToArray(), body);
     }
 
     [Theory]
@@ -205,7 +220,7 @@ public sealed class SnapshotTests
     {
         var buffer = new ArrayBufferWriter<byte>();
         var writer = new MessagePack.MessagePackWriter(buffer);
-        writer.WriteArrayHeader(3);
+        writer.WriteArrayHeader(4);
         writer.Write(version);
         writer.Write(1234L);
         writer.WriteArrayHeader(1);
@@ -216,6 +231,7 @@ public sealed class SnapshotTests
         writer.Write("k"u8);
         writer.Write("v"u8);
         writer.Write(5000L);
+        writer.WriteArrayHeader(0);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }

@@ -123,6 +123,17 @@ public sealed class ClusterTests
         Assert.True(proposer.EntriesProposed < writes / 4, $"{proposer.EntriesProposed} entries for {writes} writes");
     }
 
+    [Fact]
+    public async Task A_single_node_cluster_elects_itself_and_serves_reads_and_writes()
+    {
+        await using var cluster = await TestCluster.StartAsync(size: 1);
+        var leader = await cluster.WaitForLeaderAsync();
+        await using var client = await cluster.ConnectAsync(leader);
+
+        Assert.Equal(Reply.Ok, await client.CallAsync("SET", "solo", "1"));
+        Assert.Equal("1", Text(await client.CallAsync("GET", "solo")));
+    }
+
     private static string? Text(Reply reply)
         => reply.Kind == ReplyKind.Bulk ? Encoding.UTF8.GetString(reply.Bulk!) : reply.Kind == ReplyKind.NullBulk ? null : reply.ToString();
 }
