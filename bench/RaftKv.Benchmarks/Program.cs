@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(RaftKv.Benchmarks.RespBenchmarks).Assembly).Run(args);

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# RaftKv side by side with a durable single redis-server, in one run, on this machine.
+#
+#   bench/run.sh            full run (about 6-8 minutes): throughput/latency table, failover, memory, log growth
+#   bench/run.sh --quick    throughput/latency only, fewer requests
+#
+# Starts the local 3-node cluster (cluster-config/local-cluster.sh, fresh data under data/bench) and a redis-server
+# with appendonly yes / appendfsync always on 127.0.0.1:6390, runs the same redis-benchmark binary with the same
+# arguments against each, and writes bench/results/<date>.md. Everything it starts, it stops.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+QUICK=0; [[ ${1:-} == --quick ]] && QUICK=1
+REDIS_PORT=6390
+export RAFTKV_DATA="$ROOT/data/bench"
+LC="$ROOT/cluster-config/local-cluster.sh"
+WORK=$(mktemp -d)
+RESULTS="$ROOT/bench/results"; mkdir -p "$RESULTS"
+OUT="$RESULTS/$(date -u +%Y-%m-%d).md"
+
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install -y redis-server redis-tools" >&2; exit 1; }
+done
+
+cleanup() {
+  "$LC" stop >/dev/null 2>&1 || true
+  [[ -f $WORK/redis.pid ]] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- servers ----------------------------------------------------------------------------------------------------
+"$LC" wipe >/dev/null 2>&1 || true
+"$LC" start >/dev/null
+redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$WORK" --appendonly yes --appendfsync always --save "" \
+  --daemonize yes --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
+for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+leader_port() { echo $((6380 + $("$LC" leader))); }
+
+# --- throughput and latency -------------------------------------------------------------------------------------
+N=$((QUICK ? 30000 : 100000)); N1=$((QUICK ? 3000 : 10000))
+# name | redis-benchmark arguments
+cases=(
+  "SET -c 50 -P 1|-t set -c 50 -P 1 -n $N -r 100000 -d 100"
+  "SET -c 50 -P 16|-t set -c 50 -P 16 -n $((N * 4)) -r 100000 -d 100"
+  "GET -c 50 -P 1|-t get -c 50 -P 1 -n $N -r 100000 -d 100"
+  "GET -c 50 -P 16|-t get -c 50 -P 16 -n $((N * 4)) -r 100000 -d 100"
+  "SET -c 1|-t set -c 1 -P 1 -n $N1 -r 100000 -d 100"
+  "GET -c 1|-t get -c 1 -P 1 -n $N1 -r 100000 -d 100"
+)
+# Prints "rps p50 p99" from redis-benchmark --csv.
+measure() {
+  local port=$1; shift
+  # shellcheck disable=SC2086
+  redis-benchmark -h 127.0.0.1 -p "$port" --csv $* 2>/dev/null | tail -n 1 | tr -d '"' | awk -F, '{printf "%.0f %.3f %.3f", $2, $5, $7}'
+}
+table="| workload | RaftKv rps | Redis rps | ratio | RaftKv p50 / p99 ms | Redis p50 / p99 ms |
+|---|---|---|---|---|---|"
+for entry in "${cases[@]}"; do
+  name=${entry%%|*}; args=${entry#*|}
+  read -r k_rps k_p50 k_p99 <<<"$(measure "$(leader_port)" "$args")"
+  read -r r_rps r_p50 r_p99 <<<"$(measure $REDIS_PORT "$args")"
+  ratio=$(awk -v a="$k_rps" -v b="$r_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  line="| \`$name\` | $k_rps | $r_rps | ${ratio}x | $k_p50 / $k_p99 | $r_p50 / $r_p99 |"
+  echo "$line"
+  table+=$'\n'"$line"
+done
+stats=$(redis-cli -p "$(leader_port)" info stats | tr -d '\r' | grep -E '^raft_(entries|commands)_proposed|^read_barriers_issued')
+
+extra=""
+if ((!QUICK)); then
+  # --- failover under load --------------------------------------------------------------------------------------
+  failovers=()
+  for round in 1 2 3 4 5; do
+    sleep 2
+    leader=$("$LC" leader)
+    (redis-benchmark -p $((6380 + leader)) -t set -c 10 -n 10000000 -r 1000 -q >/dev/null 2>&1 &
+     echo $! >"$WORK/load.pid")
+    sleep 1
+    t0=$(date +%s%N)
+    "$LC" kill "$leader"
+    done_ms=""
+    while [[ -z $done_ms ]]; do
+      for n in 1 2 3; do
+        [[ $n == "$leader" ]] && continue
+        if [[ $(timeout 1 redis-cli -p $((6380 + n)) SET bench:failover "$round" 2>/dev/null) == OK ]]; then
+          done_ms=$(( ($(date +%s%N) - t0) / 1000000 )); break
+        fi
+      done
+      sleep 0.01
+    done
+    kill "$(cat "$WORK/load.pid")" 2>/dev/null || true
+    failovers+=("$done_ms")
+    "$LC" restart "$leader" >/dev/null
+  done
+  sorted=($(printf '%s\n' "${failovers[@]}" | sort -n))
+  failover="median ${sorted[2]} ms (${sorted[*]})"
+  echo "failover: $failover"
+
+  # --- memory and log growth with 1M keys of 100-byte values ----------------------------------------------------
+  python3 - "$WORK/load.resp" <<'PY'
+import sys
+value = b"v" * 100
+with open(sys.argv[1], "wb") as out:
+    for i in range(1_000_000):
+        key = b"key:%07d" % i
+        out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(key), key, value))
+PY
+  wal_bytes() { du -sb "$RAFTKV_DATA"/node*/wal | awk '{s += $1} END {print s}'; }
+  rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+  sleep 2
+  wal_before=$(wal_bytes)
+  redis-cli -p "$(leader_port)" --pipe <"$WORK/load.resp" >/dev/null
+  redis-cli -p $REDIS_PORT --pipe <"$WORK/load.resp" >/dev/null
+  sleep 3
+  wal_after=$(wal_bytes)
+  rss_nodes=""
+  for n in 1 2 3; do rss_nodes+="$(( $(rss_kb "$(cat "$RAFTKV_DATA/node$n/pid")") / 1024 )) "; done
+  rss_redis=$(( $(rss_kb "$(cat "$WORK/redis.pid")") / 1024 ))
+  keys=$(redis-cli -p "$(leader_port)" dbsize)
+  growth=$(( (wal_after - wal_before) / 3 / 1024 / 1024 ))
+  echo "memory: RaftKv nodes ${rss_nodes}MB RSS with $keys keys; redis-server ${rss_redis} MB"
+  echo "log growth: ${growth} MB per node per million 100-byte SETs (write-ahead log, before compaction)"
+  extra="
+## Failover under load
+
+kill -9 of the leader while 10 clients write, to the first write acknowledged by the new leader, 5 rounds:
+$failover.
+
+## Memory and log
+
+1,000,000 keys with 100-byte values, loaded with \`redis-cli --pipe\`:
+
+| | RSS |
+|---|---|
+| RaftKv nodes (each) | ${rss_nodes}MB |
+| redis-server | ${rss_redis} MB |
+
+Write-ahead log growth: ${growth} MB per node per million SETs (before snapshots let it be compacted)."
+fi
+
+cat >"$OUT" <<MD
+# Benchmark $(date -u +%Y-%m-%d)
+
+Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB,
+$(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version), $(redis-server --version | cut -d' ' -f3).
+Shared, noisy cores: compare ratios within this run, not absolute numbers across runs.
+
+RaftKv: 3 nodes on loopback (local-cluster.sh), writes and reads sent to the leader, fsync on commit.
+Redis: one redis-server, \`appendonly yes\`, \`appendfsync always\`. Same \`redis-benchmark\` and arguments
+(\`-d 100 -r 100000\`, keys random in 100k).
+
+$table
+
+Leader counters after the runs: $(echo "$stats" | tr '\n' ' ')
+$extra
+MD
+echo "wrote $OUT"
