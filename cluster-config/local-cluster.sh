@@ -13,7 +13,8 @@
 #   local-cluster.sh wipe             stop everything and delete data/local
 #
 # Environment: RAFTKV_NO_BUILD=1 skips the build when a build exists; RAFTKV_DATA moves data/local elsewhere
-# (tests use their own directory).
+# (tests use their own directory); RAFTKV_NODE_ARGS adds arguments to every node, e.g.
+# RAFTKV_NODE_ARGS="--raft:lowerElectionTimeout=150 --raft:upperElectionTimeout=300" for an experiment.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,7 +62,7 @@ start_node() {
   # setsid -f: a session of its own, so the node outlives this script and a terminal's signals; the child writes
   # its own PID and execs dotnet, so the PID file names the node process itself.
   (cd "$ROOT" && setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
-      dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" \
+      dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" ${RAFTKV_NODE_ARGS:-} \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -141,5 +142,5 @@ case "$cmd" in
     for n in "${NODES[@]}"; do stop_node "$n"; done
     rm -rf "$DATA"
     ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
