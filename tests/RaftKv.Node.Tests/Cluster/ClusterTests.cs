@@ -124,6 +124,31 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task A_node_cut_off_from_the_majority_never_acknowledges_a_write_nor_serves_a_read()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+        await using (var client = await cluster.ConnectAsync(leader))
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "k", "before"));
+
+        // Leave the old leader alone: without a majority it must refuse, whatever it believed a moment ago.
+        foreach (var other in Enumerable.Range(0, cluster.Size).Where(n => n != leader))
+            await cluster.StopNodeAsync(other);
+
+        await using var lone = await cluster.ConnectAsync(leader);
+        Reply write;
+        do
+        {
+            write = await lone.CallAsync("SET", "k", "after");
+            Assert.True(write.IsError, "a write was acknowledged without a majority: " + write);
+            Assert.True(write.Text!.StartsWith("UNCERTAIN", StringComparison.Ordinal) || write.Text.StartsWith("CLUSTERDOWN", StringComparison.Ordinal), write.Text);
+        }
+        while (!write.Text.StartsWith("CLUSTERDOWN", StringComparison.Ordinal));
+
+        Assert.Equal(ClusterView.NoLeader, await lone.CallAsync("GET", "k"));
+    }
+
+    [Fact]
     public async Task A_single_node_cluster_elects_itself_and_serves_reads_and_writes()
     {
         await using var cluster = await TestCluster.StartAsync(size: 1);
