@@ -32,14 +32,29 @@ public sealed class KeyValueStore
     /// <summary>Databases, as Redis's <c>databases 16</c>. Fixed: it is part of the replicated state's shape.</summary>
     public const int DatabaseCount = 16;
 
+    private readonly Keyspace[] keyspaces = [.. Enumerable.Range(0, DatabaseCount).Select(static _ => new Keyspace())];
+
     /// <summary>The databases (<c>SELECT 0</c> to <c>SELECT 15</c>).</summary>
-    public IReadOnlyList<Keyspace> Databases { get; } = [.. Enumerable.Range(0, DatabaseCount).Select(static _ => new Keyspace())];
+    public IReadOnlyList<Keyspace> Databases => keyspaces;
 
     /// <summary>Database 0, where clients start.</summary>
     public Keyspace Keyspace => Databases[0];
 
     /// <summary>Scripts cached by SHA1, replicated like the data.</summary>
     public ScriptCache Scripts { get; } = new();
+
+    /// <summary>Creates an empty store whose scripts run under <paramref name="scriptLimits"/> (Redis-like defaults when null).</summary>
+    /// <remarks>
+    /// The limits are part of the state machine's definition: every replica must be constructed with the same ones,
+    /// or a script could stop at different points on different replicas.
+    /// </remarks>
+    public KeyValueStore(ScriptLimits? scriptLimits = null)
+    {
+        Scripting = new ScriptRuntime(this, scriptLimits ?? ScriptLimits.Default);
+    }
+
+    /// <summary>The Lua runtime (not replicated state: it starts every script from the same image).</summary>
+    public ScriptRuntime Scripting { get; }
 
     /// <summary>Cluster time of the last applied batch (Unix ms); 0 before the first.</summary>
     public long ClusterTime { get; private set; }
@@ -67,12 +82,47 @@ public sealed class KeyValueStore
         for (var i = 0; i < replies.Length; i++)
         {
             var database = databases is null ? 0 : databases[i];
-            replies[i] = database < DatabaseCount
-                ? batch.Commands[i].Apply(new CommandContext(this, database, now))
-                : InvalidDatabase;
+            replies[i] = database < DatabaseCount ? ApplyOne(batch.Commands[i], database, now) : InvalidDatabase;
         }
 
         return replies;
+    }
+
+    /// <summary>
+    /// Exchanges the contents of two databases (<c>SWAPDB</c>): a client that selected one of them sees the other's
+    /// keys from now on, as in Redis.
+    /// </summary>
+    public void SwapDatabases(int first, int second)
+        => (keyspaces[first], keyspaces[second]) = (keyspaces[second], keyspaces[first]);
+
+    /// <summary>
+    /// True when some database holds a key expired at <paramref name="now"/>: an entry applied at that time would
+    /// reclaim it. Cheap (one look at each database's soonest expiry), for a leader deciding whether an idle cluster
+    /// needs an entry to sweep.
+    /// </summary>
+    public bool HasExpiredKeysAt(long now)
+    {
+        foreach (var database in keyspaces)
+        {
+            if (database.HasExpiredAt(now))
+                return true;
+        }
+
+        return false;
+    }
+
+    // A command that throws is a bug, but it must not stop the applier (the node would stall) or make replicas
+    // differ: every replica throws at the same point of the same command, so every replica answers the same error.
+    private Reply ApplyOne(WriteCommand command, int database, long now)
+    {
+        try
+        {
+            return command.Apply(new CommandContext(this, database, now));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return Reply.Error("ERR internal error while applying the command: " + e.GetType().Name);
+        }
     }
 
     /// <summary>

@@ -7,8 +7,16 @@ namespace RaftKv.StateMachine;
 /// (one applier, or many readers while nothing applies).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Expired keys are invisible to every lookup that passes a time, but only <see cref="SweepExpired"/> and writes remove
 /// them, and only from the apply path: reads never mutate, so a read on a follower cannot make it diverge.
+/// </para>
+/// <para>
+/// Besides the dictionary, every key sits in an index ordered by a stable 64-bit hash. That order is a function of
+/// the keys alone — not of insertion history, which a snapshot restore does not reproduce — so <c>KEYS</c>,
+/// <c>SCAN</c> and <c>RANDOMKEY</c> answer the same on every replica, and a SCAN cursor (a position in that order)
+/// stays valid on any replica and across writes.
+/// </para>
 /// </remarks>
 public sealed class Keyspace
 {
@@ -17,11 +25,17 @@ public sealed class Keyspace
     // Ordered by (expireAt, key), so the sweep finds what is due without scanning live keys.
     private readonly SortedSet<(long ExpireAt, byte[] Key)> expiries = new(ExpiryComparer.Instance);
 
+    // Ordered by (hash, key): the iteration order of KEYS, SCAN and RANDOMKEY.
+    private readonly SortedSet<(ulong Hash, byte[]? Key)> order = new(HashOrderComparer.Instance);
+
     /// <summary>A stored value and its absolute expiry (<see cref="ClusterTime.NoExpiry"/> when it has none).</summary>
     public readonly record struct Entry(byte[] Value, long ExpireAt)
     {
         /// <summary>True when the entry is logically gone at <paramref name="now"/>.</summary>
         public bool IsExpiredAt(long now) => ExpireAt <= now;
+
+        /// <summary>True when the entry carries an expiry.</summary>
+        public bool HasExpiry => ExpireAt != ClusterTime.NoExpiry;
     }
 
     /// <summary>Keys stored, including expired ones not yet swept.</summary>
@@ -41,12 +55,17 @@ public sealed class Keyspace
         return false;
     }
 
+    /// <summary>True when <paramref name="key"/> is live at <paramref name="now"/>.</summary>
+    public bool Contains(ReadOnlySpan<byte> key, long now) => TryGet(key, now, out _);
+
     /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>, replacing any value and expiry.</summary>
     public void Set(byte[] key, byte[] value, long expireAt)
     {
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, key, out var existed);
-        if (existed && slot.ExpireAt != ClusterTime.NoExpiry)
+        if (existed && slot.HasExpiry)
             expiries.Remove((slot.ExpireAt, key));
+        if (!existed)
+            order.Add((ByteArrayComparer.Hash64(key), key));
 
         slot = new Entry(value, expireAt);
         if (expireAt != ClusterTime.NoExpiry)
@@ -60,8 +79,7 @@ public sealed class Keyspace
         if (!lookup.Remove(key, out var storedKey, out var entry))
             return false;
 
-        if (entry.ExpireAt != ClusterTime.NoExpiry)
-            expiries.Remove((entry.ExpireAt, storedKey));
+        Unindex(storedKey, entry);
         return !entry.IsExpiredAt(now);
     }
 
@@ -81,20 +99,110 @@ public sealed class Keyspace
 
             expiries.Remove((expireAt, key));
             entries.Remove(key);
+            order.Remove((ByteArrayComparer.Hash64(key), key));
             removed++;
         }
 
         return removed;
     }
 
+    /// <summary>True when some stored key is expired at <paramref name="now"/>, so a sweep would reclaim something.</summary>
+    public bool HasExpiredAt(long now) => expiries.Count > 0 && expiries.Min.ExpireAt <= now;
+
+    /// <summary>The number of keys live at <paramref name="now"/> (what <c>DBSIZE</c> answers).</summary>
+    /// <remarks>Walks only the expired-but-unswept keys, which the sweep keeps few.</remarks>
+    public int CountLive(long now)
+    {
+        var expired = 0;
+        foreach (var (expireAt, _) in expiries)
+        {
+            if (expireAt > now)
+                break;
+            expired++;
+        }
+
+        return entries.Count - expired;
+    }
+
     /// <summary>Every stored entry, expired or not, in dictionary order (identical on replicas with the same history).</summary>
     public IEnumerable<KeyValuePair<byte[], Entry>> Entries => entries;
+
+    /// <summary>Every key live at <paramref name="now"/>, in hash order (identical on every replica with the same keys).</summary>
+    public IEnumerable<byte[]> LiveKeys(long now)
+    {
+        foreach (var (_, key) in order)
+        {
+            if (!entries[key!].IsExpiredAt(now))
+                yield return key!;
+        }
+    }
+
+    /// <summary>
+    /// One step of <c>SCAN</c>: visits stored keys in hash order from position <paramref name="cursor"/>, about
+    /// <paramref name="count"/> of them (keys sharing a hash are never split across steps), and returns the live ones
+    /// that <paramref name="accept"/> takes, with the cursor of the next step (0 when the iteration is complete).
+    /// </summary>
+    /// <remarks>
+    /// The cursor is the hash of the next key to visit, so a key present for the whole iteration is returned exactly
+    /// once whatever is written meanwhile, as Redis guarantees; keys added or removed meanwhile may or may not be.
+    /// </remarks>
+    public ulong Scan(ulong cursor, long count, long now, Func<byte[], bool> accept, List<byte[]> found)
+    {
+        var visited = 0L;
+        ulong lastHash = 0;
+        foreach (var (hash, key) in From(cursor))
+        {
+            if (visited >= count && hash != lastHash)
+                return hash;
+
+            visited++;
+            lastHash = hash;
+            if (!entries[key!].IsExpiredAt(now) && accept(key!))
+                found.Add(key!);
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// A live key chosen by <paramref name="position"/>: the first live key at or after that position in hash order,
+    /// wrapping around; null when no key is live. The same position gives the same key on every replica.
+    /// </summary>
+    public byte[]? KeyAt(ulong position, long now)
+    {
+        foreach (var (_, key) in From(position))
+        {
+            if (!entries[key!].IsExpiredAt(now))
+                return key;
+        }
+
+        foreach (var (hash, key) in order)
+        {
+            if (hash >= position)
+                break;
+            if (!entries[key!].IsExpiredAt(now))
+                return key;
+        }
+
+        return null;
+    }
 
     /// <summary>Removes everything.</summary>
     public void Clear()
     {
         entries.Clear();
         expiries.Clear();
+        order.Clear();
+    }
+
+    private IEnumerable<(ulong Hash, byte[]? Key)> From(ulong position)
+        => position == 0 ? order : order.GetViewBetween((position, []), (ulong.MaxValue, null));
+
+    private void Unindex(byte[] storedKey, Entry entry)
+    {
+        if (entry.HasExpiry)
+            expiries.Remove((entry.ExpireAt, storedKey));
+        order.Remove((ByteArrayComparer.Hash64(storedKey), storedKey));
     }
 
     private sealed class ExpiryComparer : IComparer<(long ExpireAt, byte[] Key)>
@@ -105,6 +213,22 @@ public sealed class Keyspace
         {
             var byTime = x.ExpireAt.CompareTo(y.ExpireAt);
             return byTime != 0 ? byTime : x.Key.AsSpan().SequenceCompareTo(y.Key);
+        }
+    }
+
+    // A null key sorts after every key of its hash: the open upper end of a range.
+    private sealed class HashOrderComparer : IComparer<(ulong Hash, byte[]? Key)>
+    {
+        public static readonly HashOrderComparer Instance = new();
+
+        public int Compare((ulong Hash, byte[]? Key) x, (ulong Hash, byte[]? Key) y)
+        {
+            var byHash = x.Hash.CompareTo(y.Hash);
+            if (byHash != 0)
+                return byHash;
+            if (x.Key is null || y.Key is null)
+                return (x.Key is null ? 1 : 0) - (y.Key is null ? 1 : 0);
+            return x.Key.AsSpan().SequenceCompareTo(y.Key);
         }
     }
 }

@@ -19,6 +19,13 @@ public enum ReplyKind : byte
     Array,
     /// <summary>The null array (RESP2 <c>*-1</c>).</summary>
     NullArray,
+    /// <summary>
+    /// Key-value pairs, held flat in <see cref="Reply.Items"/> (key, value, key, value...): RESP3 <c>%</c>, a flat
+    /// array in RESP2 (<c>HELLO</c>).
+    /// </summary>
+    Map,
+    /// <summary>Text for humans (<c>CLIENT INFO</c>, <c>INFO</c>): RESP3 verbatim <c>=</c> with format <c>txt</c>, a bulk in RESP2.</summary>
+    Verbatim,
 }
 
 /// <summary>
@@ -84,6 +91,15 @@ public sealed class Reply : IEquatable<Reply>
     /// <summary>A bulk reply holding the UTF-8 bytes of <paramref name="value"/>.</summary>
     public static Reply FromBulk(string value) => new(ReplyKind.Bulk, bulk: Encoding.UTF8.GetBytes(value));
 
+    /// <summary>A map reply from alternating keys and values; takes ownership of <paramref name="keysAndValues"/>.</summary>
+    public static Reply FromMap(Reply[] keysAndValues)
+        => keysAndValues.Length % 2 == 0
+            ? new(ReplyKind.Map, items: keysAndValues)
+            : throw new ArgumentException("A map needs a value for every key.", nameof(keysAndValues));
+
+    /// <summary>A verbatim text reply (format <c>txt</c>) holding the UTF-8 bytes of <paramref name="text"/>.</summary>
+    public static Reply FromVerbatim(string text) => new(ReplyKind.Verbatim, bulk: Encoding.UTF8.GetBytes(text));
+
     /// <summary>An array reply that takes ownership of <paramref name="items"/>.</summary>
     public static Reply FromArray(Reply[] items) => items.Length == 0 ? EmptyArray : new(ReplyKind.Array, items: items);
 
@@ -102,8 +118,8 @@ public sealed class Reply : IEquatable<Reply>
         {
             ReplyKind.Status or ReplyKind.Error => Text == other.Text,
             ReplyKind.Integer => Integer == other.Integer,
-            ReplyKind.Bulk => Bulk.AsSpan().SequenceEqual(other.Bulk),
-            ReplyKind.Array => Items!.SequenceEqual(other.Items!),
+            ReplyKind.Bulk or ReplyKind.Verbatim => Bulk.AsSpan().SequenceEqual(other.Bulk),
+            ReplyKind.Array or ReplyKind.Map => Items!.SequenceEqual(other.Items!),
             _ => true,
         };
     }
@@ -116,8 +132,8 @@ public sealed class Reply : IEquatable<Reply>
     {
         ReplyKind.Status or ReplyKind.Error => HashCode.Combine(Kind, Text),
         ReplyKind.Integer => HashCode.Combine(Kind, Integer),
-        ReplyKind.Bulk => HashCode.Combine(Kind, Bulk!.Length),
-        ReplyKind.Array => HashCode.Combine(Kind, Items!.Count),
+        ReplyKind.Bulk or ReplyKind.Verbatim => HashCode.Combine(Kind, Bulk!.Length),
+        ReplyKind.Array or ReplyKind.Map => HashCode.Combine(Kind, Items!.Count),
         _ => (int)Kind,
     };
 
@@ -127,8 +143,9 @@ public sealed class Reply : IEquatable<Reply>
         ReplyKind.Status => Text!,
         ReplyKind.Error => "(error) " + Text,
         ReplyKind.Integer => "(integer) " + Integer.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ReplyKind.Bulk => "\"" + Encoding.UTF8.GetString(Bulk!) + "\"",
+        ReplyKind.Bulk or ReplyKind.Verbatim => "\"" + Encoding.UTF8.GetString(Bulk!) + "\"",
         ReplyKind.Array => "[" + string.Join(", ", Items!) + "]",
+        ReplyKind.Map => "{" + string.Join(", ", Items!.Chunk(2).Select(static p => $"{p[0]}: {p[1]}")) + "}",
         _ => "(nil)",
     };
 

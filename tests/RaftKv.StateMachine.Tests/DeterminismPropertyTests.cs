@@ -9,13 +9,15 @@ namespace RaftKv.StateMachine.Tests;
 /// <summary>
 /// Random command logs from a seeded generator. A leader applies each batch as proposed; a follower applies it after
 /// the MessagePack round trip it makes through the Raft log; a third replica starts from a snapshot taken at a random
-/// entry. All must agree with each other — replies and digest — and with a small model of Redis's semantics.
-/// A failure message names the seed: put it in <see cref="Seeds"/> alone to replay it.
+/// entry. All must agree with each other — replies and digest — and, for SET/GET/DEL in database 0, with a small
+/// model of Redis's semantics. Every other string and keyspace command runs in databases 1 to 3 (SWAPDB, COPY ... DB
+/// and FLUSHDB among them), checked replica against replica: its semantics are checked against a real Redis by the
+/// differential suite. A failure message names the seed: put it in <see cref="Seeds"/> alone to replay it.
 /// </summary>
 public sealed class DeterminismPropertyTests
 {
     private const long Start = 1_700_000_000_000;
-    private const int OperationsPerRun = 3_000;
+    private const int OperationsPerRun = 4_000;
 
     // Few keys, so NX/XX/GET/DEL collide often; one of them binary.
     private static readonly string[] KeyNames = ["a", "b", "c", "d", "lock", "\u00ff\u0000k"];
@@ -41,6 +43,7 @@ public sealed class DeterminismPropertyTests
         byte[]? snapshot = null;
         string? digestAtSnapshot = null;
         var reached = new HashSet<string>();
+        var reachedByOthers = new HashSet<string>();
 
         foreach (var step in log)
         {
@@ -50,6 +53,15 @@ public sealed class DeterminismPropertyTests
                     var parsed = Redis.Parse(rejected.Argv);
                     Check(seed, parsed.Outcome == ParseOutcome.Error && rejected.Expected.Equals(parsed.Error),
                         $"{Show(rejected.Argv)} parsed as {parsed.Outcome} {parsed.Error}, expected {rejected.Expected}");
+                    break;
+
+                case OtherRead other:
+                    var otherCommand = Redis.Parse(other.Argv);
+                    Check(seed, otherCommand.Outcome == ParseOutcome.Read, $"{Show(other.Argv)} parsed as {otherCommand.Outcome} {otherCommand.Error}");
+                    var onLeader = leader.Read(otherCommand.Read!, other.Database, other.LocalClock);
+                    AssertReply(seed, $"{Show(other.Argv)} in database {other.Database} at local clock {other.LocalClock} (follower vs leader)",
+                        onLeader, follower.Read(otherCommand.Read!, other.Database, other.LocalClock));
+                    reachedByOthers.Add("read " + Describe(onLeader));
                     break;
 
                 case ReadStep read:
@@ -70,7 +82,10 @@ public sealed class DeterminismPropertyTests
                     var proposed = new CommandBatch
                     {
                         Timestamp = batch.Timestamp,
-                        Commands = [.. batch.Writes.Select(w => Redis.Parse(w.Argv).Write!)],
+                        Commands = [.. batch.Writes.Select(w => Redis.Parse(w.Argv).Write ?? throw new InvalidOperationException($"seed {seed}: {Show(w.Argv)} is not a write"))],
+                        Databases = batch.Writes.Any(static w => w is OtherWrite)
+                            ? [.. batch.Writes.Select(static w => w is OtherWrite o ? o.Database : (byte)0)]
+                            : null,
                     };
                     var payload = Serialize(proposed);
 
@@ -81,9 +96,10 @@ public sealed class DeterminismPropertyTests
                     for (var i = 0; i < batch.Writes.Count; i++)
                     {
                         var where = $"entry {entries.Count} at {batch.Timestamp}, command {i} {Show(batch.Writes[i].Argv)}";
-                        AssertReply(seed, where + " (leader vs model)", modelReplies[i], leaderReplies[i]);
+                        if (modelReplies[i] is { } modelled)
+                            AssertReply(seed, where + " (leader vs model)", modelled, leaderReplies[i]);
                         AssertReply(seed, where + " (follower vs leader)", leaderReplies[i], followerReplies[i]);
-                        reached.Add(Describe(leaderReplies[i]));
+                        (batch.Writes[i] is OtherWrite ? reachedByOthers : reached).Add(Describe(leaderReplies[i]));
                     }
 
                     Check(seed, leader.ComputeDigest() == follower.ComputeDigest(), $"digests differ after entry {entries.Count}");
@@ -133,6 +149,10 @@ public sealed class DeterminismPropertyTests
         foreach (var outcome in outcomes)
             Check(seed, reached.Contains(outcome), $"the log never reached '{outcome}'; it reached: {string.Join(", ", reached)}");
         Check(seed, leader.ExpiredKeysReclaimed > 0, "the sweep never reclaimed a key");
+        string[] otherOutcomes = ["OK", "nil", "bulk", "0", "1", "2+", "read bulk", "read nil", "read 0", "read array", "read string"];
+        foreach (var outcome in otherOutcomes)
+            Check(seed, reachedByOthers.Contains(outcome), $"the other commands never reached '{outcome}'; they reached: {string.Join(", ", reachedByOthers)}");
+        Check(seed, reachedByOthers.Any(static o => o.StartsWith("ERR", StringComparison.Ordinal)), "the other commands never reached an error");
     }
 
     [Fact]
@@ -145,6 +165,7 @@ public sealed class DeterminismPropertyTests
         {
             Batch b => $"@{b.Timestamp} " + string.Join(" | ", b.Writes.Select(static w => Show(w.Argv))),
             ReadStep r => $"read@{r.LocalClock} {Show(r.Argv)}",
+            OtherRead r => $"read@{r.LocalClock} db{r.Database} {Show(r.Argv)}",
             Rejected x => $"rejected {Show(x.Argv)}",
             _ => "?",
         }));
@@ -157,7 +178,9 @@ public sealed class DeterminismPropertyTests
 
     private static string Describe(Reply reply) => reply.Kind switch
     {
+        ReplyKind.Status when reply.Text is "string" or "none" => "string",
         ReplyKind.Status => reply.Text!,
+        ReplyKind.Array => "array",
         ReplyKind.Error => reply.Text!,
         ReplyKind.NullBulk => "nil",
         ReplyKind.Bulk => "bulk",
@@ -190,6 +213,12 @@ public sealed class DeterminismPropertyTests
     private abstract record WriteStep(string[] Argv);
 
     private sealed record DelStep(string[] Argv, string[] Keys) : WriteStep(Argv);
+
+    /// <summary>Any other string or keyspace write, in database 1 to 3, outside the model.</summary>
+    private sealed record OtherWrite(string[] Argv, byte Database) : WriteStep(Argv);
+
+    /// <summary>Any other read, in database 1 to 3, served between entries by a node whose clock shows <see cref="LocalClock"/>.</summary>
+    private sealed record OtherRead(string[] Argv, byte Database, long LocalClock) : Step;
 
     private enum Condition { None, Nx, Xx }
 
@@ -241,6 +270,15 @@ public sealed class DeterminismPropertyTests
                 {
                     var keys = Enumerable.Range(0, rng.Next(1, 4)).Select(_ => RandomKey(rng)).ToArray();
                     writes.Add(new DelStep(["DEL", .. keys], keys));
+                }
+                else if (roll < 44)
+                {
+                    writes.Add(new OtherWrite(OtherCommands.Write(rng, now), (byte)rng.Next(1, 4)));
+                }
+                else if (roll < 50)
+                {
+                    var localClock = rng.Next(3) == 0 ? 0 : now + rng.Next(-40, 40);
+                    log.Add(new OtherRead(OtherCommands.Read(rng), (byte)rng.Next(1, 4), localClock));
                 }
                 else
                 {
@@ -318,8 +356,18 @@ public sealed class DeterminismPropertyTests
     private static Rejected RandomRejected(Random rng)
     {
         var key = RandomKey(rng);
-        return rng.Next(10) switch
+        return rng.Next(20) switch
         {
+            10 => new(["GETEX", key, "EX"], SyntaxError),
+            11 => new(["INCRBYFLOAT", key, "1.5x"], Err("ERR value is not a valid float")),
+            12 => new(["EXPIRE", key, "10", "NX", "XX"], Err("ERR NX and XX, GT or LT options at the same time are not compatible")),
+            13 => new(["SETRANGE", key, "-1", "x"], Err("ERR offset is out of range")),
+            14 => new(["SCAN", "1x"], Err("ERR invalid cursor")),
+            15 => new(["SWAPDB", "0", "16"], Err("ERR DB index is out of range")),
+            16 => new(["MSET", key], WrongArity("mset")),
+            17 => new(["COPY", key, "x", "DB", "99"], Err("ERR DB index is out of range")),
+            18 => new(["DECRBY", key, "-9223372036854775808"], Err("ERR decrement would overflow")),
+            19 => new(["SETEX", key, "0", "v"], Err("ERR invalid expire time in 'setex' command")),
             0 => new(["SET", key, "v", "NX", "XX"], SyntaxError),
             1 => new(["SET", key, "v", "PX", "5", "KEEPTTL"], SyntaxError),
             2 => new(["SET", key, "v", "EX", "1", "PXAT", "5"], SyntaxError),
@@ -343,13 +391,15 @@ public sealed class DeterminismPropertyTests
 
         public Reply Read(string key, long now) => Live(key, now) is { } entry ? Bulk(entry.Value) : Nil;
 
-        public Reply[] Apply(Batch batch)
+        /// <summary>The expected replies; null for the writes outside the model (other databases).</summary>
+        public Reply?[] Apply(Batch batch)
         {
             var now = ClusterTime = Math.Max(ClusterTime, batch.Timestamp);
             return [.. batch.Writes.Select(w => w switch
             {
                 DelStep del => Del(del, now),
                 SetStep set => Set(set, now),
+                OtherWrite => null,
                 _ => throw new InvalidOperationException(),
             })];
         }

@@ -13,8 +13,10 @@ namespace RaftKv.Node.Commands;
 /// get <c>-MOVED</c>, reads wait for a shared <see cref="ReadBarrier"/> and read local state.
 /// </summary>
 /// <remarks>
-/// Per connection, a read waits for the writes the same connection sent before it, so a pipeline of
-/// <c>SET k v; GET k</c> reads its own write, as it would on Redis.
+/// A connection's commands take effect in the order it sent them, as on Redis: a read waits for the writes the same
+/// connection sent before it (a pipelined <c>SET k v; GET k</c> reads its own write), and a write waits until the
+/// reads sent before it have read (a pipelined <c>GET k; DEL k</c> never reads the deletion). Pipelines of only
+/// reads or only writes never wait for each other.
 /// </remarks>
 public sealed partial class CommandDispatcher(
     ClusterView view,
@@ -24,8 +26,11 @@ public sealed partial class CommandDispatcher(
     NodeCommands nodeCommands,
     TimeProvider time,
     IOptions<NodeOptions> options,
+    IOptions<RespLimits> limits,
     ILogger<CommandDispatcher> logger) : IRespRequestHandler
 {
+    private readonly long maxStringLength = limits.Value.MaxBulkLength;
+
     /// <inheritdoc/>
     public ValueTask<Reply> HandleAsync(RespRequest request, RespConnection connection)
     {
@@ -33,45 +38,90 @@ public sealed partial class CommandDispatcher(
         var parsed = CommandParser.Parse(argv);
         return parsed.Outcome switch
         {
-            ParseOutcome.Write => new(WriteAsync(parsed.Write!, connection)),
+            ParseOutcome.Write => new(Write(WithLimits(parsed.Write!), connection)),
             ParseOutcome.Read => ReadAsync(parsed.Read!, connection),
             ParseOutcome.Error => new(parsed.Error!),
             _ => new(nodeCommands.Execute(argv, connection)),
         };
     }
 
-    private Task<Reply> WriteAsync(WriteCommand command, RespConnection connection)
+    // A write that can grow a string carries this node's proto-max-bulk-len into the log (see IStringLengthLimited).
+    private WriteCommand WithLimits(WriteCommand command)
+        => command is IStringLengthLimited limited && limited.MaxLength != maxStringLength ? limited.WithMaxLength(maxStringLength) : command;
+
+    private Task<Reply> Write(WriteCommand command, RespConnection connection)
+    {
+        // The database is the one selected when the write arrived, even if it is proposed later.
+        Task<Reply> reply;
+        var database = connection.Database;
+        var gate = connection.WriteGate;
+        if (gate is null || gate.IsCompleted)
+        {
+            reply = WriteAsync(command, database, connection);
+        }
+        else
+        {
+            // A read sent earlier has not read yet: propose once it has, and hold later writes back until this one is
+            // in the proposer's queue, so they keep their order.
+            var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            connection.WriteGate = queued.Task;
+            reply = WriteAfterAsync(gate, queued, command, database, connection);
+        }
+
+        connection.LastWrite = reply;
+        return reply;
+    }
+
+    private async Task<Reply> WriteAfterAsync(
+        Task gate, TaskCompletionSource queued, WriteCommand command, int database, RespConnection connection)
+    {
+        await gate.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task<Reply> reply;
+        try
+        {
+            reply = WriteAsync(command, database, connection);
+        }
+        finally
+        {
+            queued.TrySetResult();
+        }
+
+        return await reply.ConfigureAwait(false);
+    }
+
+    private Task<Reply> WriteAsync(WriteCommand command, int database, RespConnection connection)
     {
         // An elected leader whose leadership is not live yet lets the proposer wait; a follower redirects at once;
         // during an election the write waits briefly for a leader before answering CLUSTERDOWN.
         if (view.IsLeader || view.LeaderIsLocal)
-            return Propose(command, connection);
+            return proposer.ProposeAsync(command, database);
         if (view.LeaderRespAddress is not null)
             return Task.FromResult(view.NotLeaderReply());
-        return WriteAfterElectionAsync(command, connection);
+        return WriteAfterElectionAsync(command, database, connection);
     }
 
-    private async Task<Reply> WriteAfterElectionAsync(WriteCommand command, RespConnection connection)
+    private async Task<Reply> WriteAfterElectionAsync(WriteCommand command, int database, RespConnection connection)
     {
         await view.WaitForKnownLeaderAsync(options.Value.LeadershipWait, connection.Aborted).ConfigureAwait(false);
         return view.IsLeader || view.LeaderIsLocal
-            ? await Propose(command, connection).ConfigureAwait(false)
+            ? await proposer.ProposeAsync(command, database).ConfigureAwait(false)
             : view.NotLeaderReply();
-    }
-
-    private Task<Reply> Propose(WriteCommand command, RespConnection connection)
-    {
-        var reply = proposer.ProposeAsync(command, connection.Database);
-        connection.LastWrite = reply;
-        return reply;
     }
 
     private ValueTask<Reply> ReadAsync(ReadCommand command, RespConnection connection)
     {
         var priorWrite = connection.LastWrite;
-        return priorWrite is null || priorWrite.IsCompleted
+        var read = priorWrite is null || priorWrite.IsCompleted
             ? ReadAfterBarrierAsync(command, connection.Database)
             : ReadAfterWriteAsync(command, connection.Database, priorWrite);
+        if (read.IsCompleted)
+            return read;
+
+        // Later writes of this connection wait until this read, and every earlier one still pending, has read.
+        var pending = read.AsTask();
+        var gate = connection.WriteGate;
+        connection.WriteGate = gate is null || gate.IsCompleted ? pending : Task.WhenAll(gate, pending);
+        return new(pending);
     }
 
     private async ValueTask<Reply> ReadAfterWriteAsync(ReadCommand command, int database, Task priorWrite)

@@ -12,7 +12,8 @@ namespace RaftKv.Node.Commands;
 
 /// <summary>
 /// Commands the node answers itself, without the log: connection and introspection commands (<c>PING</c>,
-/// <c>ECHO</c>, <c>QUIT</c>, <c>COMMAND</c>, <c>ROLE</c>, <c>INFO</c>).
+/// <c>ECHO</c>, <c>QUIT</c>, <c>COMMAND</c>, <c>ROLE</c>, <c>INFO</c>, <c>TIME</c>) and the connection's own state
+/// (<c>SELECT</c>, <c>HELLO</c>, <c>CLIENT</c>, <c>RESET</c>, <c>AUTH</c>).
 /// </summary>
 /// <remarks>
 /// Adding a node command: a <see cref="CommandSpec"/> in <see cref="Specs"/> (so <c>COMMAND</c> lists it), a case in
@@ -41,6 +42,12 @@ public sealed class NodeCommands(
         new("command", -1, IsWrite: false, 0, 0, 0, NotParsed),
         new("role", 1, IsWrite: false, 0, 0, 0, NotParsed),
         new("info", -1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("time", 1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("select", 2, IsWrite: false, 0, 0, 0, NotParsed),
+        new("hello", -1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("client", -2, IsWrite: false, 0, 0, 0, NotParsed),
+        new("reset", 1, IsWrite: false, 0, 0, 0, NotParsed),
+        new("auth", -2, IsWrite: false, 0, 0, 0, NotParsed),
     ];
 
     private static readonly Reply Pong = Reply.Status("PONG");
@@ -86,6 +93,18 @@ public sealed class NodeCommands(
                 return Command(argv);
             case "role":
                 return Role();
+            case "time":
+                return Time();
+            case "select":
+                return ConnectionCommands.Select(argv, connection);
+            case "hello":
+                return ConnectionCommands.Hello(argv, connection, view.IsLeader);
+            case "client":
+                return ConnectionCommands.Client(argv, connection, services.GetRequiredService<RespServer>().Connections, time.GetUtcNow());
+            case "reset":
+                return ConnectionCommands.Reset(connection);
+            case "auth":
+                return ConnectionCommands.Auth(argv);
             default:
                 return argv.Length <= 2 ? Info(argv.Length == 2 ? Encoding.ASCII.GetString(argv[1].Span) : "default")
                     : Reply.SyntaxError;
@@ -176,6 +195,21 @@ public sealed class NodeCommands(
             Reply.FromInteger(leaderPort),
             Reply.FromBulk(leaderPort >= 0 ? "connected" : "connect"),
             Reply.FromInteger(applied),
+        ]);
+    }
+
+    // [seconds, microseconds] of cluster time as this node sees it: max(its clock, the last applied stamp), the time
+    // reads judge expiry at, so TIME never runs behind a TTL's countdown.
+    private Reply Time()
+    {
+        var microseconds = Math.Max(
+            (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / (TimeSpan.TicksPerMillisecond / 1000),
+            stateMachine.ClusterTime * 1000);
+        var (seconds, fraction) = Math.DivRem(microseconds, 1_000_000);
+        return Reply.FromArray(
+        [
+            Reply.FromBulk(seconds.ToString(CultureInfo.InvariantCulture)),
+            Reply.FromBulk(fraction.ToString(CultureInfo.InvariantCulture)),
         ]);
     }
 

@@ -34,6 +34,19 @@ public sealed class NodeOptions
     /// <summary>How long a write waits for this node to become a usable leader when it is elected but not yet live.</summary>
     public TimeSpan LeadershipWait { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often an idle leader checks for expired keys; when some are due it proposes an empty entry, whose apply
+    /// sweeps them, so dead keys do not stay in memory while no writes arrive. Zero turns the check off.
+    /// </summary>
+    public TimeSpan IdleSweepInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Limits on every Lua script (section <c>RaftKv:Scripting</c>: <c>InstructionBudget</c>, <c>MemoryLimitBytes</c>).
+    /// State-machine configuration: every node of the cluster must use the same values, or a script stopped by a limit
+    /// would stop at different points on different replicas.
+    /// </summary>
+    public RaftKv.StateMachine.Scripting.ScriptLimits Scripting { get; set; } = new();
+
     /// <summary>How long a read waits for its read barrier before answering <c>-CLUSTERDOWN</c>.</summary>
     public TimeSpan ReadBarrierTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -53,6 +53,7 @@ public static class RaftKvNode
             .AddSingleton<ClusterView>()
             .AddSingleton<ReadBarrier>()
             .AddSingleton<Proposer>()
+            .AddHostedService<IdleExpirySweep>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
             .AddRespServer(builder.Configuration);

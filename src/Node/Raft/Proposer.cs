@@ -76,6 +76,27 @@ public sealed partial class Proposer(
         return replies[position];
     }
 
+    /// <summary>
+    /// Proposes an entry even if no write is waiting, and completes once it is applied (or refused): its apply sweeps
+    /// expired keys at the entry's cluster time. Joins the open batch when writes are waiting anyway.
+    /// </summary>
+    public Task ProposeSweepAsync()
+    {
+        ProposedBatch batch;
+        var startPump = false;
+        lock (gate)
+        {
+            open ??= new ProposedBatch(maxBatch);
+            batch = open;
+            if (!pumping)
+                pumping = startPump = true;
+        }
+
+        if (startPump)
+            _ = PumpAsync();
+        return batch.Replies;
+    }
+
     private async Task PumpAsync()
     {
         while (true)

@@ -19,7 +19,8 @@ namespace RaftKv.Node.Raft;
 public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger)
     : SimpleStateMachine(new DirectoryInfo(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots"))))
 {
-    private readonly KeyValueStore store = new();
+    // Script limits are part of the state machine's definition: equal on every node (see NodeOptions.Scripting).
+    private readonly KeyValueStore store = new(options.Value.Scripting);
     private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
     private readonly int snapshotEvery = Math.Max(1, options.Value.SnapshotEveryEntries);
     private long entriesSinceSnapshot;
@@ -152,6 +153,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync().ConfigureAwait(false);
+        store.Scripting.Dispose();
         gate.Dispose();
     }
 

@@ -7,11 +7,13 @@ public sealed class RespConnection
 {
     private volatile bool _closeRequested;
 
-    internal RespConnection(long id, EndPoint? remoteEndPoint, DateTimeOffset connectedAt, CancellationToken aborted)
+    internal RespConnection(long id, EndPoint? remoteEndPoint, EndPoint? localEndPoint, DateTimeOffset connectedAt, CancellationToken aborted)
     {
         Id = id;
         RemoteEndPoint = remoteEndPoint;
+        LocalEndPoint = localEndPoint;
         ConnectedAt = connectedAt;
+        LastInteraction = connectedAt;
         Aborted = aborted;
     }
 
@@ -20,6 +22,9 @@ public sealed class RespConnection
 
     /// <summary>The client's address.</summary>
     public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>The server's address the client connected to (<c>laddr</c> in <c>CLIENT LIST</c>).</summary>
+    public EndPoint? LocalEndPoint { get; }
 
     /// <summary>When the connection was accepted.</summary>
     public DateTimeOffset ConnectedAt { get; }
@@ -34,10 +39,29 @@ public sealed class RespConnection
     public int Database { get; set; }
 
     /// <summary>
+    /// The RESP version replies are written in: 2 (the default) or 3, chosen with <c>HELLO</c>. A reply is written in
+    /// the version in force when its request was handled, so <c>HELLO 3</c>'s own reply is already RESP3.
+    /// </summary>
+    public int Protocol { get; set; } = 2;
+
+    /// <summary>The last command's name as the client sent it in upper case (<c>cmd=</c> in <c>CLIENT LIST</c>); null before the first.</summary>
+    public string? LastCommand { get; set; }
+
+    /// <summary>When the last request arrived (<c>idle=</c> in <c>CLIENT LIST</c>).</summary>
+    public DateTimeOffset LastInteraction { get; set; }
+
+    /// <summary>
     /// The last write this connection sent, so a later read on the same connection can wait for it and see it
     /// (read-your-writes within a pipeline). Kept by the command dispatcher; the RESP layer does not look at it.
     /// </summary>
     public Task? LastWrite { get; set; }
+
+    /// <summary>
+    /// What the connection's next write must wait for before it is proposed: a read sent before it that has not read
+    /// yet (or a write held back behind one), so a pipelined write never takes effect before an earlier read. Kept by
+    /// the command dispatcher.
+    /// </summary>
+    public Task? WriteGate { get; set; }
 
     /// <summary>True once <see cref="CloseAfterReply"/> has been called.</summary>
     public bool IsCloseRequested => _closeRequested;

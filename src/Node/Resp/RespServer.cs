@@ -54,6 +54,9 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     /// <summary>How many clients are connected now (Redis's <c>connected_clients</c>).</summary>
     public int ConnectedClients => Volatile.Read(ref _connectedClients);
 
+    /// <summary>The connections open now, in no particular order (<c>CLIENT LIST</c>).</summary>
+    public IEnumerable<RespConnection> Connections => _sessions.Values.Select(static session => session.Connection);
+
     /// <summary>How many connections have been accepted since start (Redis's <c>total_connections_received</c>).</summary>
     public long TotalConnectionsReceived => Interlocked.Read(ref _totalConnections);
 

@@ -39,6 +39,7 @@ internal sealed class RespSession
     private readonly CancellationTokenSource _aborted;
     private readonly Channel<PendingReply> _replies;
     private readonly RespRequest _request = new();
+    private readonly TimeProvider _time;
 
     public RespSession(
         long id,
@@ -69,7 +70,8 @@ internal sealed class RespSession
             bufferSize: ReceiveBufferSize, leaveOpen: true, useZeroByteReads: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: SendBufferSize, leaveOpen: true));
 
-        Connection = new RespConnection(id, TryGetRemoteEndPoint(socket), time.GetUtcNow(), _aborted.Token);
+        _time = time;
+        Connection = new RespConnection(id, TryGetRemoteEndPoint(socket), TryGetLocalEndPoint(socket), time.GetUtcNow(), _aborted.Token);
     }
 
     /// <summary>The connection as handlers see it.</summary>
@@ -151,7 +153,7 @@ internal sealed class RespSession
                     case RespParseStatus.ProtocolError:
                         RespLog.ProtocolError(_logger, Connection.Id, parsed.Error);
                         var error = new ValueTask<Reply>(Reply.Error("ERR " + parsed.Error));
-                        await EnqueueAsync(new PendingReply(error, CloseAfter: true), aborted).ConfigureAwait(false);
+                        await EnqueueAsync(new PendingReply(error, CloseAfter: true, Connection.Protocol), aborted).ConfigureAwait(false);
                         return;
                     case RespParseStatus.QueryBufferLimitExceeded:
                         // Redis closes such a client without a reply; the replies before it are still sent.
@@ -181,6 +183,8 @@ internal sealed class RespSession
 
     private PendingReply Dispatch()
     {
+        Connection.LastCommand = _request.NameUpper;
+        Connection.LastInteraction = _time.GetUtcNow();
         ValueTask<Reply> reply;
         try
         {
@@ -192,7 +196,7 @@ internal sealed class RespSession
             reply = new ValueTask<Reply>(InternalError);
         }
 
-        return new PendingReply(reply, Connection.IsCloseRequested);
+        return new PendingReply(reply, Connection.IsCloseRequested, Connection.Protocol);
     }
 
     private async ValueTask EnqueueAsync(PendingReply pending, CancellationToken cancellationToken)
@@ -222,7 +226,7 @@ internal sealed class RespSession
                     if (!pending.Reply.IsCompleted && _output.UnflushedBytes > 0)
                         await _output.FlushAsync(aborted).ConfigureAwait(false);
 
-                    RespWriter.Write(_output, await ResolveAsync(pending.Reply).ConfigureAwait(false));
+                    RespWriter.Write(_output, await ResolveAsync(pending.Reply).ConfigureAwait(false), pending.Protocol);
 
                     if (pending.CloseAfter)
                     {
@@ -333,8 +337,21 @@ internal sealed class RespSession
         }
     }
 
+    private static EndPoint? TryGetLocalEndPoint(Socket socket)
+    {
+        try
+        {
+            return socket.LocalEndPoint;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>A request's reply, in the order the requests came.</summary>
     /// <param name="Reply">The handler's reply; awaited exactly once, by the write loop or when the connection closes.</param>
     /// <param name="CloseAfter">Close the connection once this reply is sent and flushed.</param>
-    private readonly record struct PendingReply(ValueTask<Reply> Reply, bool CloseAfter);
+    /// <param name="Protocol">The RESP version in force when the request was handled, which the reply is written in.</param>
+    private readonly record struct PendingReply(ValueTask<Reply> Reply, bool CloseAfter, int Protocol);
 }

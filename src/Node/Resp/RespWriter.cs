@@ -6,18 +6,25 @@ using RaftKv.StateMachine;
 
 namespace RaftKv.Node.Resp;
 
-/// <summary>Turns a <see cref="Reply"/> into RESP2 bytes.</summary>
+/// <summary>Turns a <see cref="Reply"/> into RESP2 or RESP3 bytes.</summary>
+/// <remarks>
+/// The two differ only where RESP3 has a richer type: null (<c>_</c> for both null kinds), maps (<c>%</c>; a flat
+/// array in RESP2) and verbatim text (<c>=</c> with format <c>txt</c>; a bulk in RESP2).
+/// </remarks>
 internal static class RespWriter
 {
     // '$' or '*' or ':', then a long (at most 20 characters), then CRLF.
     private const int MaxHeaderLength = 1 + 20 + 2;
 
-    /// <summary>Writes <paramref name="reply"/>, and for an array every element in turn, to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Writes <paramref name="reply"/>, and for an array every element in turn, to <paramref name="output"/> in RESP
+    /// version <paramref name="protocol"/> (2 or 3).
+    /// </summary>
     /// <remarks>
     /// Recursion follows the nesting of arrays; the state machine bounds that nesting where replies are built
     /// (script results), so a reply arriving here is trusted to be reasonably shallow.
     /// </remarks>
-    public static void Write(IBufferWriter<byte> output, Reply reply)
+    public static void Write(IBufferWriter<byte> output, Reply reply, int protocol = 2)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(reply);
@@ -42,6 +49,9 @@ internal static class RespWriter
                 output.Write(bulk);
                 output.Write("\r\n"u8);
                 break;
+            case ReplyKind.NullBulk or ReplyKind.NullArray when protocol >= 3:
+                output.Write("_\r\n"u8);
+                break;
             case ReplyKind.NullBulk:
                 output.Write("$-1\r\n"u8);
                 break;
@@ -49,10 +59,32 @@ internal static class RespWriter
                 var items = reply.Items ?? [];
                 WriteHeader(output, (byte)'*', items.Count);
                 for (var i = 0; i < items.Count; i++)
-                    Write(output, items[i]);
+                    Write(output, items[i], protocol);
                 break;
             case ReplyKind.NullArray:
                 output.Write("*-1\r\n"u8);
+                break;
+            case ReplyKind.Map:
+                var pairs = reply.Items ?? [];
+                if (protocol >= 3)
+                    WriteHeader(output, (byte)'%', pairs.Count / 2);
+                else
+                    WriteHeader(output, (byte)'*', pairs.Count);
+                for (var i = 0; i < pairs.Count; i++)
+                    Write(output, pairs[i], protocol);
+                break;
+            case ReplyKind.Verbatim when protocol >= 3:
+                var text = reply.Bulk ?? [];
+                WriteHeader(output, (byte)'=', text.Length + 4);
+                output.Write("txt:"u8);
+                output.Write(text);
+                output.Write("\r\n"u8);
+                break;
+            case ReplyKind.Verbatim:
+                var plain = reply.Bulk ?? [];
+                WriteHeader(output, (byte)'$', plain.Length);
+                output.Write(plain);
+                output.Write("\r\n"u8);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(reply), reply.Kind, "Unknown reply kind.");

@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Text;
+using RaftKv.Node.Resp;
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Commands;
+
+/// <summary>
+/// The commands that read or change a connection's own state — <c>SELECT</c>, <c>HELLO</c>, <c>CLIENT</c>,
+/// <c>RESET</c>, <c>AUTH</c> — with Redis 7.0's replies and errors. They never touch the replicated state.
+/// </summary>
+/// <remarks>
+/// There are no users or passwords yet: the node behaves as a Redis whose <c>default</c> user has no password
+/// (<c>nopass</c>), so <c>AUTH default anything</c> succeeds and any other user is refused.
+/// </remarks>
+internal static class ConnectionCommands
+{
+    private static readonly Reply ResetReply = Reply.Status("RESET");
+    private static readonly Reply WrongPass = Reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
+    private static readonly Reply BadClientName = Reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
+
+    private static readonly string[] ClientTypes = ["normal", "slave", "replica", "pubsub", "master"];
+
+    private static readonly (string Name, int Arity)[] ClientSubcommands =
+        [("id", 2), ("getname", 2), ("setname", 3), ("info", 2), ("list", -2), ("help", 2)];
+
+    private static readonly string[] ClientHelp =
+    [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "    * ID <client-id> [<client-id> ...]",
+        "      Return clients of specified IDs only.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "HELP",
+        "    Print this help.",
+    ];
+
+    /// <summary><c>SELECT index</c>: later commands of the connection use database <c>index</c>.</summary>
+    public static Reply Select(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    {
+        switch (RedisNumbers.ParseInt32(argv[1].Span, out var index))
+        {
+            case IntegerParse.NotAnInteger:
+                return Reply.Error("ERR value is not an integer or out of range");
+            case IntegerParse.OutOfRange:
+                return Reply.Error(RedisNumbers.Int32OutOfRange);
+        }
+
+        if ((uint)index >= KeyValueStore.DatabaseCount)
+            return KeyValueStore.InvalidDatabase;
+        connection.Database = index;
+        return Reply.Ok;
+    }
+
+    /// <summary>
+    /// <c>HELLO [protover [AUTH user pass] [SETNAME name]]</c>: switches the connection's RESP version and answers
+    /// the server's description as a map (a flat array in RESP2), already in the new version.
+    /// </summary>
+    public static Reply Hello(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection, bool isLeader)
+    {
+        var version = 0L;
+        if (argv.Length >= 2)
+        {
+            if (!RedisNumbers.TryParseInt64(argv[1].Span, out version))
+                return Reply.Error("ERR Protocol version is not an integer or out of range");
+            if (version is < 2 or > 3)
+                return Reply.Error("NOPROTO unsupported protocol version");
+        }
+
+        ReadOnlyMemory<byte>? user = null;
+        ReadOnlyMemory<byte>? name = null;
+        for (var i = 2; i < argv.Length; i++)
+        {
+            var more = argv.Length - 1 - i;
+            if (IsWord(argv[i].Span, "AUTH") && more >= 2)
+            {
+                user = argv[i + 1];
+                i += 2;
+            }
+            else if (IsWord(argv[i].Span, "SETNAME") && more >= 1)
+            {
+                name = argv[++i];
+            }
+            else
+            {
+                return Reply.Error($"ERR Syntax error in HELLO option '{CString(argv[i].Span)}'");
+            }
+        }
+
+        if (user is { } u && !IsDefaultUser(u.Span))
+            return WrongPass;
+        if (name is { } n && SetName(connection, n.Span) is { } error)
+            return error;
+
+        if (version != 0)
+            connection.Protocol = (int)version;
+        return Reply.FromMap(
+        [
+            Reply.FromBulk("server"), Reply.FromBulk("redis"),
+            Reply.FromBulk("version"), Reply.FromBulk(NodeCommands.RedisVersion),
+            Reply.FromBulk("proto"), Reply.FromInteger(connection.Protocol),
+            Reply.FromBulk("id"), Reply.FromInteger(connection.Id),
+            Reply.FromBulk("mode"), Reply.FromBulk("standalone"),
+            Reply.FromBulk("role"), Reply.FromBulk(isLeader ? "master" : "replica"),
+            Reply.FromBulk("modules"), Reply.EmptyArray,
+        ]);
+    }
+
+    /// <summary><c>CLIENT ID|GETNAME|SETNAME|INFO|LIST|HELP</c>.</summary>
+    public static Reply Client(
+        ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection, IEnumerable<RespConnection> all, DateTimeOffset now)
+    {
+        var sub = argv[1].Span;
+        var match = -1;
+        for (var i = 0; i < ClientSubcommands.Length && match < 0; i++)
+        {
+            if (Ascii.EqualsIgnoreCase(sub, ClientSubcommands[i].Name))
+                match = i;
+        }
+
+        if (match < 0)
+            return Reply.Error($"ERR unknown subcommand '{Truncate(Encoding.UTF8.GetString(sub), 128)}'. Try CLIENT HELP.");
+
+        var (name, arity) = ClientSubcommands[match];
+        if (!CommandParser.HasValidArity(arity, argv.Length))
+            return CommandParser.WrongArity("client|" + name);
+
+        connection.LastCommand = "client|" + name;
+        switch (name)
+        {
+            case "id":
+                return Reply.FromInteger(connection.Id);
+            case "getname":
+                return connection.Name is { } current ? Reply.FromBulk(current) : Reply.NullBulk;
+            case "setname":
+                return SetName(connection, argv[2].Span) ?? Reply.Ok;
+            case "info":
+                return Reply.FromVerbatim(Describe(connection, now) + "\n");
+            case "help":
+                return Reply.FromArray([.. ClientHelp.Select(Reply.Status)]);
+            default:
+                return List(argv, all, now);
+        }
+    }
+
+    /// <summary><c>RESET</c>: back to a fresh connection's state (database 0, RESP2, no name).</summary>
+    public static Reply Reset(RespConnection connection)
+    {
+        connection.Database = 0;
+        connection.Protocol = 2;
+        connection.Name = null;
+        return ResetReply;
+    }
+
+    /// <summary><c>AUTH [user] password</c>, answered as Redis does when no password is configured.</summary>
+    public static Reply Auth(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        if (argv.Length > 3)
+            return Reply.SyntaxError;
+        if (argv.Length == 2)
+        {
+            return Reply.Error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+
+        return IsDefaultUser(argv[1].Span) ? Reply.Ok : WrongPass;
+    }
+
+    // CLIENT LIST [TYPE type] | [ID id ...]: every connection is a normal client.
+    private static Reply List(ReadOnlySpan<ReadOnlyMemory<byte>> argv, IEnumerable<RespConnection> all, DateTimeOffset now)
+    {
+        IEnumerable<RespConnection> selected = all.OrderBy(static c => c.Id);
+        if (argv.Length == 4 && IsWord(argv[2].Span, "TYPE"))
+        {
+            var type = CString(argv[3].Span);
+            if (!ClientTypes.Contains(type, StringComparer.OrdinalIgnoreCase))
+                return Reply.Error($"ERR Unknown client type '{type}'");
+            if (!type.Equals("normal", StringComparison.OrdinalIgnoreCase))
+                selected = [];
+        }
+        else if (argv.Length > 3 && IsWord(argv[2].Span, "ID"))
+        {
+            var ids = new List<long>();
+            for (var i = 3; i < argv.Length; i++)
+            {
+                if (!RedisNumbers.TryParseInt64(argv[i].Span, out var id))
+                    return Reply.Error("ERR Invalid client ID");
+                ids.Add(id);
+            }
+
+            var byId = all.ToDictionary(static c => c.Id);
+            selected = [.. ids.Where(byId.ContainsKey).Select(id => byId[id])];
+        }
+        else if (argv.Length != 2)
+        {
+            return Reply.SyntaxError;
+        }
+
+        var text = new StringBuilder();
+        foreach (var client in selected)
+            text.Append(Describe(client, now)).Append('\n');
+        return Reply.FromVerbatim(text.ToString());
+    }
+
+    // networking.c catClientInfoString, field for field. RaftKv keeps no per-client buffers of its own to report, so the
+    // memory and buffer fields are 0; fd is -1 because the socket is not exposed.
+    private static string Describe(RespConnection client, DateTimeOffset now)
+    {
+        var age = (long)(now - client.ConnectedAt).TotalSeconds;
+        var idle = Math.Max(0, (long)(now - client.LastInteraction).TotalSeconds);
+        var command = client.LastCommand?.ToLowerInvariant() ?? "NULL";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"id={client.Id} addr={client.RemoteEndPoint} laddr={client.LocalEndPoint} fd=-1 name={client.Name} age={age} idle={idle} " +
+            $"flags=N db={client.Database} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 " +
+            $"obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} user=default redir=-1 resp={client.Protocol}");
+    }
+
+    // networking.c clientSetNameOrReply: empty removes the name; otherwise printable ASCII without spaces only.
+    private static Reply? SetName(RespConnection connection, ReadOnlySpan<byte> name)
+    {
+        foreach (var c in name)
+        {
+            if (c is < (byte)'!' or > (byte)'~')
+                return BadClientName;
+        }
+
+        connection.Name = name.IsEmpty ? null : Encoding.ASCII.GetString(name);
+        return null;
+    }
+
+    // The only user: "default", without a password, so any password is accepted.
+    private static bool IsDefaultUser(ReadOnlySpan<byte> user) => user.SequenceEqual("default"u8);
+
+    // Redis compares option words as C strings (up to a NUL), ignoring case.
+    private static bool IsWord(ReadOnlySpan<byte> argument, string word)
+        => Ascii.EqualsIgnoreCase(argument.IndexOf((byte)0) is var nul and >= 0 ? argument[..nul] : argument, word);
+
+    private static string CString(ReadOnlySpan<byte> argument)
+        => Encoding.UTF8.GetString(argument.IndexOf((byte)0) is var nul and >= 0 ? argument[..nul] : argument);
+
+    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max];
+}

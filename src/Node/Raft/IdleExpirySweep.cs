@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Options;
+using RaftKv.Node.Hosting;
+
+namespace RaftKv.Node.Raft;
+
+/// <summary>
+/// Expired keys are reclaimed inside apply, a bounded number per log entry; on a cluster that receives no writes no
+/// entry is applied, and dead keys would stay in memory. So the leader checks every
+/// <see cref="NodeOptions.IdleSweepInterval"/> whether keys are due and, only then, proposes empty entries until they
+/// are gone. Followers never propose: they reclaim when they apply the leader's entries.
+/// </summary>
+internal sealed partial class IdleExpirySweep(
+    ClusterView view,
+    Proposer proposer,
+    RaftStateMachine stateMachine,
+    TimeProvider time,
+    IOptions<NodeOptions> options,
+    ILogger<IdleExpirySweep> logger) : BackgroundService
+{
+    // Empty entries per tick at most, each reclaiming a bounded number of keys: a large backlog drains over a few
+    // ticks rather than monopolising the log.
+    private const int MaxEntriesPerTick = 64;
+
+    /// <inheritdoc/>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.IdleSweepInterval;
+        if (interval <= TimeSpan.Zero)
+            return;
+
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                for (var entries = 0; entries < MaxEntriesPerTick && view.IsLeader && KeysAreDue(); entries++)
+                    await proposer.ProposeSweepAsync().WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        catch (Exception e)
+        {
+            LogSweepFailed(logger, e);
+        }
+    }
+
+    // The proposer stamps at least max(clock, last applied stamp): anything due at that time is swept by the entry.
+    private bool KeysAreDue()
+    {
+        var clock = time.GetUtcNow().ToUnixTimeMilliseconds();
+        return stateMachine.Inspect(store => store.HasExpiredKeysAt(Math.Max(clock, store.ClusterTime)));
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The idle expiry sweep stopped")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}

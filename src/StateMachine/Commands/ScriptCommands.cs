@@ -1,0 +1,226 @@
+using System.Text;
+using MessagePack;
+using RaftKv.StateMachine.Scripting;
+
+namespace RaftKv.StateMachine.Commands;
+
+/// <summary>
+/// <c>EVAL script numkeys [key ...] [arg ...]</c>: runs a Lua script as one atomic step of the log entry, at the
+/// entry's cluster time, in the client's database, and caches the script by SHA1 (replicated, like Redis's cache).
+/// </summary>
+/// <remarks>
+/// Unlike other writes, a script that fails part-way keeps the writes it made before the error (Redis has no rollback
+/// either); the error point is the same on every replica, so they stay identical.
+/// </remarks>
+[MessagePackObject]
+public sealed class EvalCommand : WriteCommand
+{
+    [Key(0)]
+    public required byte[] Script { get; init; }
+
+    [Key(1)]
+    public required byte[][] Keys { get; init; }
+
+    [Key(2)]
+    public required byte[][] Arguments { get; init; }
+
+    internal override Reply Apply(in CommandContext context) => context.Store.Scripting.Eval(context, Script, Keys, Arguments);
+}
+
+/// <summary><c>EVALSHA sha1 numkeys [key ...] [arg ...]</c>: runs a cached script; <c>NOSCRIPT</c> when unknown.</summary>
+[MessagePackObject]
+public sealed class EvalShaCommand : WriteCommand
+{
+    [Key(0)]
+    public required string Sha { get; init; }
+
+    [Key(1)]
+    public required byte[][] Keys { get; init; }
+
+    [Key(2)]
+    public required byte[][] Arguments { get; init; }
+
+    internal override Reply Apply(in CommandContext context) => context.Store.Scripting.EvalSha(context, Sha, Keys, Arguments);
+}
+
+/// <summary><c>SCRIPT LOAD script</c>: compiles and caches a script, replying its SHA1.</summary>
+[MessagePackObject]
+public sealed class ScriptLoadCommand : WriteCommand
+{
+    [Key(0)]
+    public required byte[] Script { get; init; }
+
+    internal override Reply Apply(in CommandContext context) => context.Store.Scripting.Load(Script);
+}
+
+/// <summary><c>SCRIPT FLUSH [ASYNC|SYNC]</c>: empties the script cache (both modes are synchronous here).</summary>
+[MessagePackObject]
+public sealed class ScriptFlushCommand : WriteCommand
+{
+    internal override Reply Apply(in CommandContext context)
+    {
+        context.Store.Scripting.Flush();
+        return Reply.Ok;
+    }
+}
+
+/// <summary>
+/// <c>EVAL_RO</c> / <c>EVALSHA_RO</c>: a script on the read path (any node, after a read barrier). Writes from it are
+/// refused with Redis's error; it does not add the script to the cache.
+/// </summary>
+public sealed class EvalReadOnlyCommand(byte[]? script, string? sha, byte[][] keys, byte[][] arguments) : ReadCommand
+{
+    /// <summary>The body (<c>EVAL_RO</c>), or null for <c>EVALSHA_RO</c>.</summary>
+    public byte[]? Script { get; } = script;
+
+    /// <summary>The SHA1 (<c>EVALSHA_RO</c>), or null for <c>EVAL_RO</c>.</summary>
+    public string? Sha { get; } = sha;
+
+    public byte[][] Keys { get; } = keys;
+
+    public byte[][] Arguments { get; } = arguments;
+
+    internal override Reply Execute(in CommandContext context)
+        => context.Store.Scripting.EvalReadOnly(context, Script, Sha, Keys, Arguments);
+}
+
+/// <summary><c>SCRIPT EXISTS sha1 [sha1 ...]</c>: 1 or 0 for each.</summary>
+public sealed class ScriptExistsCommand(string[] shas) : ReadCommand
+{
+    public string[] Shas { get; } = shas;
+
+    internal override Reply Execute(in CommandContext context)
+    {
+        var replies = new Reply[Shas.Length];
+        for (var i = 0; i < Shas.Length; i++)
+            replies[i] = Reply.FromInteger(Shas[i].Length == 40 && context.Store.Scripts.Contains(Shas[i]) ? 1 : 0);
+        return Reply.FromArray(replies);
+    }
+}
+
+/// <summary>
+/// <c>SCRIPT KILL</c>: a script here is one bounded step of apply (its instruction budget stops it), so none is ever
+/// running from a client's point of view.
+/// </summary>
+public sealed class ScriptKillCommand : ReadCommand
+{
+    internal static Reply NotBusy { get; } = Reply.Error("NOTBUSY No scripts in execution right now.");
+
+    internal override Reply Execute(in CommandContext context) => NotBusy;
+}
+
+/// <summary><c>SCRIPT HELP</c>.</summary>
+public sealed class ScriptHelpCommand : ReadCommand
+{
+    private static readonly Reply Help = Reply.FromArray(
+    [
+        .. new[]
+        {
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+            "HELP",
+            "    Print this help.",
+        }.Select(Reply.Status),
+    ]);
+
+    internal override Reply Execute(in CommandContext context) => Help;
+}
+
+/// <summary>Argument parsing of the scripting commands, with Redis's texts; its errors never enter the log.</summary>
+internal static class ScriptCommandParser
+{
+    private static readonly Reply TooManyKeys = Reply.Error("ERR Number of keys can't be greater than number of args");
+    private static readonly Reply NegativeKeys = Reply.Error("ERR Number of keys can't be negative");
+    private static readonly Reply FlushOption = Reply.Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+
+    public static ParsedCommand ParseEval(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => TrySplit(argv, out var keys, out var arguments, out var error)
+            ? new EvalCommand { Script = argv[1].ToArray(), Keys = keys, Arguments = arguments }
+            : ParsedCommand.Fail(error!);
+
+    public static ParsedCommand ParseEvalSha(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        // Redis answers NOSCRIPT before anything else when the SHA1 cannot be one.
+        if (argv[1].Length != 40)
+            return ParsedCommand.Fail(ScriptRuntime.NoScript);
+        return TrySplit(argv, out var keys, out var arguments, out var error)
+            ? new EvalShaCommand { Sha = Encoding.ASCII.GetString(argv[1].Span).ToLowerInvariant(), Keys = keys, Arguments = arguments }
+            : ParsedCommand.Fail(error!);
+    }
+
+    public static ParsedCommand ParseEvalReadOnly(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => TrySplit(argv, out var keys, out var arguments, out var error)
+            ? new EvalReadOnlyCommand(argv[1].ToArray(), null, keys, arguments)
+            : ParsedCommand.Fail(error!);
+
+    public static ParsedCommand ParseEvalShaReadOnly(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        if (argv[1].Length != 40)
+            return ParsedCommand.Fail(ScriptRuntime.NoScript);
+        return TrySplit(argv, out var keys, out var arguments, out var error)
+            ? new EvalReadOnlyCommand(null, Encoding.ASCII.GetString(argv[1].Span), keys, arguments)
+            : ParsedCommand.Fail(error!);
+    }
+
+    public static ParsedCommand ParseScript(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        var sub = argv[1].Span;
+        if (Ascii.EqualsIgnoreCase(sub, "LOAD"u8))
+            return argv.Length == 3 ? new ScriptLoadCommand { Script = argv[2].ToArray() } : SubcommandArity("load");
+        if (Ascii.EqualsIgnoreCase(sub, "EXISTS"u8))
+        {
+            if (argv.Length < 3)
+                return SubcommandArity("exists");
+            var shas = new string[argv.Length - 2];
+            for (var i = 0; i < shas.Length; i++)
+                shas[i] = Encoding.Latin1.GetString(argv[i + 2].Span);
+            return new ScriptExistsCommand(shas);
+        }
+
+        if (Ascii.EqualsIgnoreCase(sub, "FLUSH"u8))
+        {
+            return argv.Length == 2 || (argv.Length == 3 && (Ascii.EqualsIgnoreCase(argv[2].Span, "ASYNC"u8) || Ascii.EqualsIgnoreCase(argv[2].Span, "SYNC"u8)))
+                ? new ScriptFlushCommand()
+                : ParsedCommand.Fail(FlushOption);
+        }
+
+        if (Ascii.EqualsIgnoreCase(sub, "KILL"u8))
+            return argv.Length == 2 ? new ScriptKillCommand() : SubcommandArity("kill");
+        if (Ascii.EqualsIgnoreCase(sub, "HELP"u8))
+            return argv.Length == 2 ? new ScriptHelpCommand() : SubcommandArity("help");
+
+        return ParsedCommand.Fail(Reply.Error($"ERR unknown subcommand '{Encoding.UTF8.GetString(sub)}'. Try SCRIPT HELP."));
+    }
+
+    private static ParsedCommand SubcommandArity(string name) => ParsedCommand.Fail(CommandParser.WrongArity("script|" + name));
+
+    // numkeys as Redis checks it: an integer, not more than the arguments that follow, not negative.
+    private static bool TrySplit(ReadOnlySpan<ReadOnlyMemory<byte>> argv, out byte[][] keys, out byte[][] arguments, out Reply? error)
+    {
+        keys = arguments = [];
+        error = null;
+        if (!RedisNumbers.TryParseInt64(argv[2].Span, out var count))
+            error = CommandParser.NotAnInteger;
+        else if (count > argv.Length - 3)
+            error = TooManyKeys;
+        else if (count < 0)
+            error = NegativeKeys;
+        if (error is not null)
+            return false;
+
+        keys = new byte[count][];
+        for (var i = 0; i < keys.Length; i++)
+            keys[i] = argv[3 + i].ToArray();
+        arguments = new byte[argv.Length - 3 - count][];
+        for (var i = 0; i < arguments.Length; i++)
+            arguments[i] = argv[3 + keys.Length + i].ToArray();
+        return true;
+    }
+}
