@@ -186,6 +186,23 @@ public sealed class KeyspaceCommandTests
     }
 
     [Fact]
+    public void Flushall_empties_every_database_alike_on_a_replica_fed_from_the_log()
+    {
+        var follower = new KeyValueStore();
+        string[][] writes = [["SET", "a", "1"], ["SET", "b", "2", "PX", "100"], ["SET", "c", "3"], ["FLUSHDB"], ["SET", "d", "4"], ["FLUSHALL", "ASYNC"], ["SET", "e", "5"]];
+        var batch = new CommandBatch { Timestamp = T, Commands = [.. writes.Select(static w => Redis.Parse(w).Write!)], Databases = [0, 1, 2, 2, 3, 4, 5] };
+        var buffer = new ArrayBufferWriter<byte>();
+        KeyValueStore.WriteBatch(buffer, batch);
+
+        var replies = redis.Store.Apply(batch);
+
+        Assert.Equal(replies, follower.Apply(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(buffer.WrittenMemory))));
+        Assert.Equal(redis.Store.ComputeDigest(), follower.ComputeDigest());
+        Assert.Equal([0, 0, 0, 0, 0, 1], redis.Store.Databases.Take(6).Select(static d => d.Count));
+        Assert.Equal(0, redis.Store.Databases.Sum(static d => d.ExpiringCount));
+    }
+
+    [Fact]
     public void The_store_knows_when_a_sweep_would_reclaim_something()
     {
         Assert.False(redis.Store.HasExpiredKeysAt(T));

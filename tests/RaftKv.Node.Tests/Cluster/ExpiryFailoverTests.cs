@@ -115,7 +115,8 @@ public sealed class ExpiryFailoverTests
 
         for (var node = 0; node < cluster.Size; node++)
         {
-            Assert.Equal(shortLived, cluster.Service<RaftStateMachine>(node).Inspect(static s => s.ExpiredKeysReclaimed));
+            // At least every short-lived key; more when a write had to be sent again after an unknown outcome.
+            Assert.True(cluster.Service<RaftStateMachine>(node).Inspect(static s => s.ExpiredKeysReclaimed) >= shortLived);
             Assert.False(cluster.Service<RaftStateMachine>(node).Inspect(static s => s.HasExpiredKeysAt(s.ClusterTime)));
         }
 
