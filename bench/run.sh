@@ -111,8 +111,10 @@ PY
   rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   sleep 2
   wal_before=$(wal_bytes)
-  redis-cli -p "$(leader_port)" --pipe <"$WORK/load.resp" >/dev/null
-  redis-cli -p $REDIS_PORT --pipe <"$WORK/load.resp" >/dev/null
+  # --pipe exits non-zero when any reply is an error (e.g. -UNCERTAIN across a leader change): report, don't stop.
+  pipe_raftkv=$(redis-cli -p "$(leader_port)" --pipe <"$WORK/load.resp" 2>&1 | grep -a 'errors:' | tail -n 1 || true)
+  pipe_redis=$(redis-cli -p $REDIS_PORT --pipe <"$WORK/load.resp" 2>&1 | grep -a 'errors:' | tail -n 1 || true)
+  leader_changes=$(cat "$RAFTKV_DATA"/node*/node.log | grep -c 'Leader is' || true)
   sleep 3
   wal_after=$(wal_bytes)
   rss_nodes=""
@@ -121,6 +123,7 @@ PY
   keys=$(redis-cli -p "$(leader_port)" dbsize)
   growth=$(( (wal_after - wal_before) / 3 / 1024 / 1024 ))
   echo "memory: RaftKv nodes ${rss_nodes}MB RSS with $keys keys; redis-server ${rss_redis} MB"
+  echo "load: RaftKv [$pipe_raftkv], redis [$pipe_redis]; leader-change log lines so far: $leader_changes"
   echo "log growth: ${growth} MB per node per million 100-byte SETs (write-ahead log, before compaction)"
   extra="
 ## Failover under load
@@ -136,6 +139,9 @@ $failover.
 |---|---|
 | RaftKv nodes (each) | ${rss_nodes}MB |
 | redis-server | ${rss_redis} MB |
+
+\`redis-cli --pipe\` summary — RaftKv: $pipe_raftkv; Redis: $pipe_redis. Keys in RaftKv afterwards: $keys.
+Leader-change log lines over the whole run (failover rounds included): $leader_changes.
 
 Write-ahead log growth: ${growth} MB per node per million SETs (before snapshots let it be compacted)."
 fi

@@ -17,6 +17,14 @@ public sealed class ProcessFailoverTests
         await using (var client = await RespTestClient.ConnectAsync(LocalCluster.RespPort(leader)))
             Assert.Equal(Reply.Ok, await client.CallAsync("SET", "before-kill", "1"));
 
+        // redis-cli, unmodified: -c follows a follower's -MOVED to the leader; plain mode shows the redirect.
+        var follower = leader % 3 + 1;
+        Assert.Equal("OK", await RedisCliAsync("-c", "-p", LocalCluster.RespPort(follower).ToString(System.Globalization.CultureInfo.InvariantCulture), "SET", "via-cli", "yes"));
+        Assert.Equal($"MOVED 0 127.0.0.1:{LocalCluster.RespPort(leader)}", await RedisCliAsync("-p", LocalCluster.RespPort(follower).ToString(System.Globalization.CultureInfo.InvariantCulture), "SET", "via-cli", "no"));
+        Assert.Equal("yes", await RedisCliAsync("-p", LocalCluster.RespPort(follower).ToString(System.Globalization.CultureInfo.InvariantCulture), "GET", "via-cli"));
+        Assert.Equal("1", await RedisCliAsync("-p", LocalCluster.RespPort(leader).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "EVAL", "if redis.call('get',KEYS[1]) == ARGV[1] then return redis.call('del',KEYS[1]) else return 0 end", "1", "via-cli", "yes"));
+
         await cluster.RunAsync("kill", leader.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var failover = Stopwatch.StartNew();
         var newLeader = await WriteOnNewLeaderAsync(cluster, "after-kill", "2", within: TimeSpan.FromSeconds(15));
@@ -33,6 +41,17 @@ public sealed class ProcessFailoverTests
         }
 
         Console.WriteLine($"kill -9 of node{leader} -> write acknowledged by node{newLeader} after {failover.ElapsedMilliseconds} ms");
+    }
+
+    private static async Task<string> RedisCliAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("redis-cli is not installed (run-tests.sh installs redis-tools).");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return output.Trim();
     }
 
     private static async Task<int> WriteOnNewLeaderAsync(LocalCluster cluster, string key, string value, TimeSpan within)

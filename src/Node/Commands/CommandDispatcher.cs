@@ -55,58 +55,50 @@ public sealed partial class CommandDispatcher(
         Task<Reply> reply;
         var database = connection.Database;
         var gate = connection.WriteGate;
-        if (gate is null || gate.IsCompleted)
+        if ((gate is null || gate.IsCompleted) && view.CanRouteWrites)
         {
-            reply = WriteAsync(command, database, connection);
+            reply = Route(command, database);
         }
         else
         {
-            // A read sent earlier has not read yet: propose once it has, and hold later writes back until this one is
-            // in the proposer's queue, so they keep their order.
-            var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            connection.WriteGate = queued.Task;
-            reply = WriteAfterAsync(gate, queued, command, database, connection);
+            // A read sent earlier has not read yet, or no leader is known (an election): route once that is settled,
+            // and hold this connection's later writes back until this one is routed, so they keep their order.
+            var routed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            connection.WriteGate = routed.Task;
+            reply = WriteWhenSettledAsync(gate ?? Task.CompletedTask, routed, command, database, connection);
         }
 
         connection.LastWrite = reply;
         return reply;
     }
 
-    private async Task<Reply> WriteAfterAsync(
-        Task gate, TaskCompletionSource queued, WriteCommand command, int database, RespConnection connection)
+    private async Task<Reply> WriteWhenSettledAsync(
+        Task gate, TaskCompletionSource routed, WriteCommand command, int database, RespConnection connection)
     {
-        await gate.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Task<Reply> reply;
         try
         {
-            reply = WriteAsync(command, database, connection);
+            await gate.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+            // Elections take a few hundred milliseconds: a short wait serves a client better than CLUSTERDOWN.
+            if (!view.CanRouteWrites)
+                await view.WaitForKnownLeaderAsync(options.Value.LeadershipWait, connection.Aborted).ConfigureAwait(false);
+            reply = Route(command, database);
         }
         finally
         {
-            queued.TrySetResult();
+            routed.TrySetResult();
         }
 
         return await reply.ConfigureAwait(false);
     }
 
-    private Task<Reply> WriteAsync(WriteCommand command, int database, RespConnection connection)
-    {
-        // An elected leader whose leadership is not live yet lets the proposer wait; a follower redirects at once;
-        // during an election the write waits briefly for a leader before answering CLUSTERDOWN.
-        if (view.IsLeader || view.LeaderIsLocal)
-            return proposer.ProposeAsync(command, database);
-        if (view.LeaderRespAddress is not null)
-            return Task.FromResult(view.NotLeaderReply());
-        return WriteAfterElectionAsync(command, database, connection);
-    }
-
-    private async Task<Reply> WriteAfterElectionAsync(WriteCommand command, int database, RespConnection connection)
-    {
-        await view.WaitForKnownLeaderAsync(options.Value.LeadershipWait, connection.Aborted).ConfigureAwait(false);
-        return view.IsLeader || view.LeaderIsLocal
-            ? await proposer.ProposeAsync(command, database).ConfigureAwait(false)
-            : view.NotLeaderReply();
-    }
+    // The leader (or an elected leader whose leadership is not live yet: the proposer waits for it) proposes; a
+    // follower redirects; with no leader known, CLUSTERDOWN.
+    private Task<Reply> Route(WriteCommand command, int database)
+        => view.IsLeader || view.LeaderIsLocal
+            ? proposer.ProposeAsync(command, database)
+            : Task.FromResult(view.NotLeaderReply());
 
     private ValueTask<Reply> ReadAsync(ReadCommand command, RespConnection connection)
     {

@@ -25,6 +25,9 @@ public sealed class NodeOptions
     /// <summary>Where Kestrel listens for Raft traffic; defaults to <c>raft:publicEndPoint</c>.</summary>
     public string? RaftListen { get; set; }
 
+    /// <summary>Size of one write-ahead log chunk file. Fixed once a log exists (DotNext cannot change it later).</summary>
+    public int WalChunkBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>Take a snapshot (and let the log be compacted) after this many applied entries.</summary>
     public int SnapshotEveryEntries { get; set; } = 10_000;
 

@@ -39,7 +39,14 @@ public static class RaftKvNode
 
         var dataPath = Path.GetFullPath(nodeOptions.DataPath);
         builder.Services
-            .UseStateMachine<RaftStateMachine>(new WriteAheadLog.Options { Location = Path.Combine(dataPath, "wal") })
+            .UseStateMachine<RaftStateMachine>(new WriteAheadLog.Options
+            {
+                Location = Path.Combine(dataPath, "wal"),
+
+                // The WAL keeps one file, and one open handle, per chunk: at DotNext's default size a million writes
+                // made ~20,000 files and the node died of "Too many open files". Bigger chunks keep that bounded.
+                ChunkSize = nodeOptions.WalChunkBytes,
+            })
             .UseInMemoryConfigurationStorage(members =>
             {
                 foreach (var member in nodeOptions.Members)

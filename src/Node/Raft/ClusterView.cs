@@ -21,6 +21,9 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
     /// <summary>True when the cluster's current leader, as this node sees it, is this node.</summary>
     public bool LeaderIsLocal => cluster.Leader is { IsRemote: false };
 
+    /// <summary>True when a write can be routed now: this node leads, or it knows which node does.</summary>
+    public bool CanRouteWrites => IsLeader || cluster.Leader is not null;
+
     /// <summary>The current term.</summary>
     public long Term => cluster.Term;
 

@@ -33,17 +33,21 @@ internal sealed partial class IdleExpirySweep(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                for (var entries = 0; entries < MaxEntriesPerTick && view.IsLeader && KeysAreDue(); entries++)
-                    await proposer.ProposeSweepAsync().WaitAsync(stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    for (var entries = 0; entries < MaxEntriesPerTick && view.IsLeader && KeysAreDue(); entries++)
+                        await proposer.ProposeSweepAsync().WaitAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A failed tick (a leader change mid-proposal, say) must not end the sweep: try again next tick.
+                    LogSweepFailed(logger, e);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping.
-        }
-        catch (Exception e)
-        {
-            LogSweepFailed(logger, e);
         }
     }
 
@@ -54,6 +58,6 @@ internal sealed partial class IdleExpirySweep(
         return stateMachine.Inspect(store => store.HasExpiredKeysAt(Math.Max(clock, store.ClusterTime)));
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The idle expiry sweep stopped")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An idle expiry sweep tick failed; retrying on the next tick")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }
