@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using System.Runtime.InteropServices;
 
 namespace RaftKv.StateMachine;
 
@@ -33,9 +32,4 @@ public sealed class ByteArrayComparer
 
     /// <summary>A stable 64-bit hash of <paramref name="bytes"/>.</summary>
     public static ulong Hash64(ReadOnlySpan<byte> bytes) => XxHash3.HashToUInt64(bytes);
-
-    internal static byte[] ToArray(ReadOnlyMemory<byte> memory)
-        => MemoryMarshal.TryGetArray(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : memory.ToArray();
 }

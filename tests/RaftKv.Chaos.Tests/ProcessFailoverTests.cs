@@ -18,11 +18,12 @@ public sealed class ProcessFailoverTests
             Assert.Equal(Reply.Ok, await client.CallAsync("SET", "before-kill", "1"));
 
         // redis-cli, unmodified: -c follows a follower's -MOVED to the leader; plain mode shows the redirect.
-        var follower = leader % 3 + 1;
-        Assert.Equal("OK", await RedisCliAsync("-c", "-p", LocalCluster.RespPort(follower).ToString(System.Globalization.CultureInfo.InvariantCulture), "SET", "via-cli", "yes"));
-        Assert.Equal($"MOVED 0 127.0.0.1:{LocalCluster.RespPort(leader)}", await RedisCliAsync("-p", LocalCluster.RespPort(follower).ToString(System.Globalization.CultureInfo.InvariantCulture), "SET", "via-cli", "no"));
-        Assert.Equal("yes", await RedisCliAsync("-p", LocalCluster.RespPort(follower).ToString(System.Globalization.CultureInfo.InvariantCulture), "GET", "via-cli"));
-        Assert.Equal("1", await RedisCliAsync("-p", LocalCluster.RespPort(leader).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        var followerPort = LocalCluster.RespPort(leader % 3 + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var leaderPort = LocalCluster.RespPort(leader).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("OK", await RedisCliAsync("-c", "-p", followerPort, "SET", "via-cli", "yes"));
+        Assert.Equal($"MOVED 0 127.0.0.1:{leaderPort}", await RedisCliAsync("-p", followerPort, "SET", "via-cli", "no"));
+        Assert.Equal("yes", await RedisCliAsync("-p", followerPort, "GET", "via-cli"));
+        Assert.Equal("1", await RedisCliAsync("-p", leaderPort,
             "EVAL", "if redis.call('get',KEYS[1]) == ARGV[1] then return redis.call('del',KEYS[1]) else return 0 end", "1", "via-cli", "yes"));
 
         await cluster.RunAsync("kill", leader.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 
 namespace RaftKv.Testing;
@@ -26,7 +25,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         var binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed: run ./run-tests.sh (it installs Debian's redis-server) or apt-get install -y redis-server.");
-        var port = FreePort();
+        var port = LoopbackPorts.Free(1)[0];
         var start = new ProcessStartInfo(binary)
         {
             RedirectStandardOutput = true,
@@ -68,14 +67,5 @@ public sealed class RedisServer : IAsyncDisposable
         }
 
         process.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using RaftKv.Node.Hosting;
 using RaftKv.Node.Raft;
 using RaftKv.StateMachine;
@@ -21,7 +19,7 @@ internal sealed class TestCluster : IAsyncDisposable
     private TestCluster(int size, int snapshotEvery)
     {
         this.snapshotEvery = snapshotEvery;
-        var ports = FreePorts(size * 2);
+        var ports = LoopbackPorts.Free(size * 2);
         nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[2 * i], ports[(2 * i) + 1], Path.Combine(root, $"node{i + 1}")))];
     }
 
@@ -131,17 +129,6 @@ internal sealed class TestCluster : IAsyncDisposable
         {
             // Best effort: a temp directory left behind is harmless.
         }
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        foreach (var listener in listeners)
-            listener.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var listener in listeners)
-            listener.Stop();
-        return ports;
     }
 
     private sealed class TestNode(int index, int respPort, int raftPort, string dataPath)
