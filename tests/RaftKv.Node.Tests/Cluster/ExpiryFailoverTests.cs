@@ -1,3 +1,4 @@
+using RaftKv.Testing;
 using System.Globalization;
 using System.Text;
 using RaftKv.Node.Raft;

@@ -2,32 +2,37 @@ using System.Globalization;
 using RaftKv.Node.Hosting;
 using RaftKv.Node.Raft;
 using RaftKv.StateMachine;
-using RaftKv.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace RaftKv.Node.Tests.Cluster;
+namespace RaftKv.Testing;
 
 /// <summary>
 /// A three-node cluster in this process: real Kestrel on loopback for Raft, real RESP sockets, one data directory per
 /// node that survives a node's stop so a restart replays its WAL and snapshots.
 /// </summary>
-internal sealed class TestCluster : IAsyncDisposable
+public sealed class TestCluster : IAsyncDisposable
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), "raftkv-tests", Guid.NewGuid().ToString("N"));
     private readonly TestNode[] nodes;
     private readonly int snapshotEvery;
+    private readonly IReadOnlyDictionary<string, string?> extraSettings;
 
-    private TestCluster(int size, int snapshotEvery)
+    private TestCluster(int size, int snapshotEvery, IReadOnlyDictionary<string, string?>? settings)
     {
         this.snapshotEvery = snapshotEvery;
+        extraSettings = settings ?? new Dictionary<string, string?>();
         var ports = LoopbackPorts.Free(size * 2);
         nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[2 * i], ports[(2 * i) + 1], Path.Combine(root, $"node{i + 1}")))];
     }
 
     public int Size => nodes.Length;
 
-    public static async Task<TestCluster> StartAsync(int size = 3, int snapshotEvery = 10_000)
+    /// <summary>Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration.</summary>
+    public static async Task<TestCluster> StartAsync(int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var cluster = new TestCluster(size, snapshotEvery);
+        var cluster = new TestCluster(size, snapshotEvery, settings);
         await Task.WhenAll(cluster.nodes.Select(n => cluster.StartNodeAsync(n.Index)));
         return cluster;
     }
@@ -65,6 +70,9 @@ internal sealed class TestCluster : IAsyncDisposable
             settings[$"RaftKv:Members:{member.Index}:Raft"] = $"http://127.0.0.1:{member.RaftPort}/";
             settings[$"RaftKv:Members:{member.Index}:Resp"] = $"127.0.0.1:{member.RespPort}";
         }
+
+        foreach (var (key, value) in extraSettings)
+            settings[key] = value;
 
         var app = RaftKvNode.Build([], config => config.AddInMemoryCollection(settings));
         await RaftKvNode.StartAsync(app);
