@@ -5,6 +5,7 @@ using System.IO.Hashing;
 using MessagePack;
 using RaftKv.StateMachine.Commands;
 using RaftKv.StateMachine.Scripting;
+using RaftKv.StateMachine.Sessions;
 
 namespace RaftKv.StateMachine;
 
@@ -19,7 +20,8 @@ namespace RaftKv.StateMachine;
 /// </remarks>
 public sealed class KeyValueStore
 {
-    private const int SnapshotFormatVersion = 1;
+    // 1: data, scripts. 2: data, scripts, sessions. Both are read; 2 is written.
+    private const int SnapshotFormatVersion = 2;
 
     // Expired keys reclaimed per log entry: a floor, plus a share per command so the sweep keeps pace with any rate
     // of short-lived writes while one entry never pays for a million keys that expired at once.
@@ -39,6 +41,9 @@ public sealed class KeyValueStore
 
     /// <summary>Database 0, where clients start.</summary>
     public Keyspace Keyspace => Databases[0];
+
+    /// <summary>Client sessions (exactly-once writes), replicated like the data.</summary>
+    public SessionTable Sessions { get; } = new();
 
     /// <summary>Scripts cached by SHA1, replicated like the data.</summary>
     public ScriptCache Scripts { get; } = new();
@@ -63,8 +68,11 @@ public sealed class KeyValueStore
     public long ExpiredKeysReclaimed { get; private set; }
 
     /// <summary>Applies a batch at its cluster time and returns one reply per command, in order.</summary>
-    public Reply[] Apply(CommandBatch batch)
+    /// <param name="batch">The entry's commands.</param>
+    /// <param name="index">The entry's Raft log index (fencing tokens and session ids derive from it; tests may omit it).</param>
+    public Reply[] Apply(CommandBatch batch, long index = 0)
     {
+
         // Defensive max: a leader never stamps backwards, but if a bug did, time here still would not.
         var now = ClusterTime = Math.Max(ClusterTime, batch.Timestamp);
         var budget = SweepFloorPerEntry + (SweepPerCommand * batch.Commands.Length);
@@ -77,12 +85,18 @@ public sealed class KeyValueStore
             ExpiredKeysReclaimed += swept;
         }
 
+        Sessions.SweepExpired(now, SweepFloorPerEntry);
+
         var databases = batch.Databases;
         var replies = new Reply[batch.Commands.Length];
         for (var i = 0; i < replies.Length; i++)
         {
             var database = databases is null ? 0 : databases[i];
-            replies[i] = database < DatabaseCount ? ApplyOne(batch.Commands[i], database, now) : InvalidDatabase;
+            // The proposer never puts more commands in an entry than positions fit in a log position; if an entry did,
+            // the extra commands fail alike on every replica rather than share fencing tokens.
+            replies[i] = i >= CommandContext.MaxCommandsPerEntry ? EntryTooLarge
+                : database >= DatabaseCount ? InvalidDatabase
+                : ApplyOne(batch.Commands[i], new CommandContext(this, database, now, CommandContext.ToLogPosition(index, i)));
         }
 
         return replies;
@@ -113,11 +127,11 @@ public sealed class KeyValueStore
 
     // A command that throws is a bug, but it must not stop the applier (the node would stall) or make replicas
     // differ: every replica throws at the same point of the same command, so every replica answers the same error.
-    private Reply ApplyOne(WriteCommand command, int database, long now)
+    private static Reply ApplyOne(WriteCommand command, in CommandContext context)
     {
         try
         {
-            return command.Apply(new CommandContext(this, database, now));
+            return command.Apply(context);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -137,6 +151,8 @@ public sealed class KeyValueStore
     /// <summary>Runs a read in database 0.</summary>
     public Reply Read(ReadCommand command, long localClockMs) => Read(command, 0, localClockMs);
 
+    private static Reply EntryTooLarge { get; } = Reply.Error("ERR too many commands in one log entry");
+
     /// <summary><c>ERR DB index is out of range</c>.</summary>
     public static Reply InvalidDatabase { get; } = Reply.Error("ERR DB index is out of range");
 
@@ -149,13 +165,13 @@ public sealed class KeyValueStore
         => MessagePackSerializer.Deserialize<CommandBatch>(payload, SerializerOptions);
 
     /// <summary>
-    /// Writes the whole state: <c>[version, clusterTime, [[database, [[key, value, expireAt]...]]...], [[sha, body]...]]</c>,
-    /// non-empty databases only.
+    /// Writes the whole state: <c>[version, clusterTime, [[database, [[key, value, expireAt]...]]...], [[sha, body]...],
+    /// [session...]]</c>, non-empty databases only; a session is <c>[id, ttl, expireAt, acknowledgedBelow, [[seq, reply]...]]</c>.
     /// </summary>
     public void WriteSnapshot(IBufferWriter<byte> destination)
     {
         var writer = new MessagePackWriter(destination);
-        writer.WriteArrayHeader(4);
+        writer.WriteArrayHeader(5);
         writer.Write(SnapshotFormatVersion);
         writer.Write(ClusterTime);
         var nonEmpty = Databases.Count(static d => d.Count > 0);
@@ -189,7 +205,47 @@ public sealed class KeyValueStore
             writer.Write(body);
         }
 
+        writer.WriteArrayHeader(Sessions.Count);
+        foreach (var session in Sessions.All)
+            WriteSession(ref writer, session);
+
         writer.Flush();
+    }
+
+    private static void WriteSession(ref MessagePackWriter writer, Session session)
+    {
+        writer.WriteArrayHeader(5);
+        writer.Write(session.Id);
+        writer.Write(session.Ttl);
+        writer.Write(session.ExpireAt);
+        writer.Write(session.AcknowledgedBelow);
+        writer.WriteArrayHeader(session.Replies.Count);
+        foreach (var (sequence, reply) in session.Replies)
+        {
+            writer.WriteArrayHeader(2);
+            writer.Write(sequence);
+            ReplySerializer.Write(ref writer, reply);
+        }
+    }
+
+    private static Session ReadSession(ref MessagePackReader reader)
+    {
+        if (reader.ReadArrayHeader() != 5)
+            throw new InvalidDataException("Malformed session in snapshot.");
+        var session = new Session(reader.ReadInt64(), reader.ReadInt64())
+        {
+            ExpireAt = reader.ReadInt64(),
+            AcknowledgedBelow = reader.ReadInt64(),
+        };
+        var replies = reader.ReadArrayHeader();
+        for (var i = 0; i < replies; i++)
+        {
+            if (reader.ReadArrayHeader() != 2)
+                throw new InvalidDataException("Malformed session reply in snapshot.");
+            session.Replies.Add(reader.ReadInt64(), ReplySerializer.Read(ref reader));
+        }
+
+        return session;
     }
 
     /// <summary>Replaces the whole state with a snapshot written by <see cref="WriteSnapshot"/>.</summary>
@@ -200,9 +256,12 @@ public sealed class KeyValueStore
         long clusterTime;
         List<(int Database, byte[] Key, byte[] Value, long ExpireAt)> restored = [];
         List<(string Sha, byte[] Body)> scripts = [];
+        List<Session> sessions = [];
         try
         {
-            if (reader.ReadArrayHeader() != 4 || reader.ReadInt32() is var version && version != SnapshotFormatVersion)
+            var fields = reader.ReadArrayHeader();
+            var version = reader.ReadInt32();
+            if ((version, fields) is not ((1, 4) or (2, 5)))
                 throw new InvalidDataException("Unknown snapshot format.");
 
             clusterTime = reader.ReadInt64();
@@ -231,6 +290,10 @@ public sealed class KeyValueStore
                 scripts.Add((sha, ReadBytes(ref reader)));
             }
 
+            var sessionCount = version >= 2 ? reader.ReadArrayHeader() : 0;
+            for (var i = 0; i < sessionCount; i++)
+                sessions.Add(ReadSession(ref reader));
+
             if (!reader.End)
                 throw new InvalidDataException("Trailing bytes after the snapshot.");
         }
@@ -248,6 +311,9 @@ public sealed class KeyValueStore
         Scripts.Clear();
         foreach (var (sha, body) in scripts)
             Scripts.Restore(sha, body);
+        Sessions.Clear();
+        foreach (var session in sessions)
+            Sessions.Restore(session);
 
         static byte[] ReadBytes(ref MessagePackReader reader)
             => reader.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("Null key or value in snapshot.");
@@ -289,7 +355,23 @@ public sealed class KeyValueStore
             high += HashEntry(hasher, header, System.Text.Encoding.ASCII.GetBytes(sha), body);
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{keys}:{Scripts.Count}:{ClusterTime}:{high:x16}{low:x16}");
+        var sessionBytes = new ArrayBufferWriter<byte>(256);
+        foreach (var session in Sessions.All)
+        {
+            // Sessions hash like entries of database 254, their whole record as the value.
+            sessionBytes.ResetWrittenCount();
+            var writer = new MessagePackWriter(sessionBytes);
+            WriteSession(ref writer, session);
+            writer.Flush();
+            header.Clear();
+            header[^2] = byte.MaxValue - 1;
+            var record = sessionBytes.WrittenSpan.ToArray();
+            low += HashEntry(hasher, header, [], record);
+            header[^1] = 1;
+            high += HashEntry(hasher, header, [], record);
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{keys}:{Scripts.Count}:{Sessions.Count}:{ClusterTime}:{high:x16}{low:x16}");
 
         static ulong HashEntry(XxHash3 hasher, ReadOnlySpan<byte> header, byte[] key, byte[] value)
         {

@@ -9,7 +9,12 @@ namespace RaftKv.StateMachine.Tests;
 /// </summary>
 internal sealed class Redis
 {
+    private long logIndex;
+
     public KeyValueStore Store { get; } = new();
+
+    /// <summary>The log index the next applied batch gets (each write is its own entry, as on a quiet cluster).</summary>
+    public long NextLogIndex => logIndex + 1;
 
     public Reply Exec(long now, params string[] argv) => Exec(now, Args(argv));
 
@@ -19,7 +24,7 @@ internal sealed class Redis
         return parsed.Outcome switch
         {
             ParseOutcome.Error => parsed.Error!,
-            ParseOutcome.Write => Store.Apply(new CommandBatch { Timestamp = now, Commands = [parsed.Write!] }).Single(),
+            ParseOutcome.Write => Store.Apply(new CommandBatch { Timestamp = now, Commands = [parsed.Write!] }, ++logIndex).Single(),
             ParseOutcome.Read => Store.Read(parsed.Read!, now),
             _ => throw new InvalidOperationException($"Not a state machine command: {Encoding.UTF8.GetString(argv[0])}"),
         };
@@ -35,7 +40,7 @@ internal sealed class Redis
         var fillers = Enumerable.Range(0, count)
             .Select(i => Parse("SET", $"filler:{i}", "x", "PXAT", expireAt.ToString(System.Globalization.CultureInfo.InvariantCulture)).Write!)
             .ToArray();
-        Store.Apply(new CommandBatch { Timestamp = now, Commands = fillers });
+        Store.Apply(new CommandBatch { Timestamp = now, Commands = fillers }, ++logIndex);
     }
 
     /// <summary>Runs a read command on a node whose local clock shows <paramref name="localClockMs"/>.</summary>

@@ -48,6 +48,7 @@ public sealed class NodeCommands(
         new("client", -2, IsWrite: false, 0, 0, 0, NotParsed),
         new("reset", 1, IsWrite: false, 0, 0, 0, NotParsed),
         new("auth", -2, IsWrite: false, 0, 0, 0, NotParsed),
+        new("cluster", -2, IsWrite: false, 0, 0, 0, NotParsed),
     ];
 
     private static readonly Reply Pong = Reply.Status("PONG");
@@ -105,6 +106,8 @@ public sealed class NodeCommands(
                 return ConnectionCommands.Reset(connection);
             case "auth":
                 return ConnectionCommands.Auth(argv);
+            case "cluster":
+                return new ClusterCommands(view, AppliedIndex).Execute(argv);
             default:
                 return argv.Length <= 2 ? Info(argv.Length == 2 ? Encoding.ASCII.GetString(argv[1].Span) : "default")
                     : Reply.SyntaxError;
@@ -181,13 +184,13 @@ public sealed class NodeCommands(
         {
             var replicas = view.Members
                 .Where(m => m.Resp != view.LeaderRespAddress)
-                .Select(m => SplitHostPort(m.Resp) is var (host, port)
+                .Select(m => ClusterView.SplitHostPort(m.Resp) is var (host, port)
                     ? Reply.FromArray([Reply.FromBulk(host), Reply.FromBulk(port.ToString(CultureInfo.InvariantCulture)), Reply.FromBulk("0")])
                     : Reply.NullArray);
             return Reply.FromArray([Reply.FromBulk("master"), Reply.FromInteger(applied), Reply.FromArray([.. replicas])]);
         }
 
-        var (leaderHost, leaderPort) = view.LeaderRespAddress is { } leader ? SplitHostPort(leader) : ("", -1);
+        var (leaderHost, leaderPort) = view.LeaderRespAddress is { } leader ? ClusterView.SplitHostPort(leader) : ("", -1);
         return Reply.FromArray(
         [
             Reply.FromBulk("slave"),
@@ -261,7 +264,7 @@ public sealed class NodeCommands(
     private void WriteReplication(StringBuilder text)
     {
         Line(text, "role", view.IsLeader ? "master" : "slave");
-        if (!view.IsLeader && view.LeaderRespAddress is { } leader && SplitHostPort(leader) is var (host, port))
+        if (!view.IsLeader && view.LeaderRespAddress is { } leader && ClusterView.SplitHostPort(leader) is var (host, port))
         {
             Line(text, "master_host", host);
             Line(text, "master_port", port);
@@ -312,12 +315,4 @@ public sealed class NodeCommands(
     private static void Line<T>(StringBuilder text, string name, T value)
         where T : notnull
         => text.Append(name).Append(':').Append(CultureInfo.InvariantCulture, $"{value}").Append("\r\n");
-
-    private static (string Host, int Port) SplitHostPort(string address)
-    {
-        var colon = address.LastIndexOf(':');
-        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-            ? (address[..colon], port)
-            : (address, -1);
-    }
 }

@@ -54,15 +54,34 @@ public sealed class NodeOptions
     public TimeSpan ReadBarrierTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// What a follower does with a write: <c>Redirect</c> answers <c>-MOVED 0 host:port</c> of the leader
-    /// (forwarding comes with the client work).
+    /// What a follower does with a write: <c>Forward</c> (the default) relays it to the leader and returns the
+    /// leader's reply, so every Redis client works against any node; <c>Redirect</c> answers
+    /// <c>-MOVED 0 host:port</c> of the leader, for clients that follow redirects.
     /// </summary>
-    public FollowerWriteMode FollowerWrites { get; set; } = FollowerWriteMode.Redirect;
+    public FollowerWriteMode FollowerWrites { get; set; } = FollowerWriteMode.Forward;
+
+    /// <summary>Connections a follower keeps open to the leader for forwarded writes (each client sticks to one).</summary>
+    public int ForwardConnections { get; set; } = 4;
+
+    /// <summary>
+    /// How long a forwarded write the leader refused (it lost leadership before taking it) may wait for a new leader
+    /// before the client gets <c>-CLUSTERDOWN No Raft leader</c>. A failover takes about a second.
+    /// </summary>
+    public TimeSpan ForwardRetryWait { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How long a follower waits for the leader's reply to a forwarded write before answering <c>-UNCERTAIN</c> (the
+    /// write may or may not have been applied).
+    /// </summary>
+    public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>How a follower answers a write.</summary>
 public enum FollowerWriteMode
 {
+    /// <summary>Relay the write to the leader over a pooled connection and return its reply.</summary>
+    Forward,
+
     /// <summary><c>-MOVED 0 host:port</c>, which <c>redis-cli -c</c> and cluster-aware clients follow.</summary>
     Redirect,
 }

@@ -60,6 +60,7 @@ public static class RaftKvNode
             .AddSingleton<ClusterView>()
             .AddSingleton<ReadBarrier>()
             .AddSingleton<Proposer>()
+            .AddSingleton<LeaderForwarder>()
             .AddHostedService<IdleExpirySweep>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()

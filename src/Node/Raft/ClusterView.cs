@@ -58,8 +58,28 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
 
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// True for the replies of a node that took nothing because it is not the leader (<c>-MOVED</c>, <c>-CLUSTERDOWN</c>):
+    /// the write was definitely not applied and may be routed again. No data command answers these.
+    /// </summary>
+    public static bool IsRefusal(Reply reply)
+        => reply.IsError && (reply.Text!.StartsWith("MOVED ", StringComparison.Ordinal) || reply.Text == NoLeader.Text);
+
     /// <summary><c>-CLUSTERDOWN No Raft leader</c>.</summary>
     public static Reply NoLeader { get; } = Reply.Error("CLUSTERDOWN No Raft leader");
+
+    /// <summary>True when <paramref name="member"/> is this node.</summary>
+    public bool IsLocal(ClusterMemberOptions member)
+        => cluster.Members.FirstOrDefault(static m => !m.IsRemote) is { } local && FindMember(local.EndPoint) == member;
+
+    /// <summary>Splits <c>host:port</c>; the port is -1 when there is none.</summary>
+    public static (string Host, int Port) SplitHostPort(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+            ? (address[..colon], port)
+            : (address, -1);
+    }
 
     private ClusterMemberOptions? FindMember(EndPoint endPoint)
     {

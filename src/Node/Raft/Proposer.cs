@@ -30,7 +30,7 @@ public sealed partial class Proposer(
     public static Reply UncertainOutcome { get; } =
         Reply.Error("UNCERTAIN Raft leadership changed while the write was in flight; it may or may not have been applied");
 
-    private readonly int maxBatch = Math.Max(1, options.Value.MaxBatchCommands);
+    private readonly int maxBatch = Math.Clamp(options.Value.MaxBatchCommands, 1, CommandContext.MaxCommandsPerEntry);
     private readonly TimeSpan leadershipWait = options.Value.LeadershipWait;
     private readonly Queue<ProposedBatch> sealedBatches = new();
     private readonly ArrayBufferWriter<byte> payload = new(1 << 16);

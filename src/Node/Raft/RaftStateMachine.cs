@@ -96,7 +96,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         gate.EnterWriteLock();
         try
         {
-            replies = store.Apply(batch);
+            replies = store.Apply(batch, entry.Index);
         }
         finally
         {

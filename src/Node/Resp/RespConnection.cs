@@ -63,6 +63,15 @@ public sealed class RespConnection
     /// </summary>
     public Task? WriteGate { get; set; }
 
+    /// <summary>
+    /// Guards <see cref="WriteGate"/>, <see cref="LastWrite"/> and <see cref="WritesAccepted"/>, which the dispatcher
+    /// changes both where requests arrive and where a refused forwarded write is retried.
+    /// </summary>
+    public Lock OrderLock { get; } = new();
+
+    /// <summary>Writes this connection has sent so far (the dispatcher numbers them to know which one came last).</summary>
+    public long WritesAccepted { get; set; }
+
     /// <summary>True once <see cref="CloseAfterReply"/> has been called.</summary>
     public bool IsCloseRequested => _closeRequested;
 

@@ -48,7 +48,7 @@ public static class CommandParser
 {
     /// <summary>Every data command, in the order <c>COMMAND</c> lists them.</summary>
     /// <remarks>Each family keeps its table in its own file; this list only joins them.</remarks>
-    public static IReadOnlyList<CommandSpec> Commands { get; } = [.. StringCommandTable.Specs(), .. ScriptCommandTable.Specs()];
+    public static IReadOnlyList<CommandSpec> Commands { get; } = [.. StringCommandTable.Specs(), .. ScriptCommandTable.Specs(), .. SessionCommandTable.Specs()];
 
     // Looked up by length first: a handful of ASCII comparisons, no string per request.
     private static readonly CommandSpec[][] ByLength = Commands

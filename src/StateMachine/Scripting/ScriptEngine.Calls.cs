@@ -20,7 +20,9 @@ internal sealed unsafe partial class ScriptEngine
     private static readonly Reply WriteFromReadOnly = Reply.Error("ERR Write commands are not allowed from read-only scripts.");
     private static readonly Reply Pong = Reply.Status("PONG");
 
-    // Commands Redis flags "noscript" (scripting itself, transactions, pub/sub, connection state).
+    // Commands Redis flags "noscript" (scripting itself, transactions, pub/sub, connection state), and RaftKv's session
+    // and lock commands: a fencing token or session id is the position of one command in the log, which every command
+    // of a script shares.
     private static readonly byte[][] NotAllowedFromScript =
     [
         .. new[]
@@ -28,6 +30,8 @@ internal sealed unsafe partial class ScriptEngine
             "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "fcall", "fcall_ro", "function", "multi", "exec",
             "discard", "watch", "unwatch", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe",
             "sunsubscribe", "quit", "reset", "hello", "auth", "monitor", "sync", "psync", "client", "wait",
+            "session.open", "session.exec", "session.keepalive", "session.close", "lock.acquire", "lock.extend",
+            "lock.release",
         }.Select(Encoding.ASCII.GetBytes),
     ];
 

@@ -1,0 +1,121 @@
+namespace RaftKv.StateMachine.Sessions;
+
+/// <summary>
+/// Client sessions: for each, the replies of its numbered writes that the client has not yet acknowledged, so a retry
+/// of a write whose reply was lost is answered from here instead of being applied twice (exactly-once writes on top
+/// of Raft's at-least-once delivery).
+/// </summary>
+/// <remarks>
+/// Part of the replicated state (snapshots, digest). A session expires when no write or keep-alive reached it for its
+/// TTL of cluster time; expiry is judged at each entry's time, so every replica forgets a session at the same entry.
+/// </remarks>
+public sealed class SessionTable
+{
+    /// <summary>Replies a session keeps at most; beyond that a write is refused until the client acknowledges.</summary>
+    public const int MaxUnacknowledged = 4096;
+
+    /// <summary>The shortest session TTL accepted (ms).</summary>
+    public const long MinTtl = 1_000;
+
+    /// <summary>The longest session TTL accepted (ms): one day.</summary>
+    public const long MaxTtl = 86_400_000;
+
+    private readonly Dictionary<long, Session> sessions = [];
+    private readonly SortedSet<(long ExpireAt, long Id)> expiries = [];
+
+    /// <summary>Sessions held, expired ones not yet swept included.</summary>
+    public int Count => sessions.Count;
+
+    /// <summary>Every session, in id order (snapshots and the digest need a stable order).</summary>
+    public IEnumerable<Session> All => sessions.Values.OrderBy(static s => s.Id);
+
+    /// <summary>Opens a session that lives until <paramref name="now"/> + <paramref name="ttl"/> unless kept alive.</summary>
+    public Session Open(long id, long ttl, long now)
+    {
+        var session = new Session(id, ttl);
+        sessions.Add(id, session);
+        Touch(session, now);
+        return session;
+    }
+
+    /// <summary>True when a session with this id is held, expired or not.</summary>
+    public bool Contains(long id) => sessions.ContainsKey(id);
+
+    /// <summary>Finds a live session at <paramref name="now"/>.</summary>
+    public bool TryGetLive(long id, long now, out Session session)
+        => sessions.TryGetValue(id, out session!) && session.ExpireAt > now;
+
+    /// <summary>Extends a session's life to <paramref name="now"/> + its TTL.</summary>
+    public void Touch(Session session, long now)
+    {
+        expiries.Remove((session.ExpireAt, session.Id));
+        session.ExpireAt = now > long.MaxValue - session.Ttl ? long.MaxValue : now + session.Ttl;
+        expiries.Add((session.ExpireAt, session.Id));
+    }
+
+    /// <summary>Closes a session; false when there was none.</summary>
+    public bool Close(long id)
+    {
+        if (!sessions.Remove(id, out var session))
+            return false;
+        expiries.Remove((session.ExpireAt, id));
+        return true;
+    }
+
+    /// <summary>Forgets at most <paramref name="budget"/> sessions that expired at <paramref name="now"/>.</summary>
+    public int SweepExpired(long now, int budget)
+    {
+        var swept = 0;
+        while (swept < budget && expiries.Count > 0 && expiries.Min is var (expireAt, id) && expireAt <= now)
+        {
+            expiries.Remove((expireAt, id));
+            sessions.Remove(id);
+            swept++;
+        }
+
+        return swept;
+    }
+
+    /// <summary>Empties the table (before a snapshot restore).</summary>
+    public void Clear()
+    {
+        sessions.Clear();
+        expiries.Clear();
+    }
+
+    /// <summary>Puts back a session read from a snapshot.</summary>
+    public void Restore(Session session)
+    {
+        sessions.Add(session.Id, session);
+        expiries.Add((session.ExpireAt, session.Id));
+    }
+}
+
+/// <summary>One client session: its TTL, when it expires, and the replies its client has not acknowledged.</summary>
+public sealed class Session(long id, long ttl)
+{
+    /// <summary>The session id (the log position of the <c>SESSION.OPEN</c> that created it).</summary>
+    public long Id { get; } = id;
+
+    /// <summary>How long the session lives without activity (ms of cluster time).</summary>
+    public long Ttl { get; } = ttl;
+
+    /// <summary>Cluster time at which the session expires.</summary>
+    public long ExpireAt { get; internal set; }
+
+    /// <summary>Every write numbered below this has been acknowledged by the client; their replies are forgotten.</summary>
+    public long AcknowledgedBelow { get; internal set; } = 1;
+
+    /// <summary>Replies of applied writes numbered at or above <see cref="AcknowledgedBelow"/>, by sequence number.</summary>
+    public SortedDictionary<long, Reply> Replies { get; } = [];
+
+    /// <summary>Forgets the replies of writes numbered below <paramref name="below"/>; acknowledgements never go back.</summary>
+    public void Acknowledge(long below)
+    {
+        if (below <= AcknowledgedBelow)
+            return;
+        AcknowledgedBelow = below;
+        while (Replies.Count > 0 && Replies.First() is var (sequence, _) && sequence < below)
+            Replies.Remove(sequence);
+    }
+}
