@@ -89,8 +89,8 @@ public sealed class DeterminismPropertyTests
                     };
                     var payload = Serialize(proposed);
 
-                    var leaderReplies = leader.Apply(proposed);
-                    var followerReplies = follower.Apply(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(payload)));
+                    var leaderReplies = leader.Apply(proposed, entries.Count + 1);
+                    var followerReplies = follower.Apply(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(payload)), entries.Count + 1);
                     var modelReplies = model.Apply(batch);
 
                     for (var i = 0; i < batch.Writes.Count; i++)
@@ -125,7 +125,7 @@ public sealed class DeterminismPropertyTests
         Check(seed, restored.ComputeDigest() == digestAtSnapshot, $"digest right after restoring the snapshot of entry {snapshotAfter}");
         for (var e = snapshotAfter + 1; e < entries.Count; e++)
         {
-            var replies = restored.Apply(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(entries[e].Payload)));
+            var replies = restored.Apply(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(entries[e].Payload)), e + 1);
             for (var i = 0; i < replies.Length; i++)
                 AssertReply(seed, $"entry {e}, command {i} on the replica restored at entry {snapshotAfter}", entries[e].Replies[i], replies[i]);
         }

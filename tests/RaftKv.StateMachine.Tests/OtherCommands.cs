@@ -21,7 +21,7 @@ internal static class OtherCommands
     private static readonly string[] Patterns = ["*", "x*", "[xy]", "?", "*\0*", "n"];
 
     /// <summary>A write (never a read: GETEX always has an option).</summary>
-    public static string[] Write(Random rng, long now) => rng.Next(24) switch
+    public static string[] Write(Random rng, long now) => rng.Next(28) switch
     {
         0 => ["SET", Key(rng), Value(rng), .. rng.Next(2) == 0 ? new[] { "PX", Ttl(rng) } : []],
         1 => ["GETDEL", Key(rng)],
@@ -43,8 +43,16 @@ internal static class OtherCommands
         18 => ["SWAPDB", N(rng.Next(1, 4)), N(rng.Next(1, 4))],
         19 => rng.Next(8) == 0 ? ["FLUSHDB"] : ["SET", Key(rng), Value(rng)],
         20 => ["SET", Key(rng), Value(rng), "KEEPTTL", "GET"],
+        21 => ["LOCK.ACQUIRE", Key(rng), Value(rng), Ttl(rng)],
+        22 => rng.Next(2) == 0 ? ["LOCK.EXTEND", Key(rng), Value(rng), Ttl(rng)] : ["LOCK.RELEASE", Key(rng), Value(rng)],
+        23 => ["SESSION.OPEN", N(rng.Next(1_000, 3_000))],
+        24 => ["SESSION.EXEC", SessionId(rng), N(rng.Next(1, 6)), N(rng.Next(0, 4)), .. Write(rng, now) is var inner && inner[0].StartsWith("SESSION.", StringComparison.Ordinal) ? ["INCR", Key(rng)] : inner],
         _ => ["SET", Key(rng), Value(rng), "EX", "1"],
     };
+
+    // Session ids are log positions: a few early entries' first commands, so some name a session a SESSION.OPEN made.
+    private static string SessionId(Random rng)
+        => RaftKv.StateMachine.Commands.CommandContext.ToLogPosition(rng.Next(1, 40), rng.Next(0, 2)).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A read.</summary>
     public static string[] Read(Random rng) => rng.Next(14) switch
