@@ -11,10 +11,16 @@
 #   local-cluster.sh resume N         SIGCONT node N
 #   local-cluster.sh restart N        kill node N if running, start it again
 #   local-cluster.sh wipe             stop everything and delete data/local
+#   local-cluster.sh partition N      cut node N off the network (RAFTKV_NETNS=1 only)
+#   local-cluster.sh heal [N]         reconnect node N, or every node (RAFTKV_NETNS=1 only)
+#   local-cluster.sh host N           print node N's address (127.0.0.1, or its namespace's address)
 #
 # Environment: RAFTKV_NO_BUILD=1 skips the build when a build exists; RAFTKV_DATA moves data/local elsewhere
 # (tests use their own directory); RAFTKV_NODE_ARGS adds arguments to every node, e.g.
-# RAFTKV_NODE_ARGS="--raft:lowerElectionTimeout=150 --raft:upperElectionTimeout=300" for an experiment.
+# RAFTKV_NODE_ARGS="--raft:lowerElectionTimeout=150 --raft:upperElectionTimeout=300" for an experiment;
+# RAFTKV_NODE<N>_ARGS adds arguments to node N only (e.g. --RaftKv:ClockOffset=00:00:00.200 for a skewed clock).
+# RAFTKV_NETNS=1 (root only) runs node N in a network namespace of its own, rkvN, at 10.211.0.N on a bridge, rkvbr0,
+# so a test can partition it; the ports stay the same. Same value for every command of one cluster.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +28,53 @@ DATA="${RAFTKV_DATA:-$ROOT/data/local}"
 BIN="$ROOT/src/Node/bin/Release/net10.0/RaftKv.Node.dll"
 NODES=(1 2 3)
 
+NETNS=${RAFTKV_NETNS:-0}
+BRIDGE=rkvbr0
+
 resp_port() { echo $((6380 + $1)); }
+raft_port() { echo $((7380 + $1)); }
+host_of() { if [[ $NETNS == 1 ]]; then echo "10.211.0.$1"; else echo 127.0.0.1; fi; }
+
+# Network namespaces: one per node, each with a veth into one bridge in the root namespace (where clients run).
+net_up() {
+  [[ $NETNS == 1 ]] || return 0
+  ip link show "$BRIDGE" >/dev/null 2>&1 || {
+    ip link add "$BRIDGE" type bridge
+    ip addr add 10.211.0.254/24 dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+  }
+  local n
+  for n in "${NODES[@]}"; do
+    ip netns list | grep -qw "rkv$n" && continue
+    ip netns add "rkv$n"
+    ip link add "rkv$n-h" type veth peer name eth0 netns "rkv$n"
+    ip link set "rkv$n-h" master "$BRIDGE"
+    ip link set "rkv$n-h" up
+    ip netns exec "rkv$n" ip addr add "$(host_of "$n")/24" dev eth0
+    ip netns exec "rkv$n" ip link set eth0 up
+    ip netns exec "rkv$n" ip link set lo up
+  done
+}
+
+net_down() {
+  [[ $NETNS == 1 ]] || return 0
+  local n
+  for n in "${NODES[@]}"; do ip netns del "rkv$n" 2>/dev/null || true; done
+  ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+# In a namespace a node's own addresses differ from the config files': every member is at 10.211.0.N.
+netns_args() {
+  [[ $NETNS == 1 ]] || return 0
+  local n=$1 m i=0
+  printf -- '--raft:publicEndPoint=http://%s:%s/ --RaftKv:Resp:BindAddress=%s ' "$(host_of "$n")" "$(raft_port "$n")" "$(host_of "$n")"
+  for m in "${NODES[@]}"; do
+    printf -- '--RaftKv:Members:%s:Raft=http://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s ' "$i" "$(host_of "$m")" "$(raft_port "$m")" "$i" "$(host_of "$m")" "$(resp_port "$m")"
+    i=$((i + 1))
+  done
+}
+
+need_netns() { [[ $NETNS == 1 ]] || { echo "partition and heal need RAFTKV_NETNS=1" >&2; exit 2; }; }
 node_dir() { echo "$DATA/node$1"; }
 pid_of() { local f; f="$(node_dir "$1")/pid"; [[ -f $f ]] && cat "$f" || true; }
 
@@ -40,7 +92,7 @@ is_paused() {
 resp() {
   local n=$1; shift
   timeout 2 bash -c '
-    exec 3<>/dev/tcp/127.0.0.1/'"$(resp_port "$n")"' || exit 1
+    exec 3<>/dev/tcp/'"$(host_of "$n")"'/'"$(resp_port "$n")"' || exit 1
     printf "%s\r\nQUIT\r\n" "$*" >&3
     cat <&3' _ "$@" 2>/dev/null | tr -d '\r' || true
 }
@@ -61,8 +113,12 @@ start_node() {
   rm -f "$dir/pid"
   # setsid -f: a session of its own, so the node outlives this script and a terminal's signals; the child writes
   # its own PID and execs dotnet, so the PID file names the node process itself.
+  local extra="RAFTKV_NODE${n}_ARGS" launcher=()
+  [[ $NETNS == 1 ]] && launcher=(ip netns exec "rkv$n")
+  # shellcheck disable=SC2046 # the argument lists are meant to split into words
   (cd "$ROOT" && setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
-      dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" ${RAFTKV_NODE_ARGS:-} \
+      "${launcher[@]}" dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" \
+      $(netns_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -70,7 +126,7 @@ start_node() {
 wait_for_port() {
   local n=$1
   for _ in $(seq 1 100); do
-    if (exec 3<>/dev/tcp/127.0.0.1/"$(resp_port "$n")") 2>/dev/null; then return 0; fi
+    if (exec 3<>/dev/tcp/"$(host_of "$n")"/"$(resp_port "$n")") 2>/dev/null; then return 0; fi
     is_running "$n" || { echo "node$n exited; last log lines:" >&2; tail -n 20 "$(node_dir "$n")/node.log" >&2; return 1; }
     sleep 0.1
   done
@@ -109,15 +165,17 @@ cmd=${1:-}; shift || true
 case "$cmd" in
   start)
     build
+    net_up
     for n in "${NODES[@]}"; do start_node "$n"; done
     for n in "${NODES[@]}"; do wait_for_port "$n"; done
     leader=$(wait_for_leader)
     echo "RaftKv cluster is up: leader is node$leader (RESP $(resp_port "$leader"))."
-    echo "Connect with:  redis-cli -p 6381      (any node: 6381, 6382, 6383; followers answer writes with -MOVED, use redis-cli -c to follow)"
+    echo "Connect with:  redis-cli -h $(host_of 1) -p 6381      (any node: ports 6381, 6382, 6383; followers forward writes to the leader)"
     command -v redis-cli >/dev/null || echo "(redis-cli is in Debian's redis-tools package: apt-get install -y redis-tools)"
     ;;
   stop)
     for n in "${NODES[@]}"; do stop_node "$n"; done
+    net_down
     ;;
   status)
     for n in "${NODES[@]}"; do
@@ -136,11 +194,20 @@ case "$cmd" in
     pid=$(pid_of "$1"); [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do is_running "$1" || break; sleep 0.1; done
     rm -f "$(node_dir "$1")/pid"
+    net_up
     start_node "$1"; wait_for_port "$1"
     ;;
   wipe)
     for n in "${NODES[@]}"; do stop_node "$n"; done
+    net_down
     rm -rf "$DATA"
     ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  partition) need_netns; check_n "${1:-}"; ip link set "rkv$1-h" down ;;
+  heal)
+    need_netns
+    if [[ -n ${1:-} ]]; then check_n "$1"; ip link set "rkv$1-h" up
+    else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
+    ;;
+  host) check_n "${1:-}"; host_of "$1" ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -50,6 +50,12 @@ public sealed class NodeOptions
     /// </summary>
     public RaftKv.StateMachine.Scripting.ScriptLimits Scripting { get; set; } = new();
 
+    /// <summary>
+    /// Moves this node's clock (for cluster time stamps, reads' expiry judgement, <c>TIME</c>) by a fixed offset. Zero
+    /// in production; chaos tests skew one node within the cluster's assumed maximum clock skew.
+    /// </summary>
+    public TimeSpan ClockOffset { get; set; }
+
     /// <summary>How long a read waits for its read barrier before answering <c>-CLUSTERDOWN</c>.</summary>
     public TimeSpan ReadBarrierTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -2,6 +2,7 @@ using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Http;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Options;
 using RaftKv.Node.Commands;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Resp;
@@ -56,7 +57,9 @@ public static class RaftKvNode
         builder.JoinCluster(RaftSection);
 
         builder.Services
-            .AddSingleton(TimeProvider.System)
+            .AddSingleton<TimeProvider>(services => services.GetRequiredService<IOptions<NodeOptions>>().Value.ClockOffset is var offset && offset != TimeSpan.Zero
+                ? new OffsetTimeProvider(TimeProvider.System, offset)
+                : TimeProvider.System)
             .AddSingleton<ClusterView>()
             .AddSingleton<ReadBarrier>()
             .AddSingleton<Proposer>()
