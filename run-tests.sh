@@ -15,6 +15,7 @@ packages=()
 need redis-server || packages+=(redis-server)
 need redis-cli || packages+=(redis-tools)
 for tool in setsid timeout ps; do need "$tool" || packages+=(util-linux coreutils procps); done
+need ip || packages+=(iproute2)   # the chaos tests put each node in a network namespace of its own
 if ((${#packages[@]})); then
   echo "== installing ${packages[*]}"
   sudo=$( ((EUID == 0)) || echo sudo)
@@ -23,8 +24,9 @@ if ((${#packages[@]})); then
   ($sudo systemctl stop redis-server || $sudo service redis-server stop || true) >/dev/null 2>&1
 fi
 
-# Stale nodes from an interrupted run would hold the ports the process-level tests use.
+# Stale nodes from an interrupted run would hold the ports (or the network namespaces) the process-level tests use.
 RAFTKV_NO_BUILD=1 cluster-config/local-cluster.sh stop >/dev/null 2>&1 || true
+RAFTKV_NO_BUILD=1 RAFTKV_NETNS=1 cluster-config/local-cluster.sh stop >/dev/null 2>&1 || true
 
 # --- build once -------------------------------------------------------------------------------------------------
 echo "== build (Release)"
@@ -33,6 +35,7 @@ dotnet build RaftKv.sln -c Release -nologo -v q -clp:ErrorsOnly
 # --- test -------------------------------------------------------------------------------------------------------
 export RAFTKV_NO_BUILD=1   # the process-level tests reuse the build above
 results=$(mktemp -d)
+export RAFTKV_CHAOS_OUT="$results/chaos"   # chaos histories, reports and their summary lines
 status=0
 for project in tests/*/*.Tests.csproj; do
   name=$(basename "$project" .csproj)
@@ -57,6 +60,10 @@ for project in tests/*/*.Tests.csproj; do
   printf '  %-28s passed %4s  failed %3s  skipped %3s\n' "$name" "$passed" "$failed" "$skipped"
   total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed)); total_skipped=$((total_skipped + skipped))
 done
+if [[ -f $RAFTKV_CHAOS_OUT/summaries.log ]]; then
+  echo "  chaos runs (histories and reports in $RAFTKV_CHAOS_OUT):"
+  sed 's/^/    /' "$RAFTKV_CHAOS_OUT/summaries.log"
+fi
 verdict=$([[ $status == 0 && $total_failed == 0 && $total_skipped == 0 ]] && echo PASS || echo FAIL)
 echo "RaftKv tests: $verdict — $total_passed passed, $total_failed failed, $total_skipped skipped (details: $results)"
 [[ $verdict == PASS ]]

@@ -1,37 +1,56 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
+using RaftKv.Testing;
 
 namespace RaftKv.Chaos.Tests;
 
 /// <summary>
 /// Drives real node processes through <c>cluster-config/local-cluster.sh</c>, with a data directory of its own.
-/// Disposing stops every node it started.
+/// With <c>isolatedNetworks</c>, each node runs in a network namespace of its own (10.211.0.N, root only), so a node
+/// can be partitioned away. Disposing stops every node it started and removes the namespaces.
 /// </summary>
 internal sealed class LocalCluster : IAsyncDisposable
 {
     public static readonly int[] Nodes = [1, 2, 3];
 
     private readonly string data = Path.Combine(Path.GetTempPath(), "raftkv-chaos", Guid.NewGuid().ToString("N"));
+    private readonly bool isolatedNetworks;
+
+    private LocalCluster(bool isolatedNetworks) => this.isolatedNetworks = isolatedNetworks;
 
     public static string RepositoryRoot { get; } = FindRoot();
 
     public static int RespPort(int node) => 6380 + node;
 
-    public static async Task<LocalCluster> StartAsync()
+    /// <summary>The address node <paramref name="node"/> serves on.</summary>
+    public string Host(int node) => isolatedNetworks ? $"10.211.0.{node}" : "127.0.0.1";
+
+    /// <summary>Where the nodes keep their data and logs.</summary>
+    public string DataPath => data;
+
+    public static async Task<LocalCluster> StartAsync(bool isolatedNetworks = false)
     {
+        var cluster = new LocalCluster(isolatedNetworks);
+        if (isolatedNetworks && Directory.Exists("/run/netns") && Directory.EnumerateFiles("/run/netns", "rkv*").Any())
+            throw new InvalidOperationException("Network namespaces rkv1-3 exist: another isolated cluster is running (RAFTKV_NETNS=1 cluster-config/local-cluster.sh stop).");
         foreach (var node in Nodes)
         {
-            if (IsListening(RespPort(node)))
-                throw new InvalidOperationException($"Port {RespPort(node)} is in use: stop the local cluster (cluster-config/local-cluster.sh stop) before running the chaos tests.");
+            if (!isolatedNetworks && IsListening(cluster.Host(node), RespPort(node)))
+                throw new InvalidOperationException($"{cluster.Host(node)}:{RespPort(node)} is in use: stop the other cluster (cluster-config/local-cluster.sh stop) first.");
         }
 
-        var cluster = new LocalCluster();
         await cluster.RunAsync("start");
         return cluster;
     }
 
+    public Task<RespTestClient> ConnectAsync(int node, CancellationToken token = default) => RespTestClient.ConnectAsync(Host(node), RespPort(node), token);
+
     /// <summary>Runs the script with the given arguments; returns its standard output, throws on a non-zero exit.</summary>
-    public async Task<string> RunAsync(params string[] arguments)
+    public Task<string> RunAsync(params string[] arguments) => RunAsync(arguments, environment: null);
+
+    /// <summary>Runs the script with extra environment variables (e.g. <c>RAFTKV_NODE2_ARGS</c> for one node's options).</summary>
+    public async Task<string> RunAsync(string[] arguments, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(Path.Combine(RepositoryRoot, "cluster-config", "local-cluster.sh"))
         {
@@ -42,6 +61,10 @@ internal sealed class LocalCluster : IAsyncDisposable
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         start.Environment["RAFTKV_DATA"] = data;
+        start.Environment["RAFTKV_NO_BUILD"] = "1";
+        start.Environment["RAFTKV_NETNS"] = isolatedNetworks ? "1" : "0";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start local-cluster.sh");
         var output = process.StandardOutput.ReadToEndAsync();
@@ -53,6 +76,8 @@ internal sealed class LocalCluster : IAsyncDisposable
         return (await output).Trim();
     }
 
+    public Task<string> RunAsync(string command, int node) => RunAsync(command, node.ToString(CultureInfo.InvariantCulture));
+
     /// <summary>Polls <c>leader</c> until a node answers, and returns its number.</summary>
     public async Task<int> WaitForLeaderAsync(TimeSpan within)
     {
@@ -61,13 +86,22 @@ internal sealed class LocalCluster : IAsyncDisposable
         {
             try
             {
-                return int.Parse(await RunAsync("leader"), System.Globalization.CultureInfo.InvariantCulture);
+                return int.Parse(await RunAsync("leader"), CultureInfo.InvariantCulture);
             }
             catch (InvalidOperationException) when (deadline.Elapsed < within)
             {
                 await Task.Delay(100);
             }
         }
+    }
+
+    /// <summary>The node's <c>DEBUG DIGEST</c>: <c>applied-index:state-digest</c>.</summary>
+    public async Task<string> DigestAsync(int node)
+    {
+        await using var client = await ConnectAsync(node);
+        client.ReplyTimeout = TimeSpan.FromSeconds(10);
+        var reply = await client.CallAsync("DEBUG", "DIGEST");
+        return reply.Bulk is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : throw new InvalidOperationException("DEBUG DIGEST: " + reply);
     }
 
     public async ValueTask DisposeAsync()
@@ -83,12 +117,12 @@ internal sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    private static bool IsListening(int port)
+    private static bool IsListening(string host, int port)
     {
         try
         {
             using var client = new TcpClient();
-            client.Connect("127.0.0.1", port);
+            client.Connect(host, port);
             return true;
         }
         catch (SocketException)

@@ -6,6 +6,7 @@ using RaftKv.Testing;
 namespace RaftKv.Chaos.Tests;
 
 /// <summary>The whole product as a user runs it: three processes, a kill -9 of the leader, a restart.</summary>
+[Collection(ProcessCollection.Name)]
 public sealed class ProcessFailoverTests
 {
     [Fact]
@@ -14,14 +15,14 @@ public sealed class ProcessFailoverTests
         await using var cluster = await LocalCluster.StartAsync();
         var leader = await cluster.WaitForLeaderAsync(TimeSpan.FromSeconds(30));
 
-        await using (var client = await RespTestClient.ConnectAsync(LocalCluster.RespPort(leader)))
+        await using (var client = await cluster.ConnectAsync(leader))
             Assert.Equal(Reply.Ok, await client.CallAsync("SET", "before-kill", "1"));
 
-        // redis-cli, unmodified: -c follows a follower's -MOVED to the leader; plain mode shows the redirect.
+        // redis-cli, unmodified, against a follower: the follower forwards writes to the leader.
         var followerPort = LocalCluster.RespPort(leader % 3 + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var leaderPort = LocalCluster.RespPort(leader).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal("OK", await RedisCliAsync("-c", "-p", followerPort, "SET", "via-cli", "yes"));
-        Assert.Equal($"MOVED 0 127.0.0.1:{leaderPort}", await RedisCliAsync("-p", followerPort, "SET", "via-cli", "no"));
+        Assert.Equal("OK", await RedisCliAsync("-p", followerPort, "SET", "via-cli", "yes"));
+        Assert.Equal("", await RedisCliAsync("-p", followerPort, "SET", "via-cli", "no", "NX"));
         Assert.Equal("yes", await RedisCliAsync("-p", followerPort, "GET", "via-cli"));
         Assert.Equal("1", await RedisCliAsync("-p", leaderPort,
             "EVAL", "if redis.call('get',KEYS[1]) == ARGV[1] then return redis.call('del',KEYS[1]) else return 0 end", "1", "via-cli", "yes"));
@@ -36,7 +37,7 @@ public sealed class ProcessFailoverTests
         // Every node, the restarted one included, serves both writes (reads go through a read barrier).
         foreach (var node in LocalCluster.Nodes)
         {
-            await using var client = await RespTestClient.ConnectAsync(LocalCluster.RespPort(node));
+            await using var client = await cluster.ConnectAsync(node);
             Assert.Equal("1", await EventuallyGetAsync(client, "before-kill"));
             Assert.Equal("2", await EventuallyGetAsync(client, "after-kill"));
         }
@@ -63,7 +64,7 @@ public sealed class ProcessFailoverTests
             var leader = await cluster.WaitForLeaderAsync(within);
             try
             {
-                await using var client = await RespTestClient.ConnectAsync(LocalCluster.RespPort(leader));
+                await using var client = await cluster.ConnectAsync(leader);
                 var reply = await client.CallAsync("SET", key, value);
                 if (reply.Equals(Reply.Ok))
                     return leader;

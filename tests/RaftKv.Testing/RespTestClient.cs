@@ -19,12 +19,26 @@ public sealed class RespTestClient : IAsyncDisposable
         input = new BufferedStream(stream, 1 << 16);
     }
 
-    public static async Task<RespTestClient> ConnectAsync(int port, CancellationToken token = default)
+    public static Task<RespTestClient> ConnectAsync(int port, CancellationToken token = default) => ConnectAsync("127.0.0.1", port, token);
+
+    public static async Task<RespTestClient> ConnectAsync(string host, int port, CancellationToken token = default)
     {
         var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync("127.0.0.1", port, token);
+        try
+        {
+            await tcp.ConnectAsync(host, port, token);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+
         return new RespTestClient(tcp);
     }
+
+    /// <summary>How long <see cref="ReadReplyAsync"/> waits before throwing <see cref="TimeoutException"/>.</summary>
+    public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public async Task<Reply> CallAsync(params string[] argv)
     {
@@ -42,8 +56,7 @@ public sealed class RespTestClient : IAsyncDisposable
 
     public async Task<Reply> ReadReplyAsync()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        return await Task.Run(ReadReply, timeout.Token).WaitAsync(timeout.Token);
+        return await Task.Run(ReadReply).WaitAsync(ReplyTimeout);
     }
 
     private Reply ReadReply()

@@ -38,6 +38,11 @@ public sealed partial class CommandDispatcher(
     public ValueTask<Reply> HandleAsync(RespRequest request, RespConnection connection)
     {
         var argv = request.Arguments;
+
+        // MULTI/EXEC/DISCARD/WATCH/UNWATCH, and every command while MULTI is open (CommandDispatcher.Transactions.cs).
+        if (HandleTransaction(argv, connection) is { } transactional)
+            return transactional;
+
         if (argv.Length > 0 && Ascii.EqualsIgnoreCase(argv[0].Span, ForwardedWrite.Name))
             return new(ForwardedWrite.HandleAsync(argv, view, proposer));
 

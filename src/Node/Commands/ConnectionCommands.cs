@@ -154,9 +154,10 @@ internal static class ConnectionCommands
         }
     }
 
-    /// <summary><c>RESET</c>: back to a fresh connection's state (database 0, RESP2, no name).</summary>
+    /// <summary><c>RESET</c>: back to a fresh connection's state (database 0, RESP2, no name, no transaction or watched keys).</summary>
     public static Reply Reset(RespConnection connection)
     {
+        connection.Transaction = null;
         connection.Database = 0;
         connection.Protocol = 2;
         connection.Name = null;

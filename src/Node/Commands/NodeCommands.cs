@@ -49,6 +49,10 @@ public sealed class NodeCommands(
         new("reset", 1, IsWrite: false, 0, 0, 0, NotParsed),
         new("auth", -2, IsWrite: false, 0, 0, 0, NotParsed),
         new("cluster", -2, IsWrite: false, 0, 0, 0, NotParsed),
+        new("debug", -2, IsWrite: false, 0, 0, 0, NotParsed),
+
+        // MULTI, EXEC, DISCARD, WATCH, UNWATCH: handled by the dispatcher before this class sees a request.
+        .. TransactionCommands.Specs,
     ];
 
     private static readonly Reply Pong = Reply.Status("PONG");
@@ -107,7 +111,11 @@ public sealed class NodeCommands(
             case "auth":
                 return ConnectionCommands.Auth(argv);
             case "cluster":
-                return new ClusterCommands(view, AppliedIndex).Execute(argv);
+                return options.Value.ClusterCommands
+                    ? new ClusterCommands(view, AppliedIndex).Execute(argv)
+                    : Reply.Error("ERR This instance has cluster support disabled");
+            case "debug":
+                return Debug(argv);
             default:
                 return argv.Length <= 2 ? Info(argv.Length == 2 ? Encoding.ASCII.GetString(argv[1].Span) : "default")
                     : Reply.SyntaxError;
@@ -199,6 +207,19 @@ public sealed class NodeCommands(
             Reply.FromBulk(leaderPort >= 0 ? "connected" : "connect"),
             Reply.FromInteger(applied),
         ]);
+    }
+
+    // DEBUG DIGEST: a digest of the whole replicated state (not Redis's bytes: ours is order-independent and covers
+    // scripts and sessions), with the applied index it belongs to, so replicas can be compared from outside.
+    private Reply Debug(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        if (argv.Length == 2 && Ascii.EqualsIgnoreCase(argv[1].Span, "digest"u8))
+        {
+            var (digest, applied) = stateMachine.Inspect(s => (s.ComputeDigest(), AppliedIndex));
+            return Reply.FromBulk($"{applied}:{digest}");
+        }
+
+        return Reply.Error("ERR DEBUG supports only DIGEST here");
     }
 
     // [seconds, microseconds] of cluster time as this node sees it: max(its clock, the last applied stamp), the time

@@ -66,6 +66,15 @@ public sealed class NodeOptions
     /// </summary>
     public FollowerWriteMode FollowerWrites { get; set; } = FollowerWriteMode.Forward;
 
+    /// <summary>
+    /// Answer <c>CLUSTER SLOTS|SHARDS|NODES|INFO|MYID|KEYSLOT</c> with a single-shard view (every slot on the Raft
+    /// leader). Cluster-aware clients then route to the leader themselves, but also take on Redis Cluster's rules
+    /// (StackExchange.Redis allows only database 0 and refuses multi-key commands across hash slots). Off, the node is a
+    /// standalone Redis to clients and <c>CLUSTER</c> answers as one with cluster support disabled; StackExchange.Redis
+    /// must then be given every node (it sends writes to the one that reports <c>role:master</c>).
+    /// </summary>
+    public bool ClusterCommands { get; set; } = true;
+
     /// <summary>Connections a follower keeps open to the leader for forwarded writes (each client sticks to one).</summary>
     public int ForwardConnections { get; set; } = 4;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using RaftKv.Node.Commands;
 
 namespace RaftKv.Node.Resp;
 
@@ -71,6 +72,12 @@ public sealed class RespConnection
 
     /// <summary>Writes this connection has sent so far (the dispatcher numbers them to know which one came last).</summary>
     public long WritesAccepted { get; set; }
+
+    /// <summary>
+    /// The connection's <c>MULTI</c> queue and <c>WATCH</c>ed keys; null while it has neither. Kept by the command
+    /// dispatcher; <c>RESET</c> clears it.
+    /// </summary>
+    public ConnectionTransaction? Transaction { get; set; }
 
     /// <summary>True once <see cref="CloseAfterReply"/> has been called.</summary>
     public bool IsCloseRequested => _closeRequested;

@@ -34,6 +34,19 @@ public sealed class RespLimits
     /// </summary>
     public long MaxQueryBuffer { get; set; } = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// The most commands one <c>MULTI</c> may queue (Redis has no such limit). <c>EXEC</c> proposes them as one log
+    /// entry, so this bounds what one client can hold on the node and put into one entry. A command beyond it is
+    /// refused and the transaction discarded (<c>EXECABORT</c>).
+    /// </summary>
+    public int MaxTransactionCommands { get; set; } = 10_000;
+
+    /// <summary>
+    /// The most keys one connection may <c>WATCH</c> at once (Redis has no such limit); <c>EXEC</c> carries each into
+    /// the log with a hash of what it was. A <c>WATCH</c> that would exceed it is refused and watches nothing.
+    /// </summary>
+    public int MaxWatchedKeys { get; set; } = 10_000;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first limit that is out of range.</summary>
     public void Validate()
     {
@@ -45,6 +58,10 @@ public sealed class RespLimits
             throw Invalid(nameof(MaxInlineLength), "must be at least 16");
         if (MaxQueryBuffer < MaxInlineLength || MaxQueryBuffer > Array.MaxLength)
             throw Invalid(nameof(MaxQueryBuffer), $"must be between MaxInlineLength and {Array.MaxLength}");
+        if (MaxTransactionCommands < 1)
+            throw Invalid(nameof(MaxTransactionCommands), "must be at least 1");
+        if (MaxWatchedKeys < 1)
+            throw Invalid(nameof(MaxWatchedKeys), "must be at least 1");
     }
 
     private static ArgumentException Invalid(string name, string rule)

@@ -55,11 +55,30 @@ public sealed class ThirdPartyClientTests(ThirdPartyClusterFixture fixture) : IC
         Assert.True(await db.KeyDeleteAsync("se:key"));
         Assert.Equal(1, (int)await db.ScriptEvaluateAsync("return redis.call('incr', KEYS[1]) - 3", ["se:counter"]));
 
-        // Given one follower, StackExchange.Redis finds the rest from ROLE/INFO replication and takes the Raft leader
-        // as its primary: it sends writes there directly (other clients get theirs forwarded).
+        // Given one follower, StackExchange.Redis asks CLUSTER NODES, finds the single shard and sends writes to the
+        // Raft leader directly (clients that know nothing of clusters get theirs forwarded).
         var leaderPort = Cluster.RespPort(await Cluster.WaitForLeaderAsync());
         var primary = Assert.Single(redis.GetEndPoints(), e => !redis.GetServer(e).IsReplica);
         Assert.EndsWith($":{leaderPort}", primary.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_the_cluster_view_StackExchange_Redis_given_every_node_writes_to_the_leader_with_databases()
+    {
+        await using var cluster = await TestCluster.StartAsync(settings: new Dictionary<string, string?> { ["RaftKv:ClusterCommands"] = "false" });
+        var leader = await cluster.WaitForLeaderAsync();
+        var options = new ConfigurationOptions { AbortOnConnectFail = false, ConnectTimeout = 10_000, SyncTimeout = 10_000, AsyncTimeout = 10_000 };
+        for (var node = 0; node < cluster.Size; node++)
+            options.EndPoints.Add($"127.0.0.1:{cluster.RespPort(node)}");
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(options);
+
+        var primary = Assert.Single(redis.GetEndPoints(), e => !redis.GetServer(e).IsReplica);
+        Assert.EndsWith($":{cluster.RespPort(leader)}", primary.ToString(), StringComparison.Ordinal);
+        Assert.Equal(ServerType.Standalone, redis.GetServer(primary).ServerType);
+
+        var db3 = redis.GetDatabase(3);
+        Assert.True(await db3.StringSetAsync([new("a", "1"), new("b", "2")]));
+        Assert.Equal(["1", "2"], (await db3.StringGetAsync(["a", "b"])).Select(static v => (string?)v));
     }
 
     [Fact]

@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.Text;
+using RaftKv.Chaos.Tests.History;
+using RaftKv.StateMachine;
+
+namespace RaftKv.Chaos.Tests.Workloads;
+
+/// <summary>
+/// The chaos workloads: each logical client (a "process") loops until stopped, recording every request in the
+/// history with the outcome it can vouch for. Writes whose reply was lost are <see cref="Outcome.Info"/>; reads that
+/// got no answer are <see cref="Outcome.Fail"/> (a read changes nothing, so it may be dropped).
+/// </summary>
+internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, TimeSpan timeout)
+{
+    /// <summary>The seed's release script: compare-and-delete.</summary>
+    public const string ReleaseScript = "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) else return 0 end";
+
+    private const string CasScript = "if redis.call('get',KEYS[1])==ARGV[1] then redis.call('set',KEYS[1],ARGV[2]) return 1 else return 0 end";
+
+    /// <summary>Every register key starts with this.</summary>
+    public const string RegisterPrefix = "reg:";
+
+    // Registers move to fresh keys every few seconds, as Jepsen does: checking a key costs more the longer its history.
+    private static readonly long RegisterEpochNanos = (long)TimeSpan.FromSeconds(5).TotalNanoseconds;
+    private const int RegistersPerEpoch = 3;
+
+    private string RegisterKey(int index) => $"{RegisterPrefix}{history.Now / RegisterEpochNanos}:{index}";
+
+    public const string CounterKey = "counter";
+
+    public const string SetKey = "set";
+
+    public static readonly string[] LockKeys = ["lock:a", "lock:b"];
+
+    public static readonly TimeSpan LockTtl = TimeSpan.FromSeconds(3);
+
+    private int nextProcess;
+
+    private int NewProcess() => Interlocked.Increment(ref nextProcess);
+
+    /// <summary>GET / SET / compare-and-set by EVAL over a few keys, with values unique to each write.</summary>
+    public async Task RegisterAsync(Random rng, CancellationToken stop)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var key = RegisterKey(rng.Next(RegistersPerEpoch));
+            var value = $"p{process}-{n}";
+            switch (rng.Next(3))
+            {
+                case 0:
+                    await ReadAsync(connection, process, key);
+                    break;
+                case 1:
+                {
+                    var op = history.Invoke(process, OpKind.Write, key, value);
+                    var result = await connection.CallAsync("SET", key, value);
+                    Complete(op, result, static reply => reply == Reply.Ok);
+                    break;
+                }
+
+                default:
+                {
+                    // Compare with a value some client wrote recently: some succeed, some do not.
+                    var expected = $"p{rng.Next(1, Math.Max(2, nextProcess + 1))}-{Math.Max(0, n - rng.Next(1, 4))}";
+                    var op = history.Invoke(process, OpKind.Cas, key, value, expected);
+                    var result = await connection.CallAsync("EVAL", CasScript, "1", key, expected, value);
+                    Complete(op, result, static reply => reply.Integer == 1);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>INCR with reads of the counter.</summary>
+    public async Task CounterAsync(Random rng, CancellationToken stop)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        while (!stop.IsCancellationRequested)
+        {
+            if (rng.Next(4) == 0)
+            {
+                await ReadAsync(connection, process, CounterKey);
+                continue;
+            }
+
+            var op = history.Invoke(process, OpKind.Incr, CounterKey);
+            var result = await connection.CallAsync("INCR", CounterKey);
+            if (result.Replied)
+                op.Ok(result.Reply!.Integer.ToString(CultureInfo.InvariantCulture));
+            else
+                Complete(op, result, static _ => false);
+        }
+    }
+
+    /// <summary>Unique writes — one key per element — all read back at the end by <see cref="ReadSetAsync"/>.</summary>
+    public async Task SetAsync(Random rng, CancellationToken stop)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var element = $"p{process}-{n}";
+            var op = history.Invoke(process, OpKind.Add, SetKey, element);
+            var result = await connection.CallAsync("SET", $"{SetKey}:{element}", "1");
+            Complete(op, result, static reply => reply == Reply.Ok);
+        }
+    }
+
+    /// <summary>Reads the whole set (every key of the set workload), recording a <see cref="OpKind.ReadAll"/>.</summary>
+    public async Task<bool> ReadSetAsync(Random rng)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        var op = history.Invoke(process, OpKind.ReadAll, SetKey);
+        var result = await connection.CallAsync("KEYS", SetKey + ":*");
+        if (!result.Replied)
+        {
+            op.Fail(result.Error);
+            return false;
+        }
+
+        var elements = result.Reply!.Items!.Select(static item => Encoding.UTF8.GetString(item.Bulk!)[(SetKey.Length + 1)..]).ToList();
+        op.Ok(values: elements);
+        return true;
+    }
+
+    /// <summary>
+    /// Locks: take one (by <c>SET NX PX</c>, or <c>LOCK.ACQUIRE</c> for a fencing token), hold it briefly, release it
+    /// with the seed's compare-and-delete script (or <c>LOCK.RELEASE</c>), wait, repeat.
+    /// </summary>
+    public async Task LockAsync(Random rng, bool fenced, CancellationToken stop)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        var ttl = ((long)LockTtl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var key = LockKeys[rng.Next(LockKeys.Length)];
+            var token = $"p{process}-{n}";
+            var acquire = history.Invoke(process, OpKind.Acquire, key, token, ttl: LockTtl);
+            var result = fenced
+                ? await connection.CallAsync("LOCK.ACQUIRE", key, token, ttl)
+                : await connection.CallAsync("SET", key, token, "NX", "PX", ttl);
+            bool mayHold;
+            if (result.Replied && result.Reply!.Kind != ReplyKind.NullBulk)
+            {
+                acquire.Ok(fencingToken: fenced ? result.Reply.Integer : null);
+                mayHold = true;
+
+                // The critical section.
+                await Task.Delay(rng.Next(10, 60), CancellationToken.None);
+            }
+            else if (result.Replied)
+            {
+                acquire.Fail("held by another");
+                mayHold = false;
+            }
+            else
+            {
+                Complete(acquire, result, static _ => false);
+                mayHold = result.Outcome == CallOutcome.Unknown;
+            }
+
+            // Release whatever we may hold, so a lock of unknown outcome does not block the others for a whole TTL.
+            if (mayHold)
+            {
+                var release = history.Invoke(process, OpKind.Release, key, token);
+                var released = fenced
+                    ? await connection.CallAsync("LOCK.RELEASE", key, token)
+                    : await connection.CallAsync("EVAL", ReleaseScript, "1", key, token);
+                Complete(release, released, static reply => reply.Integer == 1);
+            }
+
+            await Task.Delay(rng.Next(0, 30), CancellationToken.None);
+        }
+    }
+
+    private async Task ReadAsync(ChaosConnection connection, int process, string key)
+    {
+        var op = history.Invoke(process, OpKind.Read, key);
+        var result = await connection.CallAsync("GET", key);
+        if (result.Replied)
+            op.Ok(result.Reply!.Bulk is { } bytes ? Encoding.UTF8.GetString(bytes) : null);
+        else
+            op.Fail(result.Error);
+    }
+
+    /// <summary>One final read of every register and the counter, after healing, so the checkers see the end state.</summary>
+    public async Task FinalReadsAsync(Random rng)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        foreach (var key in Enumerable.Range(0, RegistersPerEpoch).Select(RegisterKey).Append(CounterKey))
+            await ReadAsync(connection, process, key);
+    }
+
+    // A write: Ok when the reply says it took effect, Fail when the reply says it did not (or it was refused),
+    // Info when nobody knows.
+    private static void Complete(PendingOperation op, CallResult result, Func<Reply, bool> tookEffect)
+    {
+        switch (result.Outcome)
+        {
+            case CallOutcome.Replied when tookEffect(result.Reply!):
+                op.Ok();
+                break;
+            case CallOutcome.Replied:
+                op.Fail("no effect: " + result.Reply);
+                break;
+            case CallOutcome.Failed:
+                op.Fail(result.Error);
+                break;
+            default:
+                op.Info(result.Error);
+                break;
+        }
+    }
+}
