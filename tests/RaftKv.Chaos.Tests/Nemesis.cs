@@ -29,18 +29,23 @@ internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Ran
 
     public async Task RunAsync(CancellationToken stop)
     {
-        var kinds = Enum.GetValues<FaultKind>();
+        // Every kind once per cycle, in a seeded order, so even a short run meets most of them.
+        var cycle = new Queue<FaultKind>();
         while (!stop.IsCancellationRequested)
         {
             // A quiet period lets the workload make progress between faults.
             if (!await DelayAsync(TimeSpan.FromMilliseconds(rng.Next(1_500, 3_500)), stop))
                 return;
 
-            // Kill-all is rarer: it stops everything for a few seconds.
-            var kind = kinds[rng.Next(kinds.Length)];
-            if (kind == FaultKind.KillAll && rng.Next(3) != 0)
-                kind = FaultKind.KillLeader;
-            await InjectAsync(kind);
+            if (cycle.Count == 0)
+            {
+                var kinds = Enum.GetValues<FaultKind>();
+                rng.Shuffle(kinds);
+                foreach (var kind in kinds)
+                    cycle.Enqueue(kind);
+            }
+
+            await InjectAsync(cycle.Dequeue());
         }
     }
 
