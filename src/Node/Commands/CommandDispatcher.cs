@@ -203,7 +203,7 @@ public sealed partial class CommandDispatcher(
         {
             await barrier.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is QuorumUnreachableException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is QuorumUnreachableException or DotNext.Net.Cluster.MemberUnavailableException or OperationCanceledException or TimeoutException)
         {
             LogReadBarrierFailed(logger, e.GetType().Name);
             return ClusterView.NoLeader;

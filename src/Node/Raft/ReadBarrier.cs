@@ -1,3 +1,4 @@
+using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Hosting;
@@ -47,7 +48,8 @@ public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> opti
     }
 
     // Bounded, so a barrier stuck on a vanished leader cannot hold every later read hostage; while no leader is known
-    // (an election is under way) it retries, so reads ride through an election instead of failing at once.
+    // or the known one is unreachable (an election is under way) it retries, so reads ride through an election
+    // instead of failing at once.
     private async Task BarrierAsync()
     {
         using var expiry = new CancellationTokenSource(timeout);
@@ -58,7 +60,9 @@ public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> opti
                 await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
                 return;
             }
-            catch (QuorumUnreachableException) when (!expiry.IsCancellationRequested)
+            // A follower asks the leader for its commit index: right after the leader stops, it is unreachable
+            // (MemberUnavailableException) until the election names another; either way, ask again.
+            catch (Exception e) when (e is QuorumUnreachableException or MemberUnavailableException && !expiry.IsCancellationRequested)
             {
                 await Task.Delay(RetryDelay, expiry.Token).ConfigureAwait(false);
             }

@@ -1,0 +1,54 @@
+namespace RaftKv.Client;
+
+/// <summary>Settings of <see cref="RaftKvDistributedLock"/>.</summary>
+public sealed class RaftKvLockOptions
+{
+    /// <summary>
+    /// The lock key's TTL: how long the lock outlives a holder that stopped extending it (crashed, cut off).
+    /// The handle extends it automatically while held.
+    /// </summary>
+    public TimeSpan Expiry { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The largest difference between the client's clock rate and the cluster's over one lease. The handle counts the
+    /// lock as held only for <see cref="Expiry"/> − elapsed since the acquire (or last extension) was sent − this skew;
+    /// past that, without a confirmed extension, <see cref="RaftKvLockHandle.HandleLostToken"/> fires.
+    /// </summary>
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often a held lock is extended; null means a third of <see cref="Expiry"/>.</summary>
+    public TimeSpan? ExtensionCadence { get; set; }
+
+    /// <summary>The shortest pause between two attempts to take a busy lock.</summary>
+    public TimeSpan MinBusyWaitSleepTime { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The longest pause between two attempts to take a busy lock (each pause is drawn at random in between).</summary>
+    public TimeSpan MaxBusyWaitSleepTime { get; set; } = TimeSpan.FromMilliseconds(800);
+
+    internal TimeSpan Cadence => ExtensionCadence ?? Expiry / 3;
+
+    /// <summary>How long after it was requested a lease can be counted on.</summary>
+    internal TimeSpan Validity => Expiry - MaxClockSkew;
+
+    /// <summary>Checks the settings; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        if (Expiry < TimeSpan.FromMilliseconds(1))
+            throw new ArgumentException($"{nameof(Expiry)} must be at least 1 ms.", nameof(Expiry));
+        if (MaxClockSkew < TimeSpan.Zero || MaxClockSkew >= Expiry)
+            throw new ArgumentException($"{nameof(MaxClockSkew)} must be at least zero and below {nameof(Expiry)}.", nameof(MaxClockSkew));
+        if (Cadence <= TimeSpan.Zero || Cadence >= Validity)
+            throw new ArgumentException($"{nameof(ExtensionCadence)} must be positive and below {nameof(Expiry)} − {nameof(MaxClockSkew)}.", nameof(ExtensionCadence));
+        if (MinBusyWaitSleepTime < TimeSpan.Zero || MaxBusyWaitSleepTime < MinBusyWaitSleepTime)
+            throw new ArgumentException($"Busy-wait sleep times must satisfy 0 ≤ {nameof(MinBusyWaitSleepTime)} ≤ {nameof(MaxBusyWaitSleepTime)}.", nameof(MaxBusyWaitSleepTime));
+    }
+
+    internal RaftKvLockOptions Snapshot() => new()
+    {
+        Expiry = Expiry,
+        MaxClockSkew = MaxClockSkew,
+        ExtensionCadence = ExtensionCadence,
+        MinBusyWaitSleepTime = MinBusyWaitSleepTime,
+        MaxBusyWaitSleepTime = MaxBusyWaitSleepTime,
+    };
+}
