@@ -3,17 +3,18 @@ using System.Globalization;
 using RaftKv.Chaos.Tests.Checkers;
 using RaftKv.Chaos.Tests.History;
 using RaftKv.Chaos.Tests.Workloads;
+using RaftKv.Client;
 
 namespace RaftKv.Chaos.Tests;
 
 /// <summary>How long a run lasts and how hard it pushes.</summary>
-internal sealed record ChaosProfile(string Name, TimeSpan Duration, int RegisterClients, int CounterClients, int SetClients, int LockClients)
+internal sealed record ChaosProfile(string Name, TimeSpan Duration, int RegisterClients, int CounterClients, int SetClients, int LockClients, int ClientLibraryLockers)
 {
     /// <summary>The profile CI runs: short, every workload, every fault kind likely to come up.</summary>
-    public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4);
+    public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4, ClientLibraryLockers: 2);
 
     /// <summary>The soak profile (<c>RAFTKV_CHAOS_PROFILE=soak</c>): longer runs, more clients.</summary>
-    public static ChaosProfile Soak { get; } = new("soak", TimeSpan.FromMinutes(5), RegisterClients: 6, CounterClients: 3, SetClients: 3, LockClients: 6);
+    public static ChaosProfile Soak { get; } = new("soak", TimeSpan.FromMinutes(5), RegisterClients: 6, CounterClients: 3, SetClients: 3, LockClients: 6, ClientLibraryLockers: 3);
 }
 
 /// <summary>
@@ -38,6 +39,10 @@ internal static class ChaosRun
         {
             await cluster.WaitForLeaderAsync(TimeSpan.FromSeconds(30));
             var workloads = new Workloads.Workloads(cluster, history, RequestTimeout);
+            var clientOptions = new RaftKvClientOptions();
+            foreach (var node in LocalCluster.Nodes)
+                clientOptions.Endpoints.Add($"{cluster.Host(node)}:{LocalCluster.RespPort(node)}");
+            await using var client = await RaftKvConnection.ConnectAsync(clientOptions);
             var nemesis = new Nemesis(cluster, history, new Random(rng.Next()), MaxClockSkew);
 
             using (var stop = new CancellationTokenSource(profile.Duration))
@@ -51,6 +56,8 @@ internal static class ChaosRun
                     clients.Add(workloads.SetAsync(new Random(rng.Next()), stop.Token));
                 for (var i = 0; i < profile.LockClients; i++)
                     clients.Add(workloads.LockAsync(new Random(rng.Next()), fenced: i % 2 == 0, stop.Token));
+                for (var i = 0; i < profile.ClientLibraryLockers; i++)
+                    clients.Add(workloads.ClientLockAsync(client, new Random(rng.Next()), stop.Token));
 
                 await nemesis.RunAsync(stop.Token);
                 await Task.WhenAll(clients);

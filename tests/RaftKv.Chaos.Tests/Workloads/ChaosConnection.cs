@@ -47,6 +47,8 @@ internal sealed class ChaosConnection(LocalCluster cluster, Random rng, TimeSpan
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException or IOException)
             {
+                // The node is down or cut off: pause a moment rather than spin on connection attempts.
+                await Task.Delay(rng.Next(20, 80));
                 return new(CallOutcome.Failed, null, $"connect to node{node}: {e.GetType().Name}");
             }
         }
@@ -59,8 +61,12 @@ internal sealed class ChaosConnection(LocalCluster cluster, Random rng, TimeSpan
 
             // An unknown outcome is the node's to declare; a refusal (no leader, redirect) or a command error took nothing.
             var uncertain = reply.Text!.StartsWith("UNCERTAIN", StringComparison.Ordinal);
-            if (!uncertain)
+            if (!uncertain && IsRefusal(reply.Text))
+            {
                 await DropAsync();
+                await Task.Delay(rng.Next(20, 80));
+            }
+
             return new(uncertain ? CallOutcome.Unknown : CallOutcome.Failed, reply, reply.Text);
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or EndOfStreamException or ObjectDisposedException or InvalidDataException)
@@ -69,6 +75,9 @@ internal sealed class ChaosConnection(LocalCluster cluster, Random rng, TimeSpan
             return new(CallOutcome.Unknown, null, $"node{Node}: {e.GetType().Name}");
         }
     }
+
+    private static bool IsRefusal(string error)
+        => error.StartsWith("CLUSTERDOWN", StringComparison.Ordinal) || error.StartsWith("MOVED", StringComparison.Ordinal);
 
     // After any trouble, the next call goes to a node picked afresh.
     private async Task DropAsync()

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using RaftKv.Chaos.Tests.History;
+using RaftKv.Client;
 using RaftKv.StateMachine;
 
 namespace RaftKv.Chaos.Tests.Workloads;
@@ -175,6 +176,70 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
             }
 
             await Task.Delay(rng.Next(0, 30), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Locks through RaftKv.Client's <see cref="RaftKvDistributedLock"/>: sessions make its retries exactly-once and
+    /// every acquisition carries a fencing token. A holder stops at its critical section's end or when the client says
+    /// the lease can no longer be proved (<see cref="RaftKvLockHandle.HandleLostToken"/>), whichever is first.
+    /// </summary>
+    public async Task ClientLockAsync(RaftKvConnection client, Random rng, CancellationToken stop)
+    {
+        var process = NewProcess();
+        var options = new RaftKvLockOptions { Expiry = LockTtl, MaxClockSkew = ChaosRun.MaxClockSkew };
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var key = LockKeys[rng.Next(LockKeys.Length)];
+            var attempt = $"client-p{process}-{n}";
+            var acquire = history.Invoke(process, OpKind.Acquire, key, attempt, ttl: LockTtl);
+            RaftKvLockHandle? handle;
+            try
+            {
+                handle = await new RaftKvDistributedLock(key, client, options).TryAcquireAsync(TimeSpan.Zero, CancellationToken.None);
+            }
+            catch (RaftKvUnknownOutcomeException e)
+            {
+                // The client released whatever it may hold in the background; the history cannot know.
+                acquire.Info(e.Message);
+                continue;
+            }
+            catch (Exception e) when (e is RaftKvServerException or RaftKvTimeoutException)
+            {
+                // Nothing was applied: a command error, or no leader within the client's deadline.
+                acquire.Fail(e.Message);
+                await Task.Delay(rng.Next(20, 100), CancellationToken.None);
+                continue;
+            }
+
+            if (handle is null)
+            {
+                acquire.Fail("held by another");
+                await Task.Delay(rng.Next(0, 30), CancellationToken.None);
+                continue;
+            }
+
+            acquire.Ok(fencingToken: handle.FencingToken);
+            try
+            {
+                await Task.Delay(rng.Next(10, 60), handle.HandleLostToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // The lease could not be proved any more: leave the critical section now.
+            }
+
+            var release = history.Invoke(process, OpKind.Release, key, attempt);
+            try
+            {
+                await handle.DisposeAsync();
+                release.Ok();
+            }
+            catch (Exception e) when (e is RaftKvException or RaftKvTimeoutException)
+            {
+                // The key expires by its TTL anyway; the holder stopped using it when it began releasing.
+                release.Info(e.Message);
+            }
         }
     }
 
