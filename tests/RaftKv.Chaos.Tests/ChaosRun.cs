@@ -91,7 +91,7 @@ internal static class ChaosRun
     private static IEnumerable<CheckResult> Check(IReadOnlyList<Operation> history)
     {
         var registers = history.Where(static o => o.Key.StartsWith(Workloads.Workloads.RegisterPrefix, StringComparison.Ordinal)).ToList();
-        var counter = history.Where(static o => o.Key == Workloads.Workloads.CounterKey).ToList();
+        var counter = history.Where(static o => o.Key.StartsWith(Workloads.Workloads.CounterPrefix, StringComparison.Ordinal)).ToList();
         var options = new LinearizabilityOptions { TimeLimit = TimeSpan.FromSeconds(60) };
         yield return new LinearizabilityChecker<string?>(new RegisterModel(), options).Check(registers);
         yield return new LinearizabilityChecker<long>(new CounterModel(), options).Check(counter);

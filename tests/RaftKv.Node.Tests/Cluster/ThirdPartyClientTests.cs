@@ -6,40 +6,16 @@ using StackExchange.Redis;
 
 namespace RaftKv.Node.Tests.Cluster;
 
-/// <summary>One three-node cluster shared by the third-party client tests (each test leaves every node running).</summary>
-public sealed class ThirdPartyClusterFixture : IAsyncLifetime
-{
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Cluster = await TestCluster.StartAsync();
-
-    public async Task DisposeAsync() => await Cluster.DisposeAsync();
-
-    /// <summary>A node that is not the leader right now.</summary>
-    public async Task<int> FollowerAsync() => (await Cluster.WaitForLeaderAsync() + 1) % Cluster.Size;
-}
-
 /// <summary>
 /// Real Redis clients, unmodified, pointed at a follower only: every write they send is forwarded to the leader, so
 /// they work without knowing there is a cluster.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ThirdPartyClientTests(ThirdPartyClusterFixture fixture) : IClassFixture<ThirdPartyClusterFixture>
+public sealed class ThirdPartyClientTests(SharedClusterFixture fixture) : IClassFixture<SharedClusterFixture>
 {
     private TestCluster Cluster => fixture.Cluster;
 
-    private static async Task<ConnectionMultiplexer> ConnectAsync(int port)
-    {
-        var options = new ConfigurationOptions
-        {
-            EndPoints = { $"127.0.0.1:{port}" },
-            AbortOnConnectFail = false,
-            ConnectTimeout = 10_000,
-            SyncTimeout = 10_000,
-            AsyncTimeout = 10_000,
-        };
-        return await ConnectionMultiplexer.ConnectAsync(options);
-    }
+    private static Task<ConnectionMultiplexer> ConnectAsync(int port) => StackExchangeRedis.ConnectAsync(port);
 
     [Fact]
     public async Task StackExchange_Redis_reads_and_writes_through_a_follower()
@@ -67,10 +43,7 @@ public sealed class ThirdPartyClientTests(ThirdPartyClusterFixture fixture) : IC
     {
         await using var cluster = await TestCluster.StartAsync(settings: new Dictionary<string, string?> { ["RaftKv:ClusterCommands"] = "false" });
         var leader = await cluster.WaitForLeaderAsync();
-        var options = new ConfigurationOptions { AbortOnConnectFail = false, ConnectTimeout = 10_000, SyncTimeout = 10_000, AsyncTimeout = 10_000 };
-        for (var node = 0; node < cluster.Size; node++)
-            options.EndPoints.Add($"127.0.0.1:{cluster.RespPort(node)}");
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(options);
+        await using var redis = await StackExchangeRedis.ConnectAsync([.. Enumerable.Range(0, cluster.Size).Select(cluster.RespPort)]);
 
         var primary = Assert.Single(redis.GetEndPoints(), e => !redis.GetServer(e).IsReplica);
         Assert.EndsWith($":{cluster.RespPort(leader)}", primary.ToString(), StringComparison.Ordinal);

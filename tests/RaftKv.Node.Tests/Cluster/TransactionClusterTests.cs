@@ -6,38 +6,20 @@ using StackExchange.Redis;
 
 namespace RaftKv.Node.Tests.Cluster;
 
-/// <summary>One three-node cluster shared by the transaction cluster tests (each uses its own keys).</summary>
-public sealed class TransactionClusterFixture : IAsyncLifetime
-{
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Cluster = await TestCluster.StartAsync();
-
-    public async Task DisposeAsync() => await Cluster.DisposeAsync();
-}
-
 /// <summary>
 /// MULTI/EXEC on a three-node cluster: StackExchange.Redis's lock helpers and transactions with conditions (WATCH, a
 /// read, MULTI, the writes, EXEC) against the leader, a transaction sent to a follower (forwarded as one write), and
 /// replicas that agree on the result.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class TransactionClusterTests(TransactionClusterFixture fixture) : IClassFixture<TransactionClusterFixture>
+public sealed class TransactionClusterTests(SharedClusterFixture fixture) : IClassFixture<SharedClusterFixture>
 {
     private TestCluster Cluster => fixture.Cluster;
 
     private async Task<ConnectionMultiplexer> ConnectToLeaderAsync()
     {
         var leader = await Cluster.WaitForLeaderAsync();
-        var options = new ConfigurationOptions
-        {
-            EndPoints = { $"127.0.0.1:{Cluster.RespPort(leader)}" },
-            AbortOnConnectFail = false,
-            ConnectTimeout = 10_000,
-            SyncTimeout = 10_000,
-            AsyncTimeout = 10_000,
-        };
-        return await ConnectionMultiplexer.ConnectAsync(options);
+        return await StackExchangeRedis.ConnectAsync(Cluster.RespPort(leader));
     }
 
     [Fact]

@@ -7,35 +7,13 @@ using RaftKv.Testing;
 
 namespace RaftKv.Node.Tests.Scripting;
 
-/// <summary>One three-node cluster shared by the scripting cluster tests (each test leaves every node running).</summary>
-public sealed class ScriptClusterFixture : IAsyncLifetime
-{
-    internal TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Cluster = await TestCluster.StartAsync();
-
-    public async Task DisposeAsync() => await Cluster.DisposeAsync();
-
-    /// <summary>Starts any node a previous test left stopped and returns the agreed leader.</summary>
-    internal async Task<int> AllRunningLeaderAsync()
-    {
-        for (var node = 0; node < Cluster.Size; node++)
-        {
-            if (!Cluster.IsRunning(node))
-                await Cluster.StartNodeAsync(node);
-        }
-
-        return await Cluster.WaitForLeaderAsync();
-    }
-}
-
 /// <summary>
 /// Scripts on a replicated cluster: the seed's lock pattern across a leader change (the script cache is replicated
 /// state), scripts stopped by a limit leave every replica identical, and a mixed workload of scripts and commands
 /// with a failover converges to one state digest.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ScriptClusterTests(ScriptClusterFixture fixture) : IClassFixture<ScriptClusterFixture>
+public sealed class ScriptClusterTests(SharedClusterFixture fixture) : IClassFixture<SharedClusterFixture>
 {
     private TestCluster Cluster => fixture.Cluster;
 
