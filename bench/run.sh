@@ -37,17 +37,21 @@ redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$WORK" --appendonly yes 
 for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 leader_port() { echo $((6380 + $("$LC" leader))); }
+follower_port() { echo $((6380 + $("$LC" leader) % 3 + 1)); }
 
 # --- throughput and latency -------------------------------------------------------------------------------------
 N=$((QUICK ? 30000 : 100000)); N1=$((QUICK ? 3000 : 10000))
-# name | redis-benchmark arguments
+# name | node (leader or follower) | redis-benchmark arguments
 cases=(
-  "SET -c 50 -P 1|-t set -c 50 -P 1 -n $N -r 100000 -d 100"
-  "SET -c 50 -P 16|-t set -c 50 -P 16 -n $((N * 4)) -r 100000 -d 100"
-  "GET -c 50 -P 1|-t get -c 50 -P 1 -n $N -r 100000 -d 100"
-  "GET -c 50 -P 16|-t get -c 50 -P 16 -n $((N * 4)) -r 100000 -d 100"
-  "SET -c 1|-t set -c 1 -P 1 -n $N1 -r 100000 -d 100"
-  "GET -c 1|-t get -c 1 -P 1 -n $N1 -r 100000 -d 100"
+  "SET -c 50 -P 1|leader|-t set -c 50 -P 1 -n $N -r 100000 -d 100"
+  "SET -c 50 -P 16|leader|-t set -c 50 -P 16 -n $((N * 4)) -r 100000 -d 100"
+  "GET -c 50 -P 1|leader|-t get -c 50 -P 1 -n $N -r 100000 -d 100"
+  "GET -c 50 -P 16|leader|-t get -c 50 -P 16 -n $((N * 4)) -r 100000 -d 100"
+  "SET -c 1|leader|-t set -c 1 -P 1 -n $N1 -r 100000 -d 100"
+  "GET -c 1|leader|-t get -c 1 -P 1 -n $N1 -r 100000 -d 100"
+  "SET -c 50 -P 1 via a follower|follower|-t set -c 50 -P 1 -n $N -r 100000 -d 100"
+  "SET -c 1 via a follower|follower|-t set -c 1 -P 1 -n $N1 -r 100000 -d 100"
+  "GET -c 50 -P 1 on a follower|follower|-t get -c 50 -P 1 -n $N -r 100000 -d 100"
 )
 # Prints "rps p50 p99" from redis-benchmark --csv.
 measure() {
@@ -58,8 +62,8 @@ measure() {
 table="| workload | RaftKv rps | Redis rps | ratio | RaftKv p50 / p99 ms | Redis p50 / p99 ms |
 |---|---|---|---|---|---|"
 for entry in "${cases[@]}"; do
-  name=${entry%%|*}; args=${entry#*|}
-  read -r k_rps k_p50 k_p99 <<<"$(measure "$(leader_port)" "$args")"
+  name=${entry%%|*}; rest=${entry#*|}; node=${rest%%|*}; args=${rest#*|}
+  read -r k_rps k_p50 k_p99 <<<"$(measure "$("${node}_port")" "$args")"
   read -r r_rps r_p50 r_p99 <<<"$(measure $REDIS_PORT "$args")"
   ratio=$(awk -v a="$k_rps" -v b="$r_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   line="| \`$name\` | $k_rps | $r_rps | ${ratio}x | $k_p50 / $k_p99 | $r_p50 / $r_p99 |"
@@ -153,7 +157,8 @@ Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | x
 $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version), $(redis-server --version | cut -d' ' -f3).
 Shared, noisy cores: compare ratios within this run, not absolute numbers across runs.
 
-RaftKv: 3 nodes on loopback (local-cluster.sh), writes and reads sent to the leader, fsync on commit.
+RaftKv: 3 nodes on loopback (local-cluster.sh), writes and reads sent to the leader (rows marked "follower": to a
+follower, which forwards writes to the leader and reads after a read barrier), fsync on commit.
 Redis: one redis-server, \`appendonly yes\`, \`appendfsync always\`. Same \`redis-benchmark\` and arguments
 (\`-d 100 -r 100000\`, keys random in 100k).
 
