@@ -8,7 +8,8 @@ namespace RaftKv.Chaos.Tests;
 /// Jepsen-style runs against real node processes: workloads with many clients, a seeded nemesis (kill -9, pause,
 /// partition, clock skew, kill-all), and checkers over the recorded history. The CI profile runs a few short runs;
 /// <c>RAFTKV_CHAOS_PROFILE=soak</c> (with <c>RAFTKV_CHAOS_MINUTES</c>, default 20) runs long ones; <c>RAFTKV_CHAOS_SEED</c>
-/// replays one seed. Histories and reports go to <c>RAFTKV_CHAOS_OUT</c> (default <c>data/chaos</c>, git-ignored).
+/// replays one seed; <c>RAFTKV_CHAOS_FAULTS</c> (e.g. <c>KillLeader,PartitionRandom</c>) picks the fault kinds. Histories
+/// and reports go to <c>RAFTKV_CHAOS_OUT</c> (default <c>data/chaos</c>, git-ignored).
 /// </summary>
 [Collection(ProcessCollection.Name)]
 public sealed class ChaosTests(ITestOutputHelper output)
@@ -17,7 +18,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
     public async Task Histories_under_faults_are_linearizable_locks_are_safe_and_replicas_converge()
     {
         var soak = Environment.GetEnvironmentVariable("RAFTKV_CHAOS_PROFILE") == "soak";
-        var profile = soak ? ChaosProfile.Soak : ChaosProfile.Ci;
+        var profile = (soak ? ChaosProfile.Soak : ChaosProfile.Ci).WithFaultsFromEnvironment();
         var budget = soak
             ? TimeSpan.FromMinutes(double.Parse(Environment.GetEnvironmentVariable("RAFTKV_CHAOS_MINUTES") ?? "20", CultureInfo.InvariantCulture))
             : TimeSpan.FromSeconds(3 * profile.Duration.TotalSeconds);

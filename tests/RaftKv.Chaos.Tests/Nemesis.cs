@@ -22,7 +22,7 @@ internal enum FaultKind
 /// node and restarts them all. Every fault it injects is recorded in the history and healed before the next one, and
 /// <see cref="HealAllAsync"/> undoes whatever is left.
 /// </summary>
-internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Random rng, TimeSpan maxClockSkew)
+internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Random rng, TimeSpan maxClockSkew, IReadOnlyList<FaultKind> kinds)
 {
     private static readonly TimeSpan ElectionTimeout = TimeSpan.FromMilliseconds(600);
     private readonly HashSet<int> skewed = [];
@@ -39,9 +39,9 @@ internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Ran
 
             if (cycle.Count == 0)
             {
-                var kinds = Enum.GetValues<FaultKind>();
-                rng.Shuffle(kinds);
-                foreach (var kind in kinds)
+                var order = kinds.ToArray();
+                rng.Shuffle(order);
+                foreach (var kind in order)
                     cycle.Enqueue(kind);
             }
 
