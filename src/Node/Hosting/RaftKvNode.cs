@@ -62,6 +62,8 @@ public static class RaftKvNode
                 : TimeProvider.System)
             .AddSingleton<ClusterView>()
             .AddSingleton<ReadBarrier>()
+            .AddSingleton<LogCheckpoint>()
+            .AddSingleton<DurabilityBarrier>()
             .AddSingleton<Proposer>()
             .AddSingleton<LeaderForwarder>()
             .AddHostedService<IdleExpirySweep>()

@@ -6,7 +6,7 @@ using RaftKv.StateMachine.Commands;
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// A follower's pool of <see cref="LeaderLink"/>s to the current leader. A client connection always uses the same link
+/// A follower's pool of <see cref="PeerLink"/>s to the current leader. A client connection always uses the same link
 /// (by its id), so its forwarded writes reach the leader in the order it sent them; different clients spread over the
 /// links.
 /// </summary>
@@ -18,7 +18,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
 {
     private readonly ClusterView view;
     private readonly ILogger<LeaderForwarder> logger;
-    private readonly LeaderLink?[] links;
+    private readonly PeerLink?[] links;
     private readonly TimeSpan timeout;
     private readonly Lock gate = new();
     private long forwarded;
@@ -28,7 +28,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
     {
         this.view = view;
         this.logger = logger;
-        links = new LeaderLink?[Math.Max(1, options.Value.ForwardConnections)];
+        links = new PeerLink?[Math.Max(1, options.Value.ForwardConnections)];
         timeout = options.Value.ForwardTimeout;
         view.Raft.LeaderChanged += (_, _) => CloseLinksNotTo(view.LeaderRespAddress);
     }
@@ -49,7 +49,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
         return LinkTo(leader, (int)(connectionId % links.Length)).ForwardAsync(command, database);
     }
 
-    private LeaderLink LinkTo(string leader, int slot)
+    private PeerLink LinkTo(string leader, int slot)
     {
         lock (gate)
         {
@@ -59,7 +59,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
             if (links[slot] is { } old)
                 _ = old.DisposeAsync();
             LogConnecting(logger, leader, slot);
-            return links[slot] = new LeaderLink(leader, timeout, logger);
+            return links[slot] = new PeerLink(leader, timeout, logger);
         }
     }
 

@@ -19,6 +19,7 @@ namespace RaftKv.Node.Raft;
 public sealed partial class Proposer(
     ClusterView view,
     RaftStateMachine stateMachine,
+    DurabilityBarrier durability,
     TimeProvider time,
     IOptions<NodeOptions> options,
     ILogger<Proposer> logger) : IDisposable
@@ -36,6 +37,8 @@ public sealed partial class Proposer(
     private readonly ArrayBufferWriter<byte> payload = new(1 << 16);
     private readonly CancellationTokenSource lifetime = new();
     private readonly Lock gate = new();
+    private readonly bool durableAcknowledgements = options.Value.DurableAcknowledgements;
+    private Task released = Task.CompletedTask;
     private ProposedBatch? open;
     private bool pumping;
     private long lastStamp;
@@ -150,7 +153,7 @@ public sealed partial class Proposer(
 
         try
         {
-            // Returns once the entry is committed and applied here; apply completes the batch through its context.
+            // Returns once the entry is committed and applied here; apply hands the replies to the batch.
             await cluster.ReplicateAsync(payload.WrittenMemory, batch, lifetime.Token).ConfigureAwait(false);
         }
         catch (NotLeaderException e) when (e.InnerException is null)
@@ -164,9 +167,25 @@ public sealed partial class Proposer(
             // Appended, then leadership was lost: the entry may still commit under the next leader.
         }
 
-        // Applied with our context: the replies are in. Anything else (the index was taken by another leader's entry,
-        // or we stopped waiting) is an unknown outcome.
-        batch.Fail(UncertainOutcome);
+        if (!batch.IsApplied)
+        {
+            // The index was taken by another leader's entry, or we stopped waiting: an unknown outcome.
+            batch.Fail(UncertainOutcome);
+            return;
+        }
+
+        // The next entry may start replicating now; these replies leave once the entry is durable on a majority,
+        // and always after those of earlier entries.
+        released = ReleaseWhenDurableAsync(released, batch);
+    }
+
+    private async Task ReleaseWhenDurableAsync(Task earlier, ProposedBatch batch)
+    {
+        await earlier.ConfigureAwait(false);
+        if (!durableAcknowledgements || await durability.ConfirmAsync(batch.Index).ConfigureAwait(false))
+            batch.Release();
+        else
+            batch.Fail(UncertainOutcome);
     }
 
     private async Task<bool> WaitForLeadershipAsync()

@@ -108,8 +108,8 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         CommandsApplied += replies.Length;
 
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
-        // and drops them.
-        (entry.Context as ProposedBatch)?.Complete(replies);
+        // and drops them. The proposer releases them to the clients once the entry is durable on a majority.
+        (entry.Context as ProposedBatch)?.Applied(replies, entry.Index);
 
         return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
     }

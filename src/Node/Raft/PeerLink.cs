@@ -11,15 +11,16 @@ using RaftKv.StateMachine.Commands;
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// One pipelined RESP connection from a follower to the leader, carrying <c>RAFTKV.PROPOSE db command</c> requests
-/// and their replies in order. Requests written in the order <see cref="ForwardAsync"/> is called reach the leader in
-/// that order, which keeps each client's writes in order.
+/// One pipelined RESP connection to another node, carrying the nodes' internal requests and their replies in order: a
+/// follower's <c>RAFTKV.PROPOSE db command</c> to the leader (<see cref="ForwardAsync"/>), and the leader's
+/// <c>RAFTKV.DURABLE index</c> to a follower (<see cref="ConfirmDurableAsync"/>). Requests written in the order they are
+/// made reach the other node in that order, which keeps each client's forwarded writes in order.
 /// </summary>
 /// <remarks>
 /// A write whose request bytes left this node has an unknown outcome if the link breaks or times out before the
 /// reply: the leader may have applied it. Only writes never sent are reported as refused.
 /// </remarks>
-internal sealed partial class LeaderLink : IAsyncDisposable
+internal sealed partial class PeerLink : IAsyncDisposable
 {
     private static readonly byte[] ProposeHeader = "*3\r\n$14\r\nRAFTKV.PROPOSE\r\n"u8.ToArray();
 
@@ -36,7 +37,7 @@ internal sealed partial class LeaderLink : IAsyncDisposable
     /// Opens a link to <paramref name="address"/> (<c>host:port</c>). Requests can be queued at once; they leave, in
     /// order, when the connection is up, or are refused if it cannot be made.
     /// </summary>
-    public LeaderLink(string address, TimeSpan timeout, ILogger logger)
+    public PeerLink(string address, TimeSpan timeout, ILogger logger)
     {
         Address = address;
         this.timeout = timeout;
@@ -82,9 +83,21 @@ internal sealed partial class LeaderLink : IAsyncDisposable
     }
 
     /// <summary>Sends a write to the leader and waits for its reply, at most the link's timeout.</summary>
-    public async Task<Reply> ForwardAsync(WriteCommand command, int database)
+    public Task<Reply> ForwardAsync(WriteCommand command, int database) => SendAsync(Encode(command, database));
+
+    /// <summary>
+    /// Asks the node to confirm that its write-ahead log holds every entry up to <paramref name="index"/> as committed
+    /// and checkpointed (so a crash cannot take it back); the reply is <c>:index</c> or an error.
+    /// </summary>
+    public Task<Reply> ConfirmDurableAsync(long index)
     {
-        var request = new Pending(Encode(command, database));
+        var text = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return SendAsync(Encoding.ASCII.GetBytes($"*2\r\n$14\r\nRAFTKV.DURABLE\r\n${text.Length}\r\n{text}\r\n"));
+    }
+
+    private async Task<Reply> SendAsync(byte[] frame)
+    {
+        var request = new Pending(frame);
         lock (gate)
         {
             if (broken || !outgoing.Writer.TryWrite(request))
