@@ -24,6 +24,7 @@ public sealed class NodeCommands(
     RaftStateMachine stateMachine,
     Proposer proposer,
     ReadBarrier barrier,
+    DurabilityBarrier durability,
     IServiceProvider services,
     TimeProvider time,
     IOptions<NodeOptions> options)
@@ -304,6 +305,7 @@ public sealed class NodeCommands(
         Line(text, "raft_batches_applied", stateMachine.BatchesApplied);
         Line(text, "raft_commands_applied", stateMachine.CommandsApplied);
         Line(text, "read_barriers_issued", barrier.BarriersIssued);
+        Line(text, "durability_rounds_issued", durability.RoundsIssued);
     }
 
     private void WriteKeyspace(StringBuilder text)

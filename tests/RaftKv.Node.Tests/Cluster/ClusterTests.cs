@@ -177,6 +177,10 @@ public sealed class ClusterTests
         var proposer = cluster.Service<Proposer>(leader);
         Assert.Equal(writes, proposer.CommandsProposed);
         Assert.True(proposer.EntriesProposed < writes / 4, $"{proposer.EntriesProposed} entries for {writes} writes");
+
+        // Every acknowledged entry was confirmed durable on a majority, in rounds shared by several entries at most.
+        var rounds = cluster.Service<DurabilityBarrier>(leader).RoundsIssued;
+        Assert.InRange(rounds, 1, proposer.EntriesProposed);
     }
 
     [Fact]
