@@ -12,17 +12,8 @@ internal sealed record ChaosProfile(
     string Name, TimeSpan Duration, int RegisterClients, int CounterClients, int SetClients, int LockClients, int ClientLibraryLockers,
     IReadOnlyList<FaultKind> Faults)
 {
-    /// <summary>Every fault but the crash of every node at once.</summary>
-    /// <remarks>
-    /// Killing every node at once is left to the soak profile: before durable acknowledgements it lost acknowledged
-    /// writes (fixed), and one CI run after the fix still ended with one replica's digest different from the others'
-    /// at the same applied index (no operation in the history was wrong) — not yet explained. CI checks the promise
-    /// the product makes today: any single node may fail.
-    /// </remarks>
-    public static IReadOnlyList<FaultKind> SingleNodeFaults { get; } = [.. Enum.GetValues<FaultKind>().Where(static k => k != FaultKind.KillAll)];
-
-    /// <summary>The profile CI runs: short, every workload, every single-node fault.</summary>
-    public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4, ClientLibraryLockers: 2, SingleNodeFaults);
+    /// <summary>The profile CI runs: short, every workload, every fault (killing all three nodes at once included).</summary>
+    public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4, ClientLibraryLockers: 2, Enum.GetValues<FaultKind>());
 
     /// <summary>The soak profile (<c>RAFTKV_CHAOS_PROFILE=soak</c>): longer runs, more clients, every fault.</summary>
     public static ChaosProfile Soak { get; } = new("soak", TimeSpan.FromMinutes(5), RegisterClients: 6, CounterClients: 3, SetClients: 3, LockClients: 6, ClientLibraryLockers: 3, Enum.GetValues<FaultKind>());

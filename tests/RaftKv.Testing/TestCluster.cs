@@ -41,6 +41,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     public bool IsRunning(int node) => nodes[node].App is not null;
 
+    /// <summary>The node's data directory (its write-ahead log is under <c>wal/</c>).</summary>
+    public string DataPath(int node) => nodes[node].DataPath;
+
     public Task<RespTestClient> ConnectAsync(int node) => RespTestClient.ConnectAsync(nodes[node].RespPort);
 
     public T Service<T>(int node)

@@ -23,7 +23,6 @@ public sealed partial class CommandDispatcher(
     ClusterView view,
     Proposer proposer,
     LeaderForwarder forwarder,
-    LogCheckpoint checkpoint,
     ReadBarrier barrier,
     RaftStateMachine stateMachine,
     NodeCommands nodeCommands,
@@ -46,8 +45,6 @@ public sealed partial class CommandDispatcher(
 
         if (argv.Length > 0 && Ascii.EqualsIgnoreCase(argv[0].Span, ForwardedWrite.Name))
             return new(ForwardedWrite.HandleAsync(argv, view, proposer));
-        if (argv.Length > 0 && Ascii.EqualsIgnoreCase(argv[0].Span, DurableCheck.Name))
-            return new(DurableCheck.HandleAsync(argv, view, checkpoint, options.Value.DurabilityTimeout));
 
         var parsed = CommandParser.Parse(argv);
         return parsed.Outcome switch

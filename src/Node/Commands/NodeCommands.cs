@@ -24,7 +24,6 @@ public sealed class NodeCommands(
     RaftStateMachine stateMachine,
     Proposer proposer,
     ReadBarrier barrier,
-    DurabilityBarrier durability,
     IServiceProvider services,
     TimeProvider time,
     IOptions<NodeOptions> options)
@@ -305,7 +304,7 @@ public sealed class NodeCommands(
         Line(text, "raft_batches_applied", stateMachine.BatchesApplied);
         Line(text, "raft_commands_applied", stateMachine.CommandsApplied);
         Line(text, "read_barriers_issued", barrier.BarriersIssued);
-        Line(text, "durability_rounds_issued", durability.RoundsIssued);
+        Line(text, "raft_follower_log_flushes", (view.Raft.AuditTrail as DurableWriteAheadLog)?.FollowerFlushes ?? 0);
     }
 
     private void WriteKeyspace(StringBuilder text)

@@ -75,16 +75,6 @@ public sealed class NodeOptions
     /// </summary>
     public bool ClusterCommands { get; set; } = true;
 
-    /// <summary>
-    /// Acknowledge a write only once a majority of the nodes has checkpointed the entry in its write-ahead log (see
-    /// <c>Raft/DurabilityBarrier</c>); without it, a crash of a majority at the wrong moment can lose acknowledged
-    /// writes. Turn off only to measure what it costs.
-    /// </summary>
-    public bool DurableAcknowledgements { get; set; } = true;
-
-    /// <summary>How long the leader waits for a majority to confirm an entry durable before answering <c>-UNCERTAIN</c>.</summary>
-    public TimeSpan DurabilityTimeout { get; set; } = TimeSpan.FromSeconds(5);
-
     /// <summary>Connections a follower keeps open to the leader for forwarded writes (each client sticks to one).</summary>
     public int ForwardConnections { get; set; } = 4;
 

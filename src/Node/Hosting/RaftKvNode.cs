@@ -1,3 +1,4 @@
+using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Http;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -39,15 +40,22 @@ public static class RaftKvNode
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
 
         var dataPath = Path.GetFullPath(nodeOptions.DataPath);
-        builder.Services
-            .UseStateMachine<RaftStateMachine>(new WriteAheadLog.Options
-            {
-                Location = Path.Combine(dataPath, "wal"),
+        var walOptions = new WriteAheadLog.Options
+        {
+            Location = Path.Combine(dataPath, "wal"),
 
-                // The WAL keeps one file, and one open handle, per chunk: at DotNext's default size a million writes
-                // made ~20,000 files and the node died of "Too many open files". Bigger chunks keep that bounded.
-                ChunkSize = nodeOptions.WalChunkBytes,
-            })
+            // The WAL keeps one file, and one open handle, per chunk: at DotNext's default size a million writes
+            // made ~20,000 files and the node died of "Too many open files". Bigger chunks keep that bounded.
+            ChunkSize = nodeOptions.WalChunkBytes,
+        };
+
+        // What UseStateMachine<T> registers, with DotNext's log replaced by one whose followers flush before they
+        // acknowledge (see DurableWriteAheadLog).
+        builder.Services
+            .AddSingleton<RaftStateMachine>()
+            .AddSingleton<IStateMachine>(services => services.GetRequiredService<RaftStateMachine>())
+            .AddSingleton<IPersistentState>(services => new DurableWriteAheadLog(walOptions, services.GetRequiredService<IStateMachine>()))
+            .AddSingleton<IAuditTrail<IRaftLogEntry>>(services => services.GetRequiredService<IPersistentState>())
             .UseInMemoryConfigurationStorage(members =>
             {
                 foreach (var member in nodeOptions.Members)
@@ -62,8 +70,6 @@ public static class RaftKvNode
                 : TimeProvider.System)
             .AddSingleton<ClusterView>()
             .AddSingleton<ReadBarrier>()
-            .AddSingleton<LogCheckpoint>()
-            .AddSingleton<DurabilityBarrier>()
             .AddSingleton<Proposer>()
             .AddSingleton<LeaderForwarder>()
             .AddHostedService<IdleExpirySweep>()

@@ -11,10 +11,9 @@ using RaftKv.StateMachine.Commands;
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// One pipelined RESP connection to another node, carrying the nodes' internal requests and their replies in order: a
-/// follower's <c>RAFTKV.PROPOSE db command</c> to the leader (<see cref="ForwardAsync"/>), and the leader's
-/// <c>RAFTKV.DURABLE index</c> to a follower (<see cref="ConfirmDurableAsync"/>). Requests written in the order they are
-/// made reach the other node in that order, which keeps each client's forwarded writes in order.
+/// One pipelined RESP connection from a follower to the leader, carrying forwarded writes
+/// (<c>RAFTKV.PROPOSE db command</c>, <see cref="ForwardAsync"/>) and their replies in order. Requests written in the
+/// order they are made reach the leader in that order, which keeps each client's forwarded writes in order.
 /// </summary>
 /// <remarks>
 /// A write whose request bytes left this node has an unknown outcome if the link breaks or times out before the
@@ -84,16 +83,6 @@ internal sealed partial class PeerLink : IAsyncDisposable
 
     /// <summary>Sends a write to the leader and waits for its reply, at most the link's timeout.</summary>
     public Task<Reply> ForwardAsync(WriteCommand command, int database) => SendAsync(Encode(command, database));
-
-    /// <summary>
-    /// Asks the node to confirm that its write-ahead log holds every entry up to <paramref name="index"/> as committed
-    /// and checkpointed (so a crash cannot take it back); the reply is <c>:index</c> or an error.
-    /// </summary>
-    public Task<Reply> ConfirmDurableAsync(long index)
-    {
-        var text = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return SendAsync(Encoding.ASCII.GetBytes($"*2\r\n$14\r\nRAFTKV.DURABLE\r\n${text.Length}\r\n{text}\r\n"));
-    }
 
     private async Task<Reply> SendAsync(byte[] frame)
     {

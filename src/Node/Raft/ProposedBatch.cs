@@ -36,23 +36,8 @@ internal sealed class ProposedBatch(int capacity)
 
     public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray() };
 
-    private Reply[]? applied;
-
-    /// <summary>The log index of the entry that carried the batch, once applied here; 0 before.</summary>
-    public long Index { get; private set; }
-
-    /// <summary>True once apply computed the replies (they are held back until <see cref="Release"/>).</summary>
-    public bool IsApplied => Volatile.Read(ref applied) is not null;
-
-    /// <summary>Records the replies apply computed for the entry at <paramref name="index"/>; the clients get them at <see cref="Release"/>.</summary>
-    public void Applied(Reply[] computed, long index)
-    {
-        Index = index;
-        Volatile.Write(ref applied, computed);
-    }
-
-    /// <summary>Hands the applied replies to the waiting clients; false if the batch already ended another way.</summary>
-    public bool Release() => applied is { } computed && replies.TrySetResult(computed);
+    /// <summary>Hands the replies apply computed to the waiting clients.</summary>
+    public void Applied(Reply[] computed) => replies.TrySetResult(computed);
 
     /// <summary>Ends every command of the batch with the same reply (the batch never ran, or its outcome is unknown).</summary>
     public bool Fail(Reply reply)

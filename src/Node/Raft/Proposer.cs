@@ -19,7 +19,6 @@ namespace RaftKv.Node.Raft;
 public sealed partial class Proposer(
     ClusterView view,
     RaftStateMachine stateMachine,
-    DurabilityBarrier durability,
     TimeProvider time,
     IOptions<NodeOptions> options,
     ILogger<Proposer> logger) : IDisposable
@@ -37,8 +36,6 @@ public sealed partial class Proposer(
     private readonly ArrayBufferWriter<byte> payload = new(1 << 16);
     private readonly CancellationTokenSource lifetime = new();
     private readonly Lock gate = new();
-    private readonly bool durableAcknowledgements = options.Value.DurableAcknowledgements;
-    private Task released = Task.CompletedTask;
     private ProposedBatch? open;
     private bool pumping;
     private long lastStamp;
@@ -167,25 +164,9 @@ public sealed partial class Proposer(
             // Appended, then leadership was lost: the entry may still commit under the next leader.
         }
 
-        if (!batch.IsApplied)
-        {
-            // The index was taken by another leader's entry, or we stopped waiting: an unknown outcome.
-            batch.Fail(UncertainOutcome);
-            return;
-        }
-
-        // The next entry may start replicating now; these replies leave once the entry is durable on a majority,
-        // and always after those of earlier entries.
-        released = ReleaseWhenDurableAsync(released, batch);
-    }
-
-    private async Task ReleaseWhenDurableAsync(Task earlier, ProposedBatch batch)
-    {
-        await earlier.ConfigureAwait(false);
-        if (!durableAcknowledgements || await durability.ConfirmAsync(batch.Index).ConfigureAwait(false))
-            batch.Release();
-        else
-            batch.Fail(UncertainOutcome);
+        // Not applied by now: the index was taken by another leader's entry, or we stopped waiting. An unknown
+        // outcome (a no-op for a batch apply already answered).
+        batch.Fail(UncertainOutcome);
     }
 
     private async Task<bool> WaitForLeadershipAsync()

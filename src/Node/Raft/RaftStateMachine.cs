@@ -108,8 +108,8 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         CommandsApplied += replies.Length;
 
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
-        // and drops them. The proposer releases them to the clients once the entry is durable on a majority.
-        (entry.Context as ProposedBatch)?.Applied(replies, entry.Index);
+        // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
+        (entry.Context as ProposedBatch)?.Applied(replies);
 
         return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
     }
