@@ -1,3 +1,5 @@
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+
 namespace RaftKv.Node.Hosting;
 
 /// <summary>A member of the static cluster: where its Raft endpoint is and where it serves RESP.</summary>
@@ -27,6 +29,16 @@ public sealed class NodeOptions
 
     /// <summary>Size of one write-ahead log chunk file. Fixed once a log exists (DotNext cannot change it later).</summary>
     public int WalChunkBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// How the write-ahead log holds its pages: <c>SharedMemory</c> (DotNext's default: memory-mapped files, a flush
+    /// is an <c>msync</c> per file) or <c>PrivateMemory</c> (anonymous memory written to the files with synchronous
+    /// writes, metadata and data in parallel).
+    /// </summary>
+    public WriteAheadLog.MemoryManagementStrategy WalMemory { get; set; } = WriteAheadLog.MemoryManagementStrategy.SharedMemory;
+
+    /// <summary>With <c>WalMemory=PrivateMemory</c>, write pages with direct I/O (<c>O_DIRECT</c>), bypassing the page cache.</summary>
+    public bool WalDirectIo { get; set; }
 
     /// <summary>Take a snapshot (and let the log be compacted) after this many applied entries.</summary>
     public int SnapshotEveryEntries { get; set; } = 10_000;

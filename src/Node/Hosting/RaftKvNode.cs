@@ -47,6 +47,8 @@ public static class RaftKvNode
             // The WAL keeps one file, and one open handle, per chunk: at DotNext's default size a million writes
             // made ~20,000 files and the node died of "Too many open files". Bigger chunks keep that bounded.
             ChunkSize = nodeOptions.WalChunkBytes,
+            MemoryManagement = nodeOptions.WalMemory,
+            NoBuffering = nodeOptions.WalDirectIo,
         };
 
         // What UseStateMachine<T> registers, with DotNext's log replaced by one whose followers flush before they

@@ -5,46 +5,120 @@ using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// DotNext 6.12's write-ahead log, made to keep Raft's persistence rule: a follower writes the entries it receives to
-/// disk (and records them in the log's checkpoint) before it acknowledges them.
+/// DotNext 6.12's write-ahead log with its follower side brought in line with Raft's rules for AppendEntries: a
+/// follower writes the entries it receives to disk before it acknowledges them, and it truncates its log only where a
+/// received entry conflicts with one it holds.
 /// </summary>
 /// <remarks>
 /// <para>
-/// DotNext's follower appends AppendEntries to its memory-mapped pages and answers at once; the background flusher
-/// makes them durable a little later. The log restarts from its checkpoint file (commit index, last flushed index),
-/// so until that flush a crash forgets entries this node already acknowledged. When every node crashed together
-/// (kill -9 of all three, power loss), a leader could have committed an entry that only it still had on disk: the
-/// restarted followers elected one of themselves, wrote something else at that index, and the old leader, which
-/// believed the index committed, kept its own entry — acknowledged writes lost and one replica different for good.
+/// Persist before acknowledging. DotNext's follower appended AppendEntries to its memory-mapped pages and answered at
+/// once; the background flusher made them durable a little later, and the log restarts from its checkpoint file
+/// (commit index, last flushed index). So until that flush a crash forgot entries this node had acknowledged. When every
+/// node crashed together (kill -9 of all three, power loss), a leader could have committed an entry that only it still
+/// had on disk: the restarted followers elected one of themselves, wrote something else at that index, and the old
+/// leader, which believed the index committed, kept its own entry: acknowledged writes lost and one replica different
+/// for good. The leader side needs nothing: 6.12's <c>CommitAsync</c> already waits until the leader's own log is
+/// flushed up to the commit index.
 /// </para>
 /// <para>
-/// The leader side needs nothing: 6.12's <c>CommitAsync</c> already waits until the leader's own log is flushed up to
-/// the commit index. With this class a follower's acknowledgement means "on my disk" too, so a committed entry is on
-/// the disks of a majority, which is what Raft's election rule needs to keep it.
+/// Truncate only on conflict ("if an existing entry conflicts with a new one — same index, different terms — delete
+/// the existing entry and all that follow it; append any new entries not already in the log"). DotNext overwrote from
+/// the request's first index and cut the log after its last entry whenever the request overlapped the log. A stale
+/// request (one the leader gave up on after a timeout, handled after a later one — a paused or partitioned follower
+/// produces them) then cut off entries this follower had already acknowledged, so an entry the leader counted as
+/// committed on this node no longer was.
 /// </para>
 /// <para>
 /// DotNext calls the multi-entry <c>AppendAsync</c> only from the follower's AppendEntries handler, under its
 /// transition lock, so the flush below never has a concurrent waiter (<c>FlushAsync</c> waits on an event that allows
-/// a single waiter in 6.12; a second concurrent caller crashes the process). Nothing else in RaftKv calls it.
-/// </para>
-/// <para>
-/// This re-implements one member of <see cref="IAuditTrail{TEntry}"/>; every other member maps to the base class.
+/// a single waiter in 6.12; a second concurrent caller crashes the process). Nothing else in RaftKv calls it. This
+/// re-implements that one member of <see cref="IAuditTrail{TEntry}"/>; every other member maps to the base class.
 /// </para>
 /// </remarks>
-#pragma warning disable DOTNEXT001 // WriteAheadLog is marked experimental in 6.12; it is the log DotNext ships.
 internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, IStateMachine stateMachine)
     : WriteAheadLog(configuration, stateMachine), IAuditTrail<IRaftLogEntry>
-#pragma warning restore DOTNEXT001
 {
     private long followerFlushes;
+    private long entriesAlreadyHeld;
 
     /// <summary>How many times this node flushed received entries before acknowledging them.</summary>
     public long FollowerFlushes => Interlocked.Read(ref followerFlushes);
 
+    /// <summary>Received entries this node already held with the same term (kept, not rewritten).</summary>
+    public long EntriesAlreadyHeld => Interlocked.Read(ref entriesAlreadyHeld);
+
     async ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted, CancellationToken token)
     {
-        await AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
+        if (skipCommitted)
+        {
+            // Walk the entries this log already has at those indexes: the same term means the same entry (Raft's log
+            // matching property). The first conflicting entry, or the first beyond the log's end, starts the append.
+            var index = startIndex;
+            var committed = LastCommittedEntryIndex;
+            var conflict = false;
+            while (index <= LastEntryIndex && await entries.MoveNextAsync().ConfigureAwait(false))
+            {
+                // Read every entry, as DotNext's own loop does: its producer notes whether one has the leader's term.
+                var entry = entries.Current;
+                if (index > committed && await TermAtAsync(index, token).ConfigureAwait(false) != entry.Term)
+                {
+                    await AppendAsync(new Prepended<TEntry>(entry, entries), index, skipCommitted: true, token).ConfigureAwait(false);
+                    conflict = true;
+                    break;
+                }
+
+                Interlocked.Increment(ref entriesAlreadyHeld);
+                index++;
+            }
+
+            if (!conflict && index == LastEntryIndex + 1)
+                await AppendAsync(entries, index, skipCommitted: true, token).ConfigureAwait(false);
+        }
+        else
+        {
+            await AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
+        }
+
         await FlushAsync(token).ConfigureAwait(false);
         Interlocked.Increment(ref followerFlushes);
+    }
+
+    private async ValueTask<long> TermAtAsync(long index, CancellationToken token)
+    {
+        using var reader = await ReadAsync(index, index, token).ConfigureAwait(false);
+        return reader[0].Term;
+    }
+
+    /// <summary>One entry already taken from a producer, then the rest of it.</summary>
+    private sealed class Prepended<TEntry>(TEntry first, ILogEntryProducer<TEntry> rest) : ILogEntryProducer<TEntry>
+        where TEntry : IRaftLogEntry
+    {
+        private bool firstTaken;
+
+        public TEntry Current { get; private set; } = default!;
+
+        public long RemainingCount => firstTaken ? rest.RemainingCount : rest.RemainingCount + 1;
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            if (firstTaken)
+                return MoveRestAsync();
+
+            firstTaken = true;
+            Current = first;
+            return ValueTask.FromResult(true);
+        }
+
+        private async ValueTask<bool> MoveRestAsync()
+        {
+            if (!await rest.MoveNextAsync().ConfigureAwait(false))
+                return false;
+
+            Current = rest.Current;
+            return true;
+        }
+
+        // The caller of the outer AppendAsync owns the producer.
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -1,0 +1,96 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using DotNext.IO.Log;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using RaftKv.Node.Raft;
+
+namespace RaftKv.Node.Tests.Raft;
+
+/// <summary>
+/// The follower side of the log (what DotNext calls for AppendEntries): entries on disk before the call returns, and
+/// a request overlapping the log truncates it only where an entry conflicts.
+/// </summary>
+public sealed class DurableWriteAheadLogTests : IDisposable
+{
+    private readonly string path = Path.Combine(Path.GetTempPath(), "raftkv-wal-tests", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(path))
+            Directory.Delete(path, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_stale_request_for_entries_already_held_keeps_the_entries_after_them()
+    {
+        await using var log = Open();
+        await AppendAsFollowerAsync(log, 1, (1, "a"), (1, "b"), (1, "c"), (1, "d"));
+
+        // A request the leader gave up on (timed out) and which arrives after a later one: entries 1-2 again.
+        // DotNext's own log cut everything after entry 2 here, although this node had acknowledged 3 and 4.
+        await AppendAsFollowerAsync(log, 1, (1, "a"), (1, "b"));
+
+        Assert.Equal(4, log.LastEntryIndex);
+        Assert.Equal([(1L, "a"), (1L, "b"), (1L, "c"), (1L, "d")], await ReadAsync(log, 1, 4));
+        Assert.Equal(2, log.EntriesAlreadyHeld);
+    }
+
+    [Fact]
+    public async Task A_conflicting_entry_replaces_the_log_from_that_index_on()
+    {
+        await using var log = Open();
+        await AppendAsFollowerAsync(log, 1, (1, "a"), (1, "b"), (1, "c"), (1, "d"));
+
+        // A new leader (term 2) whose log agrees up to entry 2 and then differs.
+        await AppendAsFollowerAsync(log, 2, (1, "b"), (2, "x"));
+
+        Assert.Equal(3, log.LastEntryIndex);
+        Assert.Equal([(1L, "a"), (1L, "b"), (2L, "x")], await ReadAsync(log, 1, 3));
+    }
+
+    [Fact]
+    public async Task Entries_past_those_already_held_are_appended()
+    {
+        await using var log = Open();
+        await AppendAsFollowerAsync(log, 1, (1, "a"), (1, "b"));
+        await AppendAsFollowerAsync(log, 2, (1, "b"), (1, "c"), (2, "d"));
+
+        Assert.Equal(4, log.LastEntryIndex);
+        Assert.Equal([(1L, "a"), (1L, "b"), (1L, "c"), (2L, "d")], await ReadAsync(log, 1, 4));
+    }
+
+    [Fact]
+    public async Task Received_entries_are_in_the_checkpoint_when_the_append_returns()
+    {
+        await using var log = Open();
+        for (var round = 0; round < 20; round++)
+        {
+            var start = round * 3 + 1;
+            await AppendAsFollowerAsync(log, start, (1, $"{round}a"), (1, $"{round}b"), (1, $"{round}c"));
+
+            // What a restart keeps: the checkpoint's last index ([u32 version = 1][i64 commit][i64 last]).
+            var checkpoint = await File.ReadAllBytesAsync(Path.Combine(path, "checkpoint"));
+            Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(checkpoint));
+            Assert.Equal(start + 2, BinaryPrimitives.ReadInt64LittleEndian(checkpoint.AsSpan(12)));
+        }
+
+        Assert.Equal(20, log.FollowerFlushes);
+    }
+
+    private DurableWriteAheadLog Open() => new(new WriteAheadLog.Options { Location = path }, IStateMachine.CreateNoOp());
+
+    private static Task AppendAsFollowerAsync(IAuditTrail<IRaftLogEntry> log, long startIndex, params (long Term, string Text)[] entries)
+    {
+        var producer = new LogEntryProducer<BinaryLogEntry>(
+            [.. entries.Select(static e => new BinaryLogEntry { Term = e.Term, Content = Encoding.UTF8.GetBytes(e.Text) })]);
+        return log.AppendAsync(producer, startIndex, skipCommitted: true).AsTask();
+    }
+
+    private static async Task<List<(long Term, string Text)>> ReadAsync(WriteAheadLog log, long from, long to)
+    {
+        using var reader = await log.ReadAsync(from, to);
+        return [.. reader.Select(static entry => (entry.Term, entry.TryGetPayload(out var payload) ? Encoding.UTF8.GetString(payload.ToArray()) : "?"))];
+    }
+}
