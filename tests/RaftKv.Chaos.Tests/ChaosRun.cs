@@ -82,6 +82,12 @@ internal static class ChaosRun
             await workloads.FinalReadsAsync(finalRng);
 
             checks.Add(await ConvergenceAsync(cluster));
+            if (checks[^1].Verdict != Verdict.Valid)
+            {
+                // The nodes' logs, write-ahead logs and snapshots are what explains a divergence: keep them.
+                cluster.KeepData = true;
+                log($"replicas differ: data kept in {cluster.DataPath}");
+            }
         }
 
         var operations = history.Snapshot();

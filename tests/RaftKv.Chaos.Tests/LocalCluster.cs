@@ -104,9 +104,15 @@ internal sealed class LocalCluster : IAsyncDisposable
         return reply.Bulk is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : throw new InvalidOperationException("DEBUG DIGEST: " + reply);
     }
 
+    /// <summary>Keep the data directory (logs, write-ahead logs, snapshots) when disposed, to investigate a failed run.</summary>
+    public bool KeepData { get; set; } = Environment.GetEnvironmentVariable("RAFTKV_CHAOS_KEEP_DATA") == "1";
+
     public async ValueTask DisposeAsync()
     {
         await RunAsync("stop");
+        if (KeepData)
+            return;
+
         try
         {
             Directory.Delete(data, recursive: true);

@@ -36,7 +36,11 @@ public static class RaftKvNode
         if (nodeOptions.Members.Count == 0)
             throw new InvalidOperationException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
 
-        builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
+        // The scheme of the Raft addresses picks the transport: tcp://host:port is DotNext's TCP transport, http:// its
+        // HTTP/1.1 transport hosted in Kestrel.
+        var tcp = TcpRaftTransport.IsTcp(publicEndPoint);
+        if (!tcp)
+            builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
 
         var dataPath = Path.GetFullPath(nodeOptions.DataPath);
@@ -58,13 +62,20 @@ public static class RaftKvNode
             .AddSingleton<IStateMachine>(services => services.GetRequiredService<RaftStateMachine>())
             .AddSingleton<IPersistentState>(services => new DurableWriteAheadLog(walOptions, services.GetRequiredService<IStateMachine>()))
             .AddSingleton<IAuditTrail<IRaftLogEntry>>(services => services.GetRequiredService<IPersistentState>())
-            .UseInMemoryConfigurationStorage(members =>
+            .ConfigureCluster<LeaderChangeLogger>();
+        if (tcp)
+        {
+            builder.Services.AddTcpRaftCluster(builder.Configuration.GetSection(RaftSection), publicEndPoint);
+        }
+        else
+        {
+            builder.Services.UseInMemoryConfigurationStorage(members =>
             {
                 foreach (var member in nodeOptions.Members)
                     members.Add(new UriEndPoint(new Uri(member.Raft, UriKind.Absolute)));
-            })
-            .ConfigureCluster<LeaderChangeLogger>();
-        builder.JoinCluster(RaftSection);
+            });
+            builder.JoinCluster(RaftSection);
+        }
 
         builder.Services
             .AddSingleton<TimeProvider>(services => services.GetRequiredService<IOptions<NodeOptions>>().Value.ClockOffset is var offset && offset != TimeSpan.Zero
@@ -90,7 +101,8 @@ public static class RaftKvNode
     public static async Task StartAsync(WebApplication app, CancellationToken token = default)
     {
         await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
-        app.UseConsensusProtocolHandler();
+        if (app.Services.GetService<IRaftHttpCluster>() is not null)
+            app.UseConsensusProtocolHandler();
         await app.StartAsync(token).ConfigureAwait(false);
     }
 

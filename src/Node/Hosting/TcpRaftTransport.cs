@@ -1,0 +1,98 @@
+using System.Net;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.Membership;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace RaftKv.Node.Hosting;
+
+/// <summary>
+/// The Raft member over DotNext's own TCP transport (members addressed <c>tcp://host:port</c>) instead of HTTP/1.1 through
+/// Kestrel and HttpClient: one persistent connection per peer and DotNext's binary framing, without an HTTP request and
+/// response per AppendEntries.
+/// </summary>
+internal static class TcpRaftTransport
+{
+    public const string Scheme = "tcp";
+
+    /// <summary>True when <paramref name="address"/> (a member's Raft address) names the TCP transport.</summary>
+    public static bool IsTcp(string address)
+        => Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme == Scheme;
+
+    /// <summary>Registers the TCP Raft member as <see cref="IRaftCluster"/>, started and stopped with the host.</summary>
+    public static IServiceCollection AddTcpRaftCluster(this IServiceCollection services, IConfiguration raft, string publicEndPoint)
+    {
+        services
+            .AddSingleton(provider =>
+            {
+                var node = provider.GetRequiredService<IOptions<NodeOptions>>().Value;
+                var lower = raft.GetValue("lowerElectionTimeout", 150);
+                var configuration = new RaftCluster.TcpConfiguration(Resolve(node.RaftListen ?? publicEndPoint))
+                {
+                    PublicEndPoint = Resolve(publicEndPoint),
+                    ConfigurationStorage = null!, // DotNext's in-memory member list, filled below
+                    LowerElectionTimeout = lower,
+                    UpperElectionTimeout = raft.GetValue("upperElectionTimeout", lower * 2),
+                    RequestTimeout = raft.GetValue("requestTimeout", TimeSpan.FromSeconds(5)),
+                    ConnectTimeout = TimeSpan.FromMilliseconds(lower),
+                    HeartbeatThreshold = raft.GetValue("heartbeatThreshold", 0.5),
+                    ColdStart = raft.GetValue("coldStart", false),
+                    LoggerFactory = provider.GetRequiredService<ILoggerFactory>(),
+                };
+
+                var members = ((InMemoryClusterConfigurationStorage<EndPoint>)configuration.ConfigurationStorage).CreateInitialConfigurationBuilder();
+                foreach (var member in node.Members)
+                    members.Add(Resolve(member.Raft));
+                members.Build();
+
+                return new RaftCluster(configuration) { AuditTrail = provider.GetRequiredService<IPersistentState>() };
+            })
+            .AddSingleton<IRaftCluster>(provider => provider.GetRequiredService<RaftCluster>())
+            .AddHostedService<Host>()
+            .AddSingleton<IServer, NoHttpServer>();
+        return services;
+    }
+
+    private static IPEndPoint Resolve(string address)
+    {
+        var uri = new Uri(address, UriKind.Absolute);
+        return IPAddress.TryParse(uri.Host, out var ip)
+            ? new IPEndPoint(ip, uri.Port)
+            : new IPEndPoint(Dns.GetHostAddresses(uri.Host)[0], uri.Port);
+    }
+
+    /// <summary>Starts the member with the host (after the state machine was restored) and stops it on shutdown.</summary>
+    private sealed class Host(RaftCluster cluster, IEnumerable<IClusterMemberLifetime> lifetimes) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            foreach (var lifetime in lifetimes)
+                lifetime.OnStart(cluster, new Dictionary<string, string>());
+            await cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await cluster.StopAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var lifetime in lifetimes)
+                lifetime.OnStop(cluster);
+        }
+    }
+
+    /// <summary>With Raft on its own transport, the node serves no HTTP: no Kestrel, no port.</summary>
+    private sealed class NoHttpServer : IServer
+    {
+        public IFeatureCollection Features { get; } = new FeatureCollection();
+
+        public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
+            where TContext : notnull
+            => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public void Dispose()
+        {
+        }
+    }
+}
