@@ -45,6 +45,8 @@ public sealed partial class CommandDispatcher(
 
         if (argv.Length > 0 && Ascii.EqualsIgnoreCase(argv[0].Span, ForwardedWrite.Name))
             return new(ForwardedWrite.HandleAsync(argv, view, proposer));
+        if (argv.Length > 0 && Ascii.EqualsIgnoreCase(argv[0].Span, ReadIndexRequest.Name))
+            return new(ReadIndexRequest.HandleAsync(argv, view, barrier));
 
         var parsed = CommandParser.Parse(argv);
         return parsed.Outcome switch

@@ -28,7 +28,9 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
     {
         this.view = view;
         this.logger = logger;
-        links = new PeerLink?[Math.Max(1, options.Value.ForwardConnections)];
+        // One more link than configured: the last carries read-index requests only, so a slow one (which breaks its
+        // link) never turns a client's forwarded write into an unknown outcome.
+        links = new PeerLink?[Math.Max(1, options.Value.ForwardConnections) + 1];
         timeout = options.Value.ForwardTimeout;
         view.Raft.LeaderChanged += (_, _) => CloseLinksNotTo(view.LeaderRespAddress);
     }
@@ -46,8 +48,17 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
             return Task.FromResult((view.NotLeaderReply()));
 
         Interlocked.Increment(ref forwarded);
-        return LinkTo(leader, (int)(connectionId % links.Length)).ForwardAsync(command, database);
+        return LinkTo(leader, (int)(connectionId % (links.Length - 1))).ForwardAsync(command, database);
     }
+
+    /// <summary>
+    /// Asks the leader for a read index: an index such that every write acknowledged before this call is at or below
+    /// it. The leader answers after confirming its leadership with a majority (see <see cref="ReadBarrier"/>).
+    /// </summary>
+    public Task<Reply> ReadIndexAsync()
+        => view.LeaderRespAddress is { } leader && !view.LeaderIsLocal
+            ? LinkTo(leader, links.Length - 1).ReadIndexAsync()
+            : Task.FromResult(view.NotLeaderReply());
 
     private PeerLink LinkTo(string leader, int slot)
     {

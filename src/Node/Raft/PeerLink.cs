@@ -12,7 +12,8 @@ namespace RaftKv.Node.Raft;
 
 /// <summary>
 /// One pipelined RESP connection from a follower to the leader, carrying forwarded writes
-/// (<c>RAFTKV.PROPOSE db command</c>, <see cref="ForwardAsync"/>) and their replies in order. Requests written in the
+/// (<c>RAFTKV.PROPOSE db command</c>, <see cref="ForwardAsync"/>) or read-index requests (<see cref="ReadIndexAsync"/>)
+/// and their replies in order. Requests written in the
 /// order they are made reach the leader in that order, which keeps each client's forwarded writes in order.
 /// </summary>
 /// <remarks>
@@ -83,6 +84,11 @@ internal sealed partial class PeerLink : IAsyncDisposable
 
     /// <summary>Sends a write to the leader and waits for its reply, at most the link's timeout.</summary>
     public Task<Reply> ForwardAsync(WriteCommand command, int database) => SendAsync(Encode(command, database));
+
+    /// <summary>Asks the leader for a read index (<c>RAFTKV.READINDEX</c>): <c>:index</c>, or a refusal.</summary>
+    public Task<Reply> ReadIndexAsync() => SendAsync(ReadIndexFrame);
+
+    private static readonly byte[] ReadIndexFrame = "*1\r\n$16\r\nRAFTKV.READINDEX\r\n"u8.ToArray();
 
     private async Task<Reply> SendAsync(byte[] frame)
     {

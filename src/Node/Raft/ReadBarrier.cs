@@ -2,20 +2,32 @@ using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Hosting;
+using RaftKv.StateMachine;
 
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// Coalesces linearizable read barriers: any number of concurrent reads share one <c>ApplyReadBarrierAsync</c>.
+/// Coalesces linearizable read barriers: any number of concurrent reads share one barrier. On the leader a barrier is
+/// DotNext's <c>ApplyReadBarrierAsync</c> (a replication round that confirms leadership, then the apply of every
+/// appended entry); on a follower it asks the leader for a read index over the forwarding links
+/// (<c>RAFTKV.READINDEX</c>, which runs the leader's barrier) and waits until it has applied that index itself.
 /// </summary>
 /// <remarks>
+/// <para>
+/// A follower does not use DotNext's own follower barrier: it asks the leader for its commit index, which right after
+/// an election can lag writes the previous leader acknowledged, and which the leader gives without confirming it still
+/// leads (see <see cref="Commands.ReadIndexRequest"/>).
+/// </para>
+/// <para>
 /// A read may not join a barrier that is already in flight: that barrier may have fixed its commit index before a
 /// write this read must observe was acknowledged. Reads that arrive during a barrier form the next group, whose
 /// barrier starts as soon as the current one ends; so one barrier is in flight at a time and a read waits for at most
 /// two.
+/// </para>
 /// </remarks>
-public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> options)
+public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOptions<NodeOptions> options)
 {
+    private readonly IRaftCluster cluster = view.Raft;
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(20);
     private readonly TimeSpan timeout = options.Value.ReadBarrierTimeout;
     private readonly Lock gate = new();
@@ -57,11 +69,23 @@ public sealed class ReadBarrier(IRaftCluster cluster, IOptions<NodeOptions> opti
         {
             try
             {
-                await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
-                return;
+                if (view.IsLeader)
+                {
+                    await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
+                    return;
+                }
+
+                var reply = await forwarder.ReadIndexAsync().WaitAsync(expiry.Token).ConfigureAwait(false);
+                if (reply.Kind == ReplyKind.Integer)
+                {
+                    await cluster.AuditTrail.WaitForApplyAsync(reply.Integer, expiry.Token).ConfigureAwait(false);
+                    return;
+                }
+
+                // No leader known, the link to it broke, or the node asked no longer leads: ask again.
+                await Task.Delay(RetryDelay, expiry.Token).ConfigureAwait(false);
             }
-            // A follower asks the leader for its commit index: right after the leader stops, it is unreachable
-            // (MemberUnavailableException) until the election names another; either way, ask again.
+            // Right after the leader stops it is unreachable until the election names another: ask again.
             catch (Exception e) when (e is QuorumUnreachableException or MemberUnavailableException && !expiry.IsCancellationRequested)
             {
                 await Task.Delay(RetryDelay, expiry.Token).ConfigureAwait(false);
