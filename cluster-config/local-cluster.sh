@@ -21,6 +21,8 @@
 # RAFTKV_NODE<N>_ARGS adds arguments to node N only (e.g. --RaftKv:ClockOffset=00:00:00.200 for a skewed clock).
 # RAFTKV_NETNS=1 (root only) runs node N in a network namespace of its own, rkvN, at 10.211.0.N on a bridge, rkvbr0,
 # so a test can partition it; the ports stay the same. Same value for every command of one cluster.
+# RAFTKV_TRANSPORT=tcp|http overrides the Raft transport of the config files (DotNext's TCP transport, or HTTP/1.1
+# through Kestrel): the scheme of the members' Raft addresses picks it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +31,7 @@ BIN="$ROOT/src/Node/bin/Release/net10.0/RaftKv.Node.dll"
 NODES=(1 2 3)
 
 NETNS=${RAFTKV_NETNS:-0}
+TRANSPORT=${RAFTKV_TRANSPORT:-}
 BRIDGE=rkvbr0
 
 resp_port() { echo $((6380 + $1)); }
@@ -64,15 +67,19 @@ net_down() {
 }
 
 # In a namespace a node's own addresses differ from the config files': every member is at 10.211.0.N.
+# RAFTKV_TRANSPORT changes every member's Raft address likewise.
 netns_args() {
-  [[ $NETNS == 1 ]] || return 0
-  local n=$1 m i=0
-  printf -- '--raft:publicEndPoint=http://%s:%s/ --RaftKv:Resp:BindAddress=%s ' "$(host_of "$n")" "$(raft_port "$n")" "$(host_of "$n")"
+  [[ $NETNS == 1 || -n $TRANSPORT ]] || return 0
+  local n=$1 m i=0 scheme=${TRANSPORT:-$(config_scheme)}
+  printf -- '--raft:publicEndPoint=%s://%s:%s/ --RaftKv:Resp:BindAddress=%s ' "$scheme" "$(host_of "$n")" "$(raft_port "$n")" "$(host_of "$n")"
   for m in "${NODES[@]}"; do
-    printf -- '--RaftKv:Members:%s:Raft=http://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s ' "$i" "$(host_of "$m")" "$(raft_port "$m")" "$i" "$(host_of "$m")" "$(resp_port "$m")"
+    printf -- '--RaftKv:Members:%s:Raft=%s://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s ' "$i" "$scheme" "$(host_of "$m")" "$(raft_port "$m")" "$i" "$(host_of "$m")" "$(resp_port "$m")"
     i=$((i + 1))
   done
 }
+
+# The Raft transport the config files name (the scheme of node1's publicEndPoint).
+config_scheme() { grep -o '"publicEndPoint": *"[a-z]*' "$ROOT/cluster-config/local/node1.json" | sed 's/.*"//'; }
 
 need_netns() { [[ $NETNS == 1 ]] || { echo "partition and heal need RAFTKV_NETNS=1" >&2; exit 2; }; }
 node_dir() { echo "$DATA/node$1"; }
