@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Drives a local 3-node RaftKv cluster on 127.0.0.1: RESP 6381-6383, Raft/HTTP 7381-7383.
+# Drives a local 3-node RaftKv cluster on 127.0.0.1: RESP 6381-6383, Raft 7381-7383 (DotNext's TCP transport).
 # Data, logs and PIDs live under data/local/nodeN (git-ignored).
 #
 #   local-cluster.sh start            build if needed, start every stopped node, wait for a leader

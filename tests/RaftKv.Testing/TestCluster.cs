@@ -29,10 +29,15 @@ public sealed class TestCluster : IAsyncDisposable
 
     public int Size => nodes.Length;
 
-    /// <summary>Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration.</summary>
-    public static async Task<TestCluster> StartAsync(int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null)
+    private string transport = "tcp";
+
+    /// <summary>
+    /// Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration.
+    /// <paramref name="transport"/> is the scheme of the Raft addresses: <c>tcp</c> (the default) or <c>http</c>.
+    /// </summary>
+    public static async Task<TestCluster> StartAsync(int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null, string transport = "tcp")
     {
-        var cluster = new TestCluster(size, snapshotEvery, settings);
+        var cluster = new TestCluster(size, snapshotEvery, settings) { transport = transport };
         await Task.WhenAll(cluster.nodes.Select(n => cluster.StartNodeAsync(n.Index)));
         return cluster;
     }
@@ -57,7 +62,7 @@ public sealed class TestCluster : IAsyncDisposable
         var node = nodes[index];
         var settings = new Dictionary<string, string?>
         {
-            ["raft:publicEndPoint"] = $"http://127.0.0.1:{node.RaftPort}/",
+            ["raft:publicEndPoint"] = $"{transport}://127.0.0.1:{node.RaftPort}/",
             ["raft:coldStart"] = "false",
             ["raft:lowerElectionTimeout"] = "300",
             ["raft:upperElectionTimeout"] = "600",
@@ -70,7 +75,7 @@ public sealed class TestCluster : IAsyncDisposable
         };
         foreach (var member in nodes)
         {
-            settings[$"RaftKv:Members:{member.Index}:Raft"] = $"http://127.0.0.1:{member.RaftPort}/";
+            settings[$"RaftKv:Members:{member.Index}:Raft"] = $"{transport}://127.0.0.1:{member.RaftPort}/";
             settings[$"RaftKv:Members:{member.Index}:Resp"] = $"127.0.0.1:{member.RespPort}";
         }
 

@@ -34,7 +34,8 @@ internal static class TcpRaftTransport
                     ConfigurationStorage = null!, // DotNext's in-memory member list, filled below
                     LowerElectionTimeout = lower,
                     UpperElectionTimeout = raft.GetValue("upperElectionTimeout", lower * 2),
-                    RequestTimeout = raft.GetValue("requestTimeout", TimeSpan.FromSeconds(5)),
+                    // One request to a peer; rpcTimeout is the HTTP transport's name for the same bound.
+                    RequestTimeout = raft.GetValue<TimeSpan?>("rpcTimeout") ?? raft.GetValue("requestTimeout", TimeSpan.FromSeconds(2)),
                     ConnectTimeout = TimeSpan.FromMilliseconds(lower),
                     HeartbeatThreshold = raft.GetValue("heartbeatThreshold", 0.5),
                     ColdStart = raft.GetValue("coldStart", false),

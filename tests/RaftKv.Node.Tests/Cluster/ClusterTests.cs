@@ -26,6 +26,23 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task Over_the_HTTP_transport_a_leader_is_elected_and_writes_replicate()
+    {
+        // TCP is the default transport; http:// member addresses select DotNext's HTTP/1.1 transport in Kestrel.
+        await using var cluster = await TestCluster.StartAsync(transport: "http");
+        var leader = await cluster.WaitForLeaderAsync();
+        var follower = (leader + 1) % cluster.Size;
+
+        await using (var client = await cluster.ConnectAsync(follower))
+        {
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "over", "http"));
+            Assert.Equal("http", Text(await client.CallAsync("GET", "over")));
+        }
+
+        await cluster.WaitForConvergenceAsync();
+    }
+
+    [Fact]
     public async Task In_redirect_mode_a_follower_answers_writes_with_MOVED_to_the_leader_and_still_serves_reads()
     {
         await using var cluster = await TestCluster.StartAsync(settings: new Dictionary<string, string?> { ["RaftKv:FollowerWrites"] = "Redirect" });
