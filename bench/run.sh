@@ -32,12 +32,21 @@ trap cleanup EXIT
 # --- servers ----------------------------------------------------------------------------------------------------
 "$LC" wipe >/dev/null 2>&1 || true
 "$LC" start >/dev/null
-redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$WORK" --appendonly yes --appendfsync always --save "" \
-  --daemonize yes --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
-for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis() {
+  redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$WORK" --appendonly yes --appendfsync always --save "" \
+    --daemonize yes --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
+  for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
+}
+start_redis
 
 leader_port() { echo $((6380 + $("$LC" leader))); }
 follower_port() { echo $((6380 + $("$LC" leader) % 3 + 1)); }
+
+# --- warm-up: the nodes JIT-compile their hot paths on first use (tiered compilation); measure warm processes ------
+for port in "$(leader_port)" "$(follower_port)" $REDIS_PORT; do
+  redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -c 50 -n 30000 -r 100000 -d 100 -q >/dev/null 2>&1 || true
+  redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -c 1 -n 2000 -r 100000 -d 100 -q >/dev/null 2>&1 || true
+done
 
 # --- throughput and latency -------------------------------------------------------------------------------------
 N=$((QUICK ? 30000 : 100000)); N1=$((QUICK ? 3000 : 10000))
@@ -111,6 +120,14 @@ with open(sys.argv[1], "wb") as out:
         key = b"key:%07d" % i
         out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(key), key, value))
 PY
+  leader_changes=$(cat "$RAFTKV_DATA"/node*/node.log | grep -c 'Leader is' || true)
+  # Fresh servers, so the figures are those of the 1M keys alone (not of the earlier runs' keys and log).
+  "$LC" wipe >/dev/null 2>&1 || true
+  "$LC" start >/dev/null
+  kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
+  for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 || break; sleep 0.1; done
+  rm -rf "$WORK/appendonlydir" "$WORK"/*.aof
+  start_redis
   wal_bytes() { du -sb "$RAFTKV_DATA"/node*/wal | awk '{s += $1} END {print s}'; }
   rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   sleep 2
@@ -118,7 +135,6 @@ PY
   # --pipe exits non-zero when any reply is an error (e.g. -UNCERTAIN across a leader change): report, don't stop.
   pipe_raftkv=$(redis-cli -p "$(leader_port)" --pipe <"$WORK/load.resp" 2>&1 | grep -a 'errors:' | tail -n 1 || true)
   pipe_redis=$(redis-cli -p $REDIS_PORT --pipe <"$WORK/load.resp" 2>&1 | grep -a 'errors:' | tail -n 1 || true)
-  leader_changes=$(cat "$RAFTKV_DATA"/node*/node.log | grep -c 'Leader is' || true)
   sleep 3
   wal_after=$(wal_bytes)
   rss_nodes=""
@@ -137,7 +153,7 @@ $failover.
 
 ## Memory and log
 
-1,000,000 keys with 100-byte values, loaded with \`redis-cli --pipe\`:
+1,000,000 keys with 100-byte values, loaded with \`redis-cli --pipe\` into freshly started servers:
 
 | | RSS |
 |---|---|
@@ -145,7 +161,7 @@ $failover.
 | redis-server | ${rss_redis} MB |
 
 \`redis-cli --pipe\` summary — RaftKv: $pipe_raftkv; Redis: $pipe_redis. Keys in RaftKv afterwards: $keys.
-Leader-change log lines over the whole run (failover rounds included): $leader_changes.
+Leader-change log lines over the throughput and failover runs (failover rounds included): $leader_changes.
 
 Write-ahead log growth: ${growth} MB per node per million SETs (before snapshots let it be compacted)."
 fi
@@ -157,8 +173,10 @@ Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | x
 $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version), $(redis-server --version | cut -d' ' -f3).
 Shared, noisy cores: compare ratios within this run, not absolute numbers across runs.
 
-RaftKv: 3 nodes on loopback (local-cluster.sh), writes and reads sent to the leader (rows marked "follower": to a
-follower, which forwards writes to the leader and reads after a read barrier), fsync on commit.
+RaftKv: 3 nodes on loopback (local-cluster.sh: Raft over DotNext's TCP transport, write-ahead log in private memory),
+writes and reads sent to the leader (rows marked "follower": to a follower, which forwards writes to the leader and
+reads after a read index from it); a write is acknowledged once the leader and a follower have it on disk. Every
+server was warmed up first (30,000 SET/GET at -c 50, 2,000 at -c 1).
 Redis: one redis-server, \`appendonly yes\`, \`appendfsync always\`. Same \`redis-benchmark\` and arguments
 (\`-d 100 -r 100000\`, keys random in 100k).
 
