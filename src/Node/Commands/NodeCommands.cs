@@ -304,6 +304,8 @@ public sealed class NodeCommands(
         Line(text, "raft_batches_applied", stateMachine.BatchesApplied);
         Line(text, "raft_commands_applied", stateMachine.CommandsApplied);
         Line(text, "read_barriers_issued", barrier.BarriersIssued);
+        Line(text, "read_indexes_requested", barrier.ReadIndexesRequested);
+        Line(text, "read_indexes_served", barrier.ReadIndexesServed);
         Line(text, "raft_follower_log_flushes", (view.Raft.AuditTrail as DurableWriteAheadLog)?.FollowerFlushes ?? 0);
     }
 

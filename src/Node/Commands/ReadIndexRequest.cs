@@ -36,9 +36,15 @@ internal static class ReadIndexRequest
         try
         {
             await barrier.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-            reply = view.IsLeader && view.Raft.AuditTrail is WriteAheadLog log
-                ? Reply.FromInteger(log.LastAppliedIndex)
-                : view.NotLeaderReply();
+            if (view.IsLeader && view.Raft.AuditTrail is WriteAheadLog log)
+            {
+                reply = Reply.FromInteger(log.LastAppliedIndex);
+                barrier.CountReadIndexServed();
+            }
+            else
+            {
+                reply = view.NotLeaderReply();
+            }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

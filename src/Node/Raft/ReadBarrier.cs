@@ -38,6 +38,17 @@ public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOp
     /// <summary>Barriers issued to Raft; reads served divided by this is the coalescing factor.</summary>
     public long BarriersIssued => Interlocked.Read(ref barriersIssued);
 
+    private long readIndexesRequested;
+    private long readIndexesServed;
+
+    /// <summary>Read indexes this node (as a follower) obtained from the leader.</summary>
+    public long ReadIndexesRequested => Interlocked.Read(ref readIndexesRequested);
+
+    /// <summary>Read indexes this node (as the leader) gave followers.</summary>
+    public long ReadIndexesServed => Interlocked.Read(ref readIndexesServed);
+
+    internal void CountReadIndexServed() => Interlocked.Increment(ref readIndexesServed);
+
     /// <summary>Completes once everything committed before the call is applied on this node.</summary>
     /// <exception cref="QuorumUnreachableException">No leader is reachable.</exception>
     public Task WaitAsync(CancellationToken token)
@@ -78,6 +89,7 @@ public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOp
                 var reply = await forwarder.ReadIndexAsync().WaitAsync(expiry.Token).ConfigureAwait(false);
                 if (reply.Kind == ReplyKind.Integer)
                 {
+                    Interlocked.Increment(ref readIndexesRequested);
                     await cluster.AuditTrail.WaitForApplyAsync(reply.Integer, expiry.Token).ConfigureAwait(false);
                     return;
                 }
