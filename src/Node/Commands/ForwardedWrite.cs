@@ -40,10 +40,13 @@ internal static class ForwardedWrite
 
         return view.IsLeader || view.LeaderIsLocal
             ? ProposeAsync(command, database, proposer)
-            : Task.FromResult(Reply.FromBulk(ReplySerializer.Serialize(view.NotLeaderReply())));
+            : Task.FromResult(ToPeer(view.NotLeaderReply()));
     }
 
     // ProposeAsync joins the open batch before it first awaits, so writes arriving in order are proposed in order.
     private static async Task<Reply> ProposeAsync(WriteCommand command, int database, Proposer proposer)
-        => Reply.FromBulk(ReplySerializer.Serialize(await proposer.ProposeAsync(command, database).ConfigureAwait(false)));
+        => ToPeer(await proposer.ProposeAsync(command, database).ConfigureAwait(false));
+
+    /// <summary>A reply as it travels between nodes: a bulk string holding its MessagePack (read by <c>LeaderLink</c>).</summary>
+    public static Reply ToPeer(Reply reply) => Reply.FromBulk(ReplySerializer.Serialize(reply));
 }

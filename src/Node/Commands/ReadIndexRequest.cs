@@ -27,7 +27,7 @@ internal static class ReadIndexRequest
             return Task.FromResult(CommandParser.WrongArity("raftkv.readindex"));
         return view.IsLeader
             ? ReadIndexAsync(view, barrier)
-            : Task.FromResult(Reply.FromBulk(ReplySerializer.Serialize(view.NotLeaderReply())));
+            : Task.FromResult(ForwardedWrite.ToPeer(view.NotLeaderReply()));
     }
 
     private static async Task<Reply> ReadIndexAsync(ClusterView view, ReadBarrier barrier)
@@ -51,6 +51,6 @@ internal static class ReadIndexRequest
             reply = ClusterView.NoLeader;
         }
 
-        return Reply.FromBulk(ReplySerializer.Serialize(reply));
+        return ForwardedWrite.ToPeer(reply);
     }
 }

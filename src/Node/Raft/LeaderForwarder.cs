@@ -6,7 +6,7 @@ using RaftKv.StateMachine.Commands;
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// A follower's pool of <see cref="PeerLink"/>s to the current leader. A client connection always uses the same link
+/// A follower's pool of <see cref="LeaderLink"/>s to the current leader. A client connection always uses the same link
 /// (by its id), so its forwarded writes reach the leader in the order it sent them; different clients spread over the
 /// links.
 /// </summary>
@@ -18,7 +18,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
 {
     private readonly ClusterView view;
     private readonly ILogger<LeaderForwarder> logger;
-    private readonly PeerLink?[] links;
+    private readonly LeaderLink?[] links;
     private readonly TimeSpan timeout;
     private readonly Lock gate = new();
     private long forwarded;
@@ -30,7 +30,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
         this.logger = logger;
         // One more link than configured: the last carries read-index requests only, so a slow one (which breaks its
         // link) never turns a client's forwarded write into an unknown outcome.
-        links = new PeerLink?[Math.Max(1, options.Value.ForwardConnections) + 1];
+        links = new LeaderLink?[Math.Max(1, options.Value.ForwardConnections) + 1];
         timeout = options.Value.ForwardTimeout;
         view.Raft.LeaderChanged += (_, _) => CloseLinksNotTo(view.LeaderRespAddress);
     }
@@ -60,7 +60,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
             ? LinkTo(leader, links.Length - 1).ReadIndexAsync()
             : Task.FromResult(view.NotLeaderReply());
 
-    private PeerLink LinkTo(string leader, int slot)
+    private LeaderLink LinkTo(string leader, int slot)
     {
         lock (gate)
         {
@@ -70,7 +70,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
             if (links[slot] is { } old)
                 _ = old.DisposeAsync();
             LogConnecting(logger, leader, slot);
-            return links[slot] = new PeerLink(leader, timeout, logger);
+            return links[slot] = new LeaderLink(leader, timeout, logger);
         }
     }
 

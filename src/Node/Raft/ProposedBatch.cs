@@ -36,8 +36,8 @@ internal sealed class ProposedBatch(int capacity)
 
     public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray() };
 
-    /// <summary>Hands the replies apply computed to the waiting clients.</summary>
-    public void Applied(Reply[] computed) => replies.TrySetResult(computed);
+    /// <summary>Completes with the replies computed by apply; false if the batch already ended another way.</summary>
+    public bool Complete(Reply[] computed) => replies.TrySetResult(computed);
 
     /// <summary>Ends every command of the batch with the same reply (the batch never ran, or its outcome is unknown).</summary>
     public bool Fail(Reply reply)

@@ -109,7 +109,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
 
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
-        (entry.Context as ProposedBatch)?.Applied(replies);
+        (entry.Context as ProposedBatch)?.Complete(replies);
 
         return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
     }

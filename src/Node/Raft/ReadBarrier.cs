@@ -27,19 +27,18 @@ namespace RaftKv.Node.Raft;
 /// </remarks>
 public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOptions<NodeOptions> options)
 {
-    private readonly IRaftCluster cluster = view.Raft;
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(20);
+    private readonly IRaftCluster cluster = view.Raft;
     private readonly TimeSpan timeout = options.Value.ReadBarrierTimeout;
     private readonly Lock gate = new();
     private bool running;
     private TaskCompletionSource? next;
     private long barriersIssued;
+    private long readIndexesRequested;
+    private long readIndexesServed;
 
     /// <summary>Barriers issued to Raft; reads served divided by this is the coalescing factor.</summary>
     public long BarriersIssued => Interlocked.Read(ref barriersIssued);
-
-    private long readIndexesRequested;
-    private long readIndexesServed;
 
     /// <summary>Read indexes this node (as a follower) obtained from the leader.</summary>
     public long ReadIndexesRequested => Interlocked.Read(ref readIndexesRequested);

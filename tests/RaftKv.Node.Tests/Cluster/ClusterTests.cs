@@ -1,5 +1,6 @@
 using System.Text;
 using RaftKv.Node.Raft;
+using RaftKv.Node.Tests.Raft;
 using RaftKv.StateMachine;
 using RaftKv.Testing;
 
@@ -239,18 +240,9 @@ public sealed class ClusterTests
             Assert.Equal(ReplyKind.Integer, reply.Kind);
             var index = reply.Integer >> 16;
 
-            var onDisk = Enumerable.Range(0, cluster.Size).Where(n => CheckpointedIndex(cluster.DataPath(n)) >= index).ToList();
+            var onDisk = Enumerable.Range(0, cluster.Size).Where(n => WalCheckpoint.LastFlushedIndex(Path.Combine(cluster.DataPath(n), "wal")) >= index).ToList();
             Assert.True(onDisk.Count >= 2, $"entry {index} acknowledged while on disk only at nodes [{string.Join(", ", onDisk)}]");
         }
-    }
-
-    private static long CheckpointedIndex(string dataPath)
-    {
-        // Version 1 of DotNext 6.12's checkpoint: [u32 version][i64 commit index][i64 last flushed index].
-        var bytes = File.ReadAllBytes(Path.Combine(dataPath, "wal", "checkpoint"));
-        Assert.Equal(20, bytes.Length);
-        Assert.Equal(1u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes));
-        return System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(12));
     }
 
     [Fact]

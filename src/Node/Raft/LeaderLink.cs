@@ -13,14 +13,14 @@ namespace RaftKv.Node.Raft;
 /// <summary>
 /// One pipelined RESP connection from a follower to the leader, carrying forwarded writes
 /// (<c>RAFTKV.PROPOSE db command</c>, <see cref="ForwardAsync"/>) or read-index requests (<see cref="ReadIndexAsync"/>)
-/// and their replies in order. Requests written in the
-/// order they are made reach the leader in that order, which keeps each client's forwarded writes in order.
+/// and their replies in order. Requests written in the order they are made reach the leader in that order, which keeps
+/// each client's forwarded writes in order.
 /// </summary>
 /// <remarks>
 /// A write whose request bytes left this node has an unknown outcome if the link breaks or times out before the
 /// reply: the leader may have applied it. Only writes never sent are reported as refused.
 /// </remarks>
-internal sealed partial class PeerLink : IAsyncDisposable
+internal sealed partial class LeaderLink : IAsyncDisposable
 {
     private static readonly byte[] ProposeHeader = "*3\r\n$14\r\nRAFTKV.PROPOSE\r\n"u8.ToArray();
 
@@ -37,7 +37,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
     /// Opens a link to <paramref name="address"/> (<c>host:port</c>). Requests can be queued at once; they leave, in
     /// order, when the connection is up, or are refused if it cannot be made.
     /// </summary>
-    public PeerLink(string address, TimeSpan timeout, ILogger logger)
+    public LeaderLink(string address, TimeSpan timeout, ILogger logger)
     {
         Address = address;
         this.timeout = timeout;
