@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Drives a local 3-node RaftKv cluster on 127.0.0.1: RESP 6381-6383, Raft 7381-7383 (DotNext's TCP transport).
-# Data, logs and PIDs live under data/local/nodeN (git-ignored).
+# Drives a local 3-node RaftKv cluster on 127.0.0.1: RESP 6381-6383 (clients), Raft 7381-7383 (DotNext's TCP
+# transport), peer channel 8381-8383 (forwarded writes and read indexes between members, authenticated with the
+# cluster secret). Data, logs and PIDs live under data/local/nodeN (git-ignored); the cluster secret is generated
+# once into data/local/cluster-secret (mode 600) and handed to every node as RaftKv:Peer:ClusterSecretFile.
 #
 #   local-cluster.sh start            build if needed, start every stopped node, wait for a leader
 #   local-cluster.sh stop             stop every node (SIGTERM, then SIGKILL after 10 s)
@@ -36,6 +38,7 @@ BRIDGE=rkvbr0
 
 resp_port() { echo $((6380 + $1)); }
 raft_port() { echo $((7380 + $1)); }
+peer_port() { echo $((8380 + $1)); }
 host_of() { if [[ $NETNS == 1 ]]; then echo "10.211.0.$1"; else echo 127.0.0.1; fi; }
 
 # Network namespaces: one per node, each with a veth into one bridge in the root namespace (where clients run).
@@ -73,7 +76,8 @@ netns_args() {
   local n=$1 m i=0 scheme=${TRANSPORT:-$(config_scheme)}
   printf -- '--raft:publicEndPoint=%s://%s:%s/ --RaftKv:Resp:BindAddress=%s ' "$scheme" "$(host_of "$n")" "$(raft_port "$n")" "$(host_of "$n")"
   for m in "${NODES[@]}"; do
-    printf -- '--RaftKv:Members:%s:Raft=%s://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s ' "$i" "$scheme" "$(host_of "$m")" "$(raft_port "$m")" "$i" "$(host_of "$m")" "$(resp_port "$m")"
+    printf -- '--RaftKv:Members:%s:Raft=%s://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s --RaftKv:Members:%s:Peer=%s:%s ' \
+      "$i" "$scheme" "$(host_of "$m")" "$(raft_port "$m")" "$i" "$(host_of "$m")" "$(resp_port "$m")" "$i" "$(host_of "$m")" "$(peer_port "$m")"
     i=$((i + 1))
   done
 }
@@ -113,10 +117,21 @@ build() {
     || { dotnet build "$ROOT/src/Node/RaftKv.Node.csproj" -c Release -nologo -v q -clp:ErrorsOnly; exit 1; }
 }
 
+# The members prove themselves to each other with one secret: made once per data directory, readable by its owner only.
+secret_file() {
+  local file="$DATA/cluster-secret"
+  if [[ ! -s $file ]]; then
+    mkdir -p "$DATA"
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$file.tmp" && mv "$file.tmp" "$file")
+  fi
+  echo "$file"
+}
+
 start_node() {
-  local n=$1 dir; dir=$(node_dir "$n")
+  local n=$1 dir secret; dir=$(node_dir "$n")
   if is_running "$n"; then return; fi
   mkdir -p "$dir"
+  secret=$(secret_file)
   rm -f "$dir/pid"
   # setsid -f: a session of its own, so the node outlives this script and a terminal's signals; the child writes
   # its own PID and execs dotnet, so the PID file names the node process itself.
@@ -125,7 +140,7 @@ start_node() {
   # shellcheck disable=SC2046 # the argument lists are meant to split into words
   (cd "$ROOT" && setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
       "${launcher[@]}" dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" \
-      $(netns_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} \
+      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -134,7 +149,7 @@ wait_for_port() {
   local n=$1
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/"$(host_of "$n")"/"$(resp_port "$n")") 2>/dev/null; then return 0; fi
-    is_running "$n" || { echo "node$n exited; last log lines:" >&2; tail -n 20 "$(node_dir "$n")/node.log" >&2; return 1; }
+    is_running "$n" || { echo "node$n exited; last log lines:" >&2; tail -n 5 "$(node_dir "$n")/node.log" >&2; return 1; }
     sleep 0.1
   done
   echo "node$n did not open port $(resp_port "$n")" >&2; return 1

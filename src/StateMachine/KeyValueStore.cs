@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Hashing;
 using MessagePack;
@@ -28,8 +29,20 @@ public sealed class KeyValueStore
     private const int SweepFloorPerEntry = 32;
     private const int SweepPerCommand = 2;
 
+    // The deepest legitimate payload is 7 levels: batch → command array → union → SESSION.EXEC → union → DEL or EVAL →
+    // its key array (a transaction needs 6; a test pins both). A log entry or a peer may send anything, and each level
+    // is a stack frame of the decoder, so input nested far deeper than that is refused.
+    private const int MaxObjectGraphDepth = 64;
+
     /// <summary>The MessagePack options used for everything this store persists or replicates.</summary>
-    public static MessagePackSerializerOptions SerializerOptions { get; } = MessagePackSerializerOptions.Standard;
+    /// <remarks>
+    /// Standard resolvers (the encoding is the one the log has always had) with
+    /// <see cref="MessagePackSecurity.UntrustedData"/> and an object graph at most 64 deep: a payload comes from a log
+    /// or a peer that may hold anything, and decoding one must fail with <see cref="MessagePackSerializationException"/>
+    /// rather than overflow the stack.
+    /// </remarks>
+    public static MessagePackSerializerOptions SerializerOptions { get; } = MessagePackSerializerOptions.Standard
+        .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(MaxObjectGraphDepth));
 
     /// <summary>Databases, as Redis's <c>databases 16</c>. Fixed: it is part of the replicated state's shape.</summary>
     public const int DatabaseCount = 16;
@@ -70,12 +83,23 @@ public sealed class KeyValueStore
     /// <summary>Applies a batch at its cluster time and returns one reply per command, in order.</summary>
     /// <param name="batch">The entry's commands.</param>
     /// <param name="index">The entry's Raft log index (fencing tokens and session ids derive from it; tests may omit it).</param>
+    /// <remarks>
+    /// Total for any batch that decodes: a command that fails <see cref="WriteCommand.Validate"/> answers its error and
+    /// changes nothing; a position holding no command answers <c>ERR invalid command: null command</c>; a null
+    /// <see cref="CommandBatch.Commands"/> is a batch of none; a <see cref="CommandBatch.Databases"/> not parallel to the
+    /// commands makes every command answer <c>ERR invalid command batch: ...</c> (which database each meant is unknown),
+    /// and a database out of range makes its command answer <c>ERR DB index is out of range</c>. The cluster time
+    /// still advances and expired keys are still swept, as for any entry.
+    /// </remarks>
     public Reply[] Apply(CommandBatch batch, long index = 0)
     {
+        var commands = batch.Commands ?? [];
 
         // Defensive max: a leader never stamps backwards, but if a bug did, time here still would not.
         var now = ClusterTime = Math.Max(ClusterTime, batch.Timestamp);
-        var budget = SweepFloorPerEntry + (SweepPerCommand * batch.Commands.Length);
+
+        // Counted up to the commands an entry may hold: the product stays small, whatever a malformed entry declares.
+        var budget = SweepFloorPerEntry + (SweepPerCommand * Math.Min(commands.Length, CommandContext.MaxCommandsPerEntry));
         foreach (var database in Databases)
         {
             if (budget <= 0)
@@ -88,15 +112,18 @@ public sealed class KeyValueStore
         Sessions.SweepExpired(now, SweepFloorPerEntry);
 
         var databases = batch.Databases;
-        var replies = new Reply[batch.Commands.Length];
+        var databasesMatch = databases is null || databases.Length == commands.Length;
+        var replies = new Reply[commands.Length];
         for (var i = 0; i < replies.Length; i++)
         {
-            var database = databases is null ? 0 : databases[i];
+            var database = databases is null || !databasesMatch ? 0 : databases[i];
             // The proposer never puts more commands in an entry than positions fit in a log position; if an entry did,
             // the extra commands fail alike on every replica rather than share fencing tokens.
             replies[i] = i >= CommandContext.MaxCommandsPerEntry ? EntryTooLarge
+                : !databasesMatch ? RedisErrors.DatabasesMismatch
                 : database >= DatabaseCount ? InvalidDatabase
-                : ApplyOne(batch.Commands[i], new CommandContext(this, database, now, CommandContext.ToLogPosition(index, i)));
+                : commands[i] is not { } command ? RedisErrors.NullCommand
+                : ApplyOne(command, new CommandContext(this, database, now, CommandContext.ToLogPosition(index, i)));
         }
 
         return replies;
@@ -127,11 +154,12 @@ public sealed class KeyValueStore
 
     // A command that throws is a bug, but it must not stop the applier (the node would stall) or make replicas
     // differ: every replica throws at the same point of the same command, so every replica answers the same error.
+    // The command is checked first: nothing guarantees it came from our parser.
     private static Reply ApplyOne(WriteCommand command, in CommandContext context)
     {
         try
         {
-            return command.Apply(context);
+            return command.Validate() ?? command.Apply(context);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -161,8 +189,65 @@ public sealed class KeyValueStore
         => MessagePackSerializer.Serialize(destination, batch, SerializerOptions);
 
     /// <summary>Reads a batch from a log entry payload.</summary>
+    /// <exception cref="MessagePackSerializationException">The payload is not exactly one batch.</exception>
+    /// <remarks>The decoded commands are not checked here: <see cref="Apply"/> validates each one.</remarks>
     public static CommandBatch ReadBatch(in ReadOnlySequence<byte> payload)
-        => MessagePackSerializer.Deserialize<CommandBatch>(payload, SerializerOptions);
+    {
+        var reader = new MessagePackReader(payload);
+        var batch = MessagePackSerializer.Deserialize<CommandBatch>(ref reader, SerializerOptions)
+                    ?? throw new MessagePackSerializationException("The payload is nil, not a command batch.");
+        return reader.End ? batch : throw new MessagePackSerializationException("Trailing bytes after the command batch.");
+    }
+
+    /// <summary>
+    /// Reads a batch from a log entry payload, or says why it is none: the decode that a replica uses to skip an
+    /// undecodable entry, which then fails the same way on every replica.
+    /// </summary>
+    /// <param name="payload">The entry's payload.</param>
+    /// <param name="batch">The batch, when the payload is exactly one.</param>
+    /// <param name="problem">Why the payload is not a batch (for a log line), when it is not.</param>
+    /// <returns>True when <paramref name="batch"/> was read.</returns>
+    /// <remarks>
+    /// Bad input of every kind — truncated, ill-typed, an unknown union shape, numbers out of range, nesting deeper than
+    /// the options allow, trailing bytes, nil — is a false return. An <see cref="OutOfMemoryException"/> is not input's
+    /// fault and could strike one replica only, so it propagates.
+    /// </remarks>
+    public static bool TryReadBatch(in ReadOnlySequence<byte> payload, [NotNullWhen(true)] out CommandBatch? batch, out string? problem)
+    {
+        try
+        {
+            batch = ReadBatch(payload);
+            problem = null;
+            return true;
+        }
+        // MessagePackSerializer wraps whatever a formatter throws (EndOfStreamException, OverflowException,
+        // InvalidOperationException for a malformed union, InsufficientExecutionStackException for depth) in this one.
+        catch (MessagePackSerializationException e) when (!CausedByOutOfMemory(e))
+        {
+            batch = null;
+            problem = Describe(e);
+            return false;
+        }
+
+        static bool CausedByOutOfMemory(Exception e)
+        {
+            for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+            {
+                if (cause is OutOfMemoryException)
+                    return true;
+            }
+
+            return false;
+        }
+
+        static string Describe(Exception e)
+        {
+            var text = e.Message;
+            for (var cause = e.InnerException; cause is not null; cause = cause.InnerException)
+                text += " " + cause.Message;
+            return text;
+        }
+    }
 
     /// <summary>
     /// Writes the whole state: <c>[version, clusterTime, [[database, [[key, value, expireAt]...]]...], [[sha, body]...],

@@ -10,8 +10,27 @@ namespace RaftKv.StateMachine;
 /// </summary>
 public static class ReplySerializer
 {
-    // Deep enough for any reply a command or script builds (Redis caps script reply nesting far below this).
-    private const int MaxDepth = 64;
+    /// <summary>The deepest nesting of arrays and maps that <see cref="Write(ref MessagePackWriter, Reply)"/> accepts.</summary>
+    /// <remarks>Deep enough for any reply a command builds; a script can nest deeper (see <see cref="IsWritable(Reply)"/>).</remarks>
+    public const int MaxDepth = 64;
+
+    /// <summary>True when <paramref name="reply"/> nests no deeper than <see cref="MaxDepth"/>, so it can be written.</summary>
+    public static bool IsWritable(Reply reply) => IsWritable(reply, 0);
+
+    private static bool IsWritable(Reply reply, int depth)
+    {
+        if (depth > MaxDepth)
+            return false;
+        if (reply.Kind is not (ReplyKind.Array or ReplyKind.Map))
+            return true;
+        foreach (var item in reply.Items!)
+        {
+            if (!IsWritable(item, depth + 1))
+                return false;
+        }
+
+        return true;
+    }
 
     /// <summary>Writes <paramref name="reply"/>.</summary>
     public static void Write(ref MessagePackWriter writer, Reply reply) => Write(ref writer, reply, 0);

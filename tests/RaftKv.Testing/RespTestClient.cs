@@ -1,22 +1,28 @@
-using System.Globalization;
+using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using RaftKv.StateMachine;
 
 namespace RaftKv.Testing;
 
-/// <summary>A minimal RESP2 client for tests: sends commands as multibulk and reads replies as <see cref="Reply"/>.</summary>
+/// <summary>
+/// A minimal RESP client for tests: sends commands as multibulk and reads replies with <see cref="RespReplyReader"/>,
+/// as <see cref="Reply"/> (<see cref="CallAsync"/>) or exactly as they came over the wire, RESP2 or RESP3
+/// (<see cref="CallRespAsync(byte[][])"/>).
+/// </summary>
 public sealed class RespTestClient : IAsyncDisposable
 {
     private readonly TcpClient tcp;
     private readonly NetworkStream stream;
-    private readonly BufferedStream input;
+    private readonly PipeReader input;
+    private readonly RespReplyReader replies;
 
     private RespTestClient(TcpClient tcp)
     {
         this.tcp = tcp;
         stream = tcp.GetStream();
-        input = new BufferedStream(stream, 1 << 16);
+        input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
+        replies = new RespReplyReader(input);
     }
 
     public static Task<RespTestClient> ConnectAsync(int port, CancellationToken token = default) => ConnectAsync("127.0.0.1", port, token);
@@ -37,69 +43,79 @@ public sealed class RespTestClient : IAsyncDisposable
         return new RespTestClient(tcp);
     }
 
-    /// <summary>How long <see cref="ReadReplyAsync"/> waits before throwing <see cref="TimeoutException"/>.</summary>
+    /// <summary>How long a send or a read waits before throwing <see cref="TimeoutException"/>.</summary>
     public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Sends a command and reads its reply as a <see cref="Reply"/>.</summary>
     public async Task<Reply> CallAsync(params string[] argv)
     {
         await SendAsync(argv);
         return await ReadReplyAsync();
     }
 
-    public async Task SendAsync(params string[] argv)
+    /// <summary>Sends a command (its arguments as UTF-8) and reads its reply as it came over the wire.</summary>
+    public Task<RespReply> CallRespAsync(params string[] argv) => CallRespAsync([.. argv.Select(Encoding.UTF8.GetBytes)]);
+
+    /// <summary>Sends a command and reads its reply as it came over the wire.</summary>
+    public async Task<RespReply> CallRespAsync(params byte[][] argv)
     {
-        var frame = new StringBuilder().Append('*').Append(argv.Length).Append("\r\n");
-        foreach (var arg in argv)
-            frame.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(frame.ToString()));
+        await SendAsync([argv]);
+        return await ReadRespAsync();
     }
 
-    public async Task<Reply> ReadReplyAsync()
-    {
-        return await Task.Run(ReadReply).WaitAsync(ReplyTimeout);
-    }
+    /// <summary>Sends a command, its arguments as UTF-8, without reading the reply.</summary>
+    public Task SendAsync(params string[] argv) => SendAsync([argv.Select(Encoding.UTF8.GetBytes).ToArray()]);
 
-    private Reply ReadReply()
+    /// <summary>Sends several commands in one write (a pipeline) without reading their replies.</summary>
+    public async Task SendAsync(IEnumerable<byte[][]> commands, CancellationToken token = default)
     {
-        var line = ReadLine();
-        var body = line[1..];
-        return line[0] switch
+        using var frame = new MemoryStream();
+        foreach (var argv in commands)
         {
-            '+' => Reply.Status(body),
-            '-' => Reply.Error(body),
-            ':' => Reply.FromInteger(long.Parse(body, CultureInfo.InvariantCulture)),
-            '$' when body == "-1" => Reply.NullBulk,
-            '$' => Reply.FromBulk(ReadExactly(int.Parse(body, CultureInfo.InvariantCulture))),
-            '*' when body == "-1" => Reply.NullArray,
-            '*' => Reply.FromArray([.. Enumerable.Range(0, int.Parse(body, CultureInfo.InvariantCulture)).Select(_ => ReadReply())]),
-            _ => throw new InvalidDataException("Unexpected reply line: " + line),
-        };
+            frame.Write(Encoding.ASCII.GetBytes($"*{argv.Length}\r\n"));
+            foreach (var arg in argv)
+            {
+                frame.Write(Encoding.ASCII.GetBytes($"${arg.Length}\r\n"));
+                frame.Write(arg);
+                frame.Write("\r\n"u8);
+            }
+        }
+
+        await WithTimeoutAsync(async t => await stream.WriteAsync(frame.GetBuffer().AsMemory(0, (int)frame.Length), t), "send", token);
     }
 
-    private byte[] ReadExactly(int length)
-    {
-        var bytes = new byte[length + 2];
-        input.ReadExactly(bytes);
-        return bytes[..length];
-    }
+    /// <summary>Reads the next reply as a <see cref="Reply"/>.</summary>
+    /// <exception cref="InvalidDataException">The reply is not RESP, or is of a RESP3 type <see cref="Reply"/> cannot hold.</exception>
+    public async Task<Reply> ReadReplyAsync(CancellationToken token = default) => (await ReadRespAsync(token)).ToReply();
 
-    private string ReadLine()
+    /// <summary>Reads the next reply as it came over the wire.</summary>
+    public Task<RespReply> ReadRespAsync(CancellationToken token = default)
+        => WithTimeoutAsync(t => replies.ReadAsync(t).AsTask(), "reply", token);
+
+    private async Task<T> WithTimeoutAsync<T>(Func<CancellationToken, Task<T>> operation, string what, CancellationToken token)
     {
-        var line = new StringBuilder();
-        while (true)
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(ReplyTimeout);
+        try
         {
-            var b = input.ReadByte();
-            if (b < 0)
-                throw new EndOfStreamException("Connection closed by the server.");
-            if (b == '\n' && line.Length > 0 && line[^1] == '\r')
-                return line.ToString(0, line.Length - 1);
-            line.Append((char)b);
+            return await operation(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No {what} within {ReplyTimeout}.");
         }
     }
 
+    private Task WithTimeoutAsync(Func<CancellationToken, Task> operation, string what, CancellationToken token)
+        => WithTimeoutAsync(async t =>
+        {
+            await operation(t);
+            return true;
+        }, what, token);
+
     public async ValueTask DisposeAsync()
     {
-        await input.DisposeAsync();
+        await input.CompleteAsync();
         tcp.Dispose();
     }
 }

@@ -9,8 +9,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace RaftKv.Testing;
 
 /// <summary>
-/// A three-node cluster in this process: real Kestrel on loopback for Raft, real RESP sockets, one data directory per
-/// node that survives a node's stop so a restart replays its WAL and snapshots.
+/// A three-node cluster in this process: Raft over DotNext's TCP transport on loopback (or HTTP in Kestrel), real RESP
+/// sockets, the peer channel with a secret of this cluster's own, one data directory per node that survives a node's
+/// stop so a restart replays its WAL and snapshots.
 /// </summary>
 public sealed class TestCluster : IAsyncDisposable
 {
@@ -23,8 +24,8 @@ public sealed class TestCluster : IAsyncDisposable
     {
         this.snapshotEvery = snapshotEvery;
         extraSettings = settings ?? new Dictionary<string, string?>();
-        var ports = LoopbackPorts.Free(size * 2);
-        nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[2 * i], ports[(2 * i) + 1], Path.Combine(root, $"node{i + 1}")))];
+        var ports = LoopbackPorts.Free(size * 3);
+        nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[3 * i], ports[(3 * i) + 1], ports[(3 * i) + 2], Path.Combine(root, $"node{i + 1}")))];
     }
 
     public int Size => nodes.Length;
@@ -44,6 +45,12 @@ public sealed class TestCluster : IAsyncDisposable
 
     public int RespPort(int node) => nodes[node].RespPort;
 
+    /// <summary>The port of the node's peer channel (forwarded writes and read indexes between members).</summary>
+    public int PeerPort(int node) => nodes[node].PeerPort;
+
+    /// <summary>The secret every member of this cluster shares (<c>RaftKv:Peer:ClusterSecret</c>).</summary>
+    public string Secret { get; } = "test-secret-" + Guid.NewGuid().ToString("N");
+
     public bool IsRunning(int node) => nodes[node].App is not null;
 
     /// <summary>The node's data directory (its write-ahead log is under <c>wal/</c>).</summary>
@@ -57,7 +64,8 @@ public sealed class TestCluster : IAsyncDisposable
 
     public string Digest(int node) => Service<RaftStateMachine>(node).Inspect(static s => s.ComputeDigest());
 
-    public async Task StartNodeAsync(int index)
+    /// <summary>Starts node <paramref name="index"/>; <paramref name="overrides"/> are added to its configuration last.</summary>
+    public async Task StartNodeAsync(int index, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var node = nodes[index];
         var settings = new Dictionary<string, string?>
@@ -71,19 +79,32 @@ public sealed class TestCluster : IAsyncDisposable
             ["RaftKv:DataPath"] = node.DataPath,
             ["RaftKv:SnapshotEveryEntries"] = snapshotEvery.ToString(CultureInfo.InvariantCulture),
             ["RaftKv:Resp:Port"] = node.RespPort.ToString(CultureInfo.InvariantCulture),
+            ["RaftKv:Peer:ClusterSecret"] = Secret,
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var member in nodes)
         {
             settings[$"RaftKv:Members:{member.Index}:Raft"] = $"{transport}://127.0.0.1:{member.RaftPort}/";
             settings[$"RaftKv:Members:{member.Index}:Resp"] = $"127.0.0.1:{member.RespPort}";
+            settings[$"RaftKv:Members:{member.Index}:Peer"] = $"127.0.0.1:{member.PeerPort}";
         }
 
         foreach (var (key, value) in extraSettings)
             settings[key] = value;
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+            settings[key] = value;
 
         var app = RaftKvNode.Build([], config => config.AddInMemoryCollection(settings));
-        await RaftKvNode.StartAsync(app);
+        try
+        {
+            await RaftKvNode.StartAsync(app);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         node.App = app;
     }
 
@@ -147,11 +168,12 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    private sealed class TestNode(int index, int respPort, int raftPort, string dataPath)
+    private sealed class TestNode(int index, int respPort, int raftPort, int peerPort, string dataPath)
     {
         public int Index { get; } = index;
         public int RespPort { get; } = respPort;
         public int RaftPort { get; } = raftPort;
+        public int PeerPort { get; } = peerPort;
         public string DataPath { get; } = dataPath;
         public WebApplication? App { get; set; }
     }

@@ -22,7 +22,7 @@ internal static class CommandCatalog
         StringComparer.OrdinalIgnoreCase,
         "SELECT", "HELLO", "RESET", "QUIT", "AUTH", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH",
         "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "SYNC", "PSYNC",
-        "SESSION.OPEN", "SESSION.EXEC", "SESSION.KEEPALIVE", "SESSION.CLOSE", "RAFTKV.PROPOSE");
+        "SESSION.OPEN", "SESSION.EXEC", "SESSION.KEEPALIVE", "SESSION.CLOSE");
 
     /// <summary>How <paramref name="name"/> is delivered when the server has not said otherwise.</summary>
     public static Delivery Classify(string name) => Idempotent.Contains(name) ? Delivery.Idempotent : Delivery.ExactlyOnce;

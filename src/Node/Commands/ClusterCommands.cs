@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using RaftKv.Node.Hosting;
 using RaftKv.Node.Raft;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
@@ -31,10 +30,10 @@ internal sealed class ClusterCommands(ClusterView view, long appliedIndex)
             ("INFO", 2) => Reply.FromVerbatim(Info()),
             ("MYID", 2) => Reply.FromBulk(NodeId(Self?.Resp ?? "")),
             ("KEYSLOT", 3) => Reply.FromInteger(KeySlot(argv[2].Span)),
-            ("COUNTKEYSINSLOT" or "GETKEYSINSLOT" or "COUNT-FAILURE-REPORTS", _) => Reply.Error("ERR RaftKv does not index keys by slot"),
+            ("COUNTKEYSINSLOT" or "GETKEYSINSLOT" or "COUNT-FAILURE-REPORTS", _) => NodeReplies.NoSlotIndex,
             ("HELP", 2) => Reply.FromArray([.. HelpLines.Select(Reply.Status)]),
             ("SLOTS" or "SHARDS" or "NODES" or "INFO" or "MYID" or "KEYSLOT" or "HELP", _) => CommandParser.WrongArity("cluster|" + sub.ToLowerInvariant()),
-            _ => Reply.Error($"ERR unknown subcommand '{Encoding.UTF8.GetString(argv[1].Span)}'. Try CLUSTER HELP."),
+            _ => NodeReplies.UnknownSubcommand(Encoding.UTF8.GetString(argv[1].Span), "CLUSTER"),
         };
     }
 

@@ -7,7 +7,7 @@ namespace RaftKv.Node.Commands;
 
 // MULTI / EXEC / DISCARD / WATCH / UNWATCH, with Redis 7.0's replies. While MULTI is open, a connection's commands are
 // checked and queued here instead of run. EXEC proposes what was queued as one TransactionCommand through Write, so it
-// keeps its place among the connection's reads and writes and reaches the leader like any write. WATCH is a read —
+// keeps its place among the connection's reads and writes and reaches the leader like any write (CommandRouter). WATCH is a read —
 // after the connection's earlier writes, through the read barrier — that records what each key is; EXEC carries those
 // records into the log, and the state machine runs the commands only if every key is still as recorded.
 public sealed partial class CommandDispatcher
@@ -33,7 +33,7 @@ public sealed partial class CommandDispatcher
             if (verb == TransactionVerb.Exec)
             {
                 connection.Transaction = null;
-                return new(TransactionCommands.ExecAbortBecause(wrongArity));
+                return new(NodeReplies.ExecAbortBecause(wrongArity));
             }
 
             return new(inMulti ? Refuse(transaction!, wrongArity) : wrongArity);
@@ -41,10 +41,10 @@ public sealed partial class CommandDispatcher
 
         return verb switch
         {
-            TransactionVerb.Multi => new(inMulti ? TransactionCommands.NestedMulti : Multi(connection)),
-            TransactionVerb.Exec => inMulti ? Exec(connection, transaction!) : new(TransactionCommands.ExecWithoutMulti),
-            TransactionVerb.Discard => new(inMulti ? Discard(connection) : TransactionCommands.DiscardWithoutMulti),
-            TransactionVerb.Watch => inMulti ? new(TransactionCommands.WatchInsideMulti) : Watch(argv, connection),
+            TransactionVerb.Multi => new(inMulti ? NodeReplies.NestedMulti : Multi(connection)),
+            TransactionVerb.Exec => inMulti ? Exec(connection, transaction!) : new(NodeReplies.ExecWithoutMulti),
+            TransactionVerb.Discard => new(inMulti ? Discard(connection) : NodeReplies.DiscardWithoutMulti),
+            TransactionVerb.Watch => inMulti ? new(NodeReplies.WatchInsideMulti) : Watch(argv, connection),
             _ => inMulti ? Queue(argv, transaction!) : new(Unwatch(connection)),
         };
     }
@@ -66,7 +66,7 @@ public sealed partial class CommandDispatcher
             case QueueCheck.NotTransactional:
                 var spec = NodeCommandSpec(argv);
                 if (spec is null)
-                    return new(Refuse(transaction, NodeCommands.UnknownCommand(argv)));
+                    return new(Refuse(transaction, NodeReplies.UnknownCommand(argv)));
                 if (!CommandParser.HasValidArity(spec.Arity, argv.Length))
                     return new(Refuse(transaction, CommandParser.WrongArity(spec.Name)));
                 if (spec.Name is "quit" or "reset")
@@ -78,10 +78,10 @@ public sealed partial class CommandDispatcher
         }
 
         if (transaction.Queued.Count >= maxTransactionCommands)
-            return new(Refuse(transaction, TransactionCommands.TooManyQueued(maxTransactionCommands)));
+            return new(Refuse(transaction, NodeReplies.TooManyQueued(maxTransactionCommands)));
 
         transaction.Enqueue(argv);
-        return new(TransactionCommands.Queued);
+        return new(NodeReplies.Queued);
     }
 
     private static Reply Refuse(ConnectionTransaction transaction, Reply error)
@@ -108,7 +108,7 @@ public sealed partial class CommandDispatcher
         // EXEC ends the transaction and forgets the watched keys, whatever it answers.
         connection.Transaction = null;
         if (transaction.IsAborted)
-            return new(TransactionCommands.ExecAbort);
+            return new(NodeReplies.ExecAbort);
         if (transaction.Queued.Count == 0 && transaction.Watched.Count == 0)
             return new(Reply.EmptyArray);
 
@@ -116,9 +116,8 @@ public sealed partial class CommandDispatcher
         {
             Commands = [.. transaction.Queued],
             Conditions = [.. transaction.Watched],
-            MaxStringLength = maxStringLength,
         };
-        var reply = Write(command, connection);
+        var reply = router.WriteAsync(command, connection);
 
         // A SELECT inside the transaction leaves the connection in that database, as in Redis. The commands sent after
         // EXEC are handled before its outcome is known, so the switch happens now: also when a changed watched key
@@ -138,7 +137,7 @@ public sealed partial class CommandDispatcher
     {
         var transaction = connection.Transaction ?? new ConnectionTransaction();
         if (transaction.Watch(connection.Database, argv[1..], maxWatchedKeys) is not { } added)
-            return new(TransactionCommands.TooManyWatched(maxWatchedKeys));
+            return new(NodeReplies.TooManyWatched(maxWatchedKeys));
 
         connection.Transaction = transaction;
         if (added.Count == 0)
@@ -147,7 +146,7 @@ public sealed partial class CommandDispatcher
         // What the keys are is read like any read: after this connection's earlier writes, through the read barrier.
         // EXEC's write waits for this read (the connection's write gate), so it carries complete records. A read that
         // fails leaves its keys unknown, and an EXEC watching them runs nothing.
-        return ReadAsync(new WatchCommand(added), connection);
+        return router.ReadAsync(new WatchCommand(added), connection);
     }
 
     private static Reply Unwatch(RespConnection connection)

@@ -16,9 +16,6 @@ namespace RaftKv.Node.Commands;
 /// </remarks>
 internal static class ConnectionCommands
 {
-    private static readonly Reply ResetReply = Reply.Status("RESET");
-    private static readonly Reply WrongPass = Reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
-    private static readonly Reply BadClientName = Reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
 
     private static readonly string[] ClientTypes = ["normal", "slave", "replica", "pubsub", "master"];
 
@@ -73,9 +70,9 @@ internal static class ConnectionCommands
         if (argv.Length >= 2)
         {
             if (!RedisNumbers.TryParseInt64(argv[1].Span, out version))
-                return Reply.Error("ERR Protocol version is not an integer or out of range");
+                return NodeReplies.ProtocolVersionNotInteger;
             if (version is < 2 or > 3)
-                return Reply.Error("NOPROTO unsupported protocol version");
+                return NodeReplies.NoProto;
         }
 
         ReadOnlyMemory<byte>? user = null;
@@ -94,12 +91,12 @@ internal static class ConnectionCommands
             }
             else
             {
-                return Reply.Error($"ERR Syntax error in HELLO option '{CString(argv[i].Span)}'");
+                return NodeReplies.HelloSyntax(CString(argv[i].Span));
             }
         }
 
         if (user is { } u && !IsDefaultUser(u.Span))
-            return WrongPass;
+            return NodeReplies.WrongPass;
         if (name is { } n && SetName(connection, n.Span) is { } error)
             return error;
 
@@ -130,7 +127,7 @@ internal static class ConnectionCommands
         }
 
         if (match < 0)
-            return Reply.Error($"ERR unknown subcommand '{Truncate(Encoding.UTF8.GetString(sub), 128)}'. Try CLIENT HELP.");
+            return NodeReplies.UnknownSubcommand(Truncate(Encoding.UTF8.GetString(sub), 128), "CLIENT");
 
         var (name, arity) = ClientSubcommands[match];
         if (!CommandParser.HasValidArity(arity, argv.Length))
@@ -161,7 +158,7 @@ internal static class ConnectionCommands
         connection.Database = 0;
         connection.Protocol = 2;
         connection.Name = null;
-        return ResetReply;
+        return NodeReplies.Reset;
     }
 
     /// <summary><c>AUTH [user] password</c>, answered as Redis does when no password is configured.</summary>
@@ -175,7 +172,7 @@ internal static class ConnectionCommands
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         }
 
-        return IsDefaultUser(argv[1].Span) ? Reply.Ok : WrongPass;
+        return IsDefaultUser(argv[1].Span) ? Reply.Ok : NodeReplies.WrongPass;
     }
 
     // CLIENT LIST [TYPE type] | [ID id ...]: every connection is a normal client.
@@ -186,7 +183,7 @@ internal static class ConnectionCommands
         {
             var type = CString(argv[3].Span);
             if (!ClientTypes.Contains(type, StringComparer.OrdinalIgnoreCase))
-                return Reply.Error($"ERR Unknown client type '{type}'");
+                return NodeReplies.UnknownClientType(type);
             if (!type.Equals("normal", StringComparison.OrdinalIgnoreCase))
                 selected = [];
         }
@@ -196,7 +193,7 @@ internal static class ConnectionCommands
             for (var i = 3; i < argv.Length; i++)
             {
                 if (!RedisNumbers.TryParseInt64(argv[i].Span, out var id))
-                    return Reply.Error("ERR Invalid client ID");
+                    return NodeReplies.InvalidClientId;
                 ids.Add(id);
             }
 
@@ -233,7 +230,7 @@ internal static class ConnectionCommands
         foreach (var c in name)
         {
             if (c is < (byte)'!' or > (byte)'~')
-                return BadClientName;
+                return NodeReplies.BadClientName;
         }
 
         connection.Name = name.IsEmpty ? null : Encoding.ASCII.GetString(name);

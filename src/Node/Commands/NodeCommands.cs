@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Options;
-using RaftKv.Node.Hosting;
+using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
+using RaftKv.Node.Routing;
 using RaftKv.Node.Resp;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
@@ -55,7 +56,6 @@ public sealed class NodeCommands(
         .. TransactionCommands.Specs,
     ];
 
-    private static readonly Reply Pong = Reply.Status("PONG");
     private readonly DateTimeOffset startedAt = time.GetUtcNow();
 
     /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
@@ -85,7 +85,7 @@ public sealed class NodeCommands(
             case "ping":
                 return argv.Length switch
                 {
-                    1 => Pong,
+                    1 => NodeReplies.Pong,
                     2 => Reply.FromBulk(argv[1].ToArray()),
                     _ => CommandParser.WrongArity("ping"),
                 };
@@ -113,7 +113,7 @@ public sealed class NodeCommands(
             case "cluster":
                 return options.Value.ClusterCommands
                     ? new ClusterCommands(view, AppliedIndex).Execute(argv)
-                    : Reply.Error("ERR This instance has cluster support disabled");
+                    : NodeReplies.ClusterSupportDisabled;
             case "debug":
                 return Debug(argv);
             default:
@@ -122,21 +122,8 @@ public sealed class NodeCommands(
         }
     }
 
-    /// <summary>Redis 7's text: the name and up to 128 characters of arguments, each quoted and followed by a space.</summary>
-    public static Reply UnknownCommand(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-    {
-        var name = argv.IsEmpty ? "" : Printable(argv[0].Span, 128);
-        var args = new StringBuilder();
-        for (var i = 1; i < argv.Length && args.Length < 128; i++)
-            args.Append('\'').Append(Printable(argv[i].Span, 128 - args.Length)).Append("' ");
-        return Reply.Error($"ERR unknown command '{name}', with args beginning with: {args}");
-
-        static string Printable(ReadOnlySpan<byte> bytes, int max)
-        {
-            var text = Encoding.UTF8.GetString(bytes[..Math.Min(bytes.Length, Math.Max(max, 0))]);
-            return text.Replace('\r', ' ').Replace('\n', ' ');
-        }
-    }
+    /// <summary>Redis 7's unknown-command error (see <see cref="NodeReplies.UnknownCommand"/>).</summary>
+    public static Reply UnknownCommand(ReadOnlySpan<ReadOnlyMemory<byte>> argv) => NodeReplies.UnknownCommand(argv);
 
     private static IEnumerable<CommandSpec> AllSpecs => CommandParser.Commands.Concat(Specs);
 
@@ -166,7 +153,7 @@ public sealed class NodeCommands(
         if (Ascii.EqualsIgnoreCase(sub, "DOCS"u8))
             return Reply.EmptyArray;
 
-        return Reply.Error($"ERR unknown subcommand '{Encoding.UTF8.GetString(sub)}'. Try COMMAND HELP.");
+        return NodeReplies.UnknownSubcommand(Encoding.UTF8.GetString(sub), "COMMAND");
     }
 
     // Redis 7's COMMAND entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands.
@@ -219,7 +206,7 @@ public sealed class NodeCommands(
             return Reply.FromBulk($"{applied}:{digest}");
         }
 
-        return Reply.Error("ERR DEBUG supports only DIGEST here");
+        return NodeReplies.DebugDigestOnly;
     }
 
     // [seconds, microseconds] of cluster time as this node sees it: max(its clock, the last applied stamp), the time
@@ -307,6 +294,10 @@ public sealed class NodeCommands(
         Line(text, "read_indexes_requested", barrier.ReadIndexesRequested);
         Line(text, "read_indexes_served", barrier.ReadIndexesServed);
         Line(text, "raft_follower_log_flushes", (view.Raft.AuditTrail as DurableWriteAheadLog)?.FollowerFlushes ?? 0);
+        Line(text, "writes_forwarded", services.GetRequiredService<LeaderForwarder>().Forwarded);
+        var peers = services.GetService<PeerListener>();
+        Line(text, "peer_connections_accepted", peers?.ConnectionsAccepted ?? 0);
+        Line(text, "peer_connections_refused", peers?.ConnectionsRefused ?? 0);
     }
 
     private void WriteKeyspace(StringBuilder text)

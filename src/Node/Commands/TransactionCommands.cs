@@ -40,28 +40,6 @@ public static class TransactionCommands
         new("unwatch", 1, IsWrite: false, 0, 0, 0, NotParsed),
     ];
 
-    internal static Reply Queued { get; } = Reply.Status("QUEUED");
-
-    internal static Reply NestedMulti { get; } = Reply.Error("ERR MULTI calls can not be nested");
-
-    internal static Reply ExecWithoutMulti { get; } = Reply.Error("ERR EXEC without MULTI");
-
-    internal static Reply DiscardWithoutMulti { get; } = Reply.Error("ERR DISCARD without MULTI");
-
-    internal static Reply WatchInsideMulti { get; } = Reply.Error("ERR WATCH inside MULTI is not allowed");
-
-    internal static Reply ExecAbort { get; } = Reply.Error("EXECABORT Transaction discarded because of previous errors.");
-
-    // networking.c execCommandAbort: the reason is the rejection's text without its "ERR ".
-    internal static Reply ExecAbortBecause(Reply rejection)
-        => Reply.Error("EXECABORT Transaction discarded because of: " + (rejection.Text!.StartsWith("ERR ", StringComparison.Ordinal) ? rejection.Text[4..] : rejection.Text));
-
-    internal static Reply TooManyQueued(int limit)
-        => Reply.Error($"ERR a transaction may queue at most {limit} commands (RaftKv:Limits:MaxTransactionCommands)");
-
-    internal static Reply TooManyWatched(int limit)
-        => Reply.Error($"ERR a connection may watch at most {limit} keys (RaftKv:Limits:MaxWatchedKeys)");
-
     /// <summary>Which transaction command <paramref name="argv"/> is, if any; cheap enough for every request.</summary>
     public static TransactionVerb Identify(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
     {

@@ -5,12 +5,17 @@ using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Commands;
+using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Resp;
+using RaftKv.Node.Routing;
 
 namespace RaftKv.Node.Hosting;
 
-/// <summary>Builds and runs a RaftKv node: the Raft member (HTTP, Kestrel), the state machine and the RESP server.</summary>
+/// <summary>
+/// Builds and runs a RaftKv node: the Raft member (DotNext's TCP transport, or HTTP in Kestrel), the state machine,
+/// the peer channel to the other members and the RESP server.
+/// </summary>
 public static class RaftKvNode
 {
     /// <summary>The configuration section holding DotNext's member settings (<c>publicEndPoint</c>, timeouts...).</summary>
@@ -34,7 +39,9 @@ public static class RaftKvNode
         var publicEndPoint = builder.Configuration[$"{RaftSection}:publicEndPoint"]
             ?? throw new InvalidOperationException($"Missing '{RaftSection}:publicEndPoint' in the node configuration.");
         if (nodeOptions.Members.Count == 0)
-            throw new InvalidOperationException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
+            throw new NodeStartupException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
+        var self = nodeOptions.Members.FirstOrDefault(m => SameAddress(m.Raft, publicEndPoint))
+            ?? throw new NodeStartupException($"'{RaftSection}:publicEndPoint' {publicEndPoint} is not the Raft address of any of '{NodeOptions.Section}:Members'.");
 
         // The scheme of the Raft addresses picks the transport: tcp://host:port is DotNext's TCP transport, http:// its
         // HTTP/1.1 transport hosted in Kestrel.
@@ -42,6 +49,8 @@ public static class RaftKvNode
         if (!tcp)
             builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
+        builder.Services.AddSingleton(new NodeIdentity(self));
+        AddPeerChannel(builder.Services, nodeOptions, self);
 
         var dataPath = Path.GetFullPath(nodeOptions.DataPath);
         var walOptions = new WriteAheadLog.Options
@@ -85,6 +94,8 @@ public static class RaftKvNode
             .AddSingleton<ReadBarrier>()
             .AddSingleton<Proposer>()
             .AddSingleton<LeaderForwarder>()
+            .AddSingleton<WriteLimits>()
+            .AddSingleton<CommandRouter>()
             .AddHostedService<IdleExpirySweep>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
@@ -93,6 +104,47 @@ public static class RaftKvNode
         return builder.Build();
     }
 
+    // The peer channel: the cluster secret (required once there is another member to talk to) and, before anything
+    // else starts, the listener and the start-up check that this node's secret is the members' secret.
+    private static void AddPeerChannel(IServiceCollection services, NodeOptions options, ClusterMemberOptions self)
+    {
+        var peer = options.Peer;
+        if (options.Members.Count == 1)
+        {
+            // Alone, a node forwards nothing; a secret is still honoured if configured.
+            services.AddSingleton(_ => string.IsNullOrEmpty(peer.ClusterSecret) && string.IsNullOrEmpty(peer.ClusterSecretFile)
+                ? new ClusterSecret(Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)))
+                : ClusterSecret.FromOptions(peer));
+            return;
+        }
+
+        ClusterSecret secret;
+        try
+        {
+            secret = ClusterSecret.FromOptions(peer);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new NodeStartupException(e.Message);
+        }
+
+        var missing = options.Members.FindIndex(static m => string.IsNullOrEmpty(m.Peer));
+        if (missing >= 0)
+            throw new NodeStartupException($"'{NodeOptions.Section}:Members:{missing}:Peer' is not set: every member needs a peer-channel address (host:port), other than its RESP and Raft ports.");
+        services.PostConfigure<NodeOptions>(o => o.Peer.Listen ??= self.Peer);
+        services
+            .AddSingleton(secret)
+            .AddSingleton<IPeerRequestHandler, PeerRequestHandler>()
+            .AddSingleton<PeerListener>()
+            .AddHostedService(static provider => provider.GetRequiredService<PeerListener>())
+            .AddSingleton<PeerSecretCheck>();
+    }
+
+    private static bool SameAddress(string first, string second)
+        => Uri.TryCreate(first, UriKind.Absolute, out var a) && Uri.TryCreate(second, UriKind.Absolute, out var b)
+            ? a.Scheme == b.Scheme && a.Port == b.Port && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase)
+            : string.Equals(first, second, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Restores the last snapshot, then wires the Raft endpoint and starts the node.</summary>
     /// <remarks>
     /// The order matters: <c>UseConsensusProtocolHandler</c> resolves the cluster and with it the write-ahead log,
@@ -100,6 +152,9 @@ public static class RaftKvNode
     /// </remarks>
     public static async Task StartAsync(WebApplication app, CancellationToken token = default)
     {
+        // Before anything listens or votes: a node whose cluster secret the other members refuse does not start.
+        if (app.Services.GetService<PeerSecretCheck>() is { } check)
+            await check.RunAsync(token).ConfigureAwait(false);
         await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
         if (app.Services.GetService<IRaftHttpCluster>() is not null)
             app.UseConsensusProtocolHandler();

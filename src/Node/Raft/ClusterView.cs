@@ -2,7 +2,6 @@ using System.Net;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
-using RaftKv.Node.Hosting;
 using RaftKv.StateMachine;
 
 namespace RaftKv.Node.Raft;
@@ -30,6 +29,9 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
     /// <summary>The leader's RESP address (<c>host:port</c>), or null when there is no known leader.</summary>
     public string? LeaderRespAddress => cluster.Leader is { } leader ? FindMember(leader.EndPoint)?.Resp : null;
 
+    /// <summary>The leader's peer-channel address (<c>host:port</c>), or null when there is no known leader.</summary>
+    public string? LeaderPeerAddress => cluster.Leader is { } leader ? FindMember(leader.EndPoint)?.Peer is { Length: > 0 } peer ? peer : null : null;
+
     /// <summary>The leader's Raft endpoint as text, or null.</summary>
     public string? LeaderRaftAddress => cluster.Leader?.EndPoint is { } endPoint ? Describe(endPoint) : null;
 
@@ -42,8 +44,8 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
     /// </summary>
     public Reply NotLeaderReply()
         => LeaderRespAddress is { } address && !LeaderIsLocal
-            ? Reply.Error("MOVED 0 " + address)
-            : NoLeader;
+            ? NodeReplies.Moved(address)
+            : NodeReplies.NoLeader;
 
     /// <summary>
     /// Waits until some leader is known (or this node leads), at most <paramref name="within"/>: elections take a few
@@ -57,16 +59,6 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
     }
 
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
-
-    /// <summary>
-    /// True for the replies of a node that took nothing because it is not the leader (<c>-MOVED</c>, <c>-CLUSTERDOWN</c>):
-    /// the write was definitely not applied and may be routed again. No data command answers these.
-    /// </summary>
-    public static bool IsRefusal(Reply reply)
-        => reply.IsError && (reply.Text!.StartsWith("MOVED ", StringComparison.Ordinal) || reply.Text == NoLeader.Text);
-
-    /// <summary><c>-CLUSTERDOWN No Raft leader</c>.</summary>
-    public static Reply NoLeader { get; } = Reply.Error("CLUSTERDOWN No Raft leader");
 
     /// <summary>True when <paramref name="member"/> is this node.</summary>
     public bool IsLocal(ClusterMemberOptions member)

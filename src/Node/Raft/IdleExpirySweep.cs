@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using RaftKv.Node.Hosting;
 
 namespace RaftKv.Node.Raft;
 

@@ -1,23 +1,25 @@
+using RaftKv.Node.Routing;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// Writes gathered into one log entry, and the promise of their replies. It rides the entry as its context, so the
+/// Writes gathered into one log entry, and the promise of their outcomes. It rides the entry as its context, so the
 /// proposing node's apply hands the replies straight back; one completion source serves the whole batch.
 /// </summary>
 internal sealed class ProposedBatch(int capacity)
 {
     private readonly List<WriteCommand> commands = new(Math.Min(capacity, 64));
     private List<byte>? databases;
-    private readonly TaskCompletionSource<Reply[]> replies = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<BatchResult> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Count => commands.Count;
 
     public bool IsFull => commands.Count >= capacity;
 
-    public Task<Reply[]> Replies => replies.Task;
+    /// <summary>Completes when apply computed the replies, or the batch ended another way.</summary>
+    public Task<BatchResult> Result => result.Task;
 
     /// <summary>Adds a command for database <paramref name="database"/>; returns its position, also that of its reply.</summary>
     public int Add(WriteCommand command, int database)
@@ -37,13 +39,18 @@ internal sealed class ProposedBatch(int capacity)
     public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray() };
 
     /// <summary>Completes with the replies computed by apply; false if the batch already ended another way.</summary>
-    public bool Complete(Reply[] computed) => replies.TrySetResult(computed);
+    public bool Complete(Reply[] computed) => result.TrySetResult(new(computed, WriteOutcomeKind.Answered));
 
-    /// <summary>Ends every command of the batch with the same reply (the batch never ran, or its outcome is unknown).</summary>
-    public bool Fail(Reply reply)
+    /// <summary>
+    /// Ends every command of the batch with the same outcome: <see cref="WriteOutcomeKind.NotApplied"/> (it never
+    /// entered the log) or <see cref="WriteOutcomeKind.Unknown"/>. A no-op once apply answered.
+    /// </summary>
+    public bool Fail(WriteOutcomeKind outcome) => result.TrySetResult(new(null, outcome));
+
+    /// <summary>The replies, or (when null) how the batch ended without them.</summary>
+    public readonly record struct BatchResult(Reply[]? Replies, WriteOutcomeKind Failure)
     {
-        var all = new Reply[commands.Count];
-        Array.Fill(all, reply);
-        return replies.TrySetResult(all);
+        /// <summary>The outcome of the command at <paramref name="position"/>.</summary>
+        public WriteOutcome At(int position) => Replies is { } replies ? WriteOutcome.Answered(replies[position]) : new(Failure, null);
     }
 }

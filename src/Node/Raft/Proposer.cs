@@ -1,7 +1,7 @@
 using System.Buffers;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
-using RaftKv.Node.Hosting;
+using RaftKv.Node.Routing;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
@@ -23,13 +23,6 @@ public sealed partial class Proposer(
     IOptions<NodeOptions> options,
     ILogger<Proposer> logger) : IDisposable
 {
-    /// <summary>
-    /// The reply when leadership was lost after the entry was appended: it may still commit under the next leader,
-    /// so the write may or may not have happened. Never a failure; a client with a session can retry it safely.
-    /// </summary>
-    public static Reply UncertainOutcome { get; } =
-        Reply.Error("UNCERTAIN Raft leadership changed while the write was in flight; it may or may not have been applied");
-
     private readonly int maxBatch = Math.Clamp(options.Value.MaxBatchCommands, 1, CommandContext.MaxCommandsPerEntry);
     private readonly TimeSpan leadershipWait = options.Value.LeadershipWait;
     private readonly Queue<ProposedBatch> sealedBatches = new();
@@ -48,8 +41,11 @@ public sealed partial class Proposer(
     /// <summary>Commands proposed by this node since start; divided by <see cref="EntriesProposed"/>, the batch size.</summary>
     public long CommandsProposed => Interlocked.Read(ref commandsProposed);
 
-    /// <summary>Proposes a write and returns its reply once the entry carrying it is committed and applied here.</summary>
-    public async Task<Reply> ProposeAsync(WriteCommand command, int database = 0)
+    /// <summary>
+    /// Proposes a write; completes once the entry carrying it is committed and applied here (answered with its
+    /// reply), refused before the append (not applied), or in doubt (leadership lost after the append: unknown).
+    /// </summary>
+    public async Task<WriteOutcome> ProposeAsync(WriteCommand command, int database = 0)
     {
         ProposedBatch batch;
         int position;
@@ -72,8 +68,8 @@ public sealed partial class Proposer(
         if (startPump)
             _ = PumpAsync();
 
-        var replies = await batch.Replies.ConfigureAwait(false);
-        return replies[position];
+        var result = await batch.Result.ConfigureAwait(false);
+        return result.At(position);
     }
 
     /// <summary>
@@ -94,7 +90,7 @@ public sealed partial class Proposer(
 
         if (startPump)
             _ = PumpAsync();
-        return batch.Replies;
+        return batch.Result;
     }
 
     private async Task PumpAsync()
@@ -124,7 +120,7 @@ public sealed partial class Proposer(
             catch (Exception e)
             {
                 LogReplicationFailed(logger, e);
-                batch.Fail(UncertainOutcome);
+                batch.Fail(WriteOutcomeKind.Unknown);
             }
         }
     }
@@ -137,7 +133,7 @@ public sealed partial class Proposer(
             // Elected but not yet live (the token lags the election by a moment), or not the leader at all.
             if (!view.LeaderIsLocal || !await WaitForLeadershipAsync().ConfigureAwait(false))
             {
-                batch.Fail(view.NotLeaderReply());
+                batch.Fail(WriteOutcomeKind.NotApplied);
                 return;
             }
         }
@@ -156,7 +152,7 @@ public sealed partial class Proposer(
         catch (NotLeaderException e) when (e.InnerException is null)
         {
             // Refused before anything was appended: definitely not applied.
-            batch.Fail(view.NotLeaderReply());
+            batch.Fail(WriteOutcomeKind.NotApplied);
             return;
         }
         catch (Exception e) when (e is NotLeaderException or OperationCanceledException or TimeoutException)
@@ -166,7 +162,7 @@ public sealed partial class Proposer(
 
         // Not applied by now: the index was taken by another leader's entry, or we stopped waiting. An unknown
         // outcome (a no-op for a batch apply already answered).
-        batch.Fail(UncertainOutcome);
+        batch.Fail(WriteOutcomeKind.Unknown);
     }
 
     private async Task<bool> WaitForLeadershipAsync()

@@ -2,7 +2,6 @@ using System.Buffers;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Options;
-using RaftKv.Node.Hosting;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
@@ -91,7 +90,15 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
             return ValueTask.FromResult(false);
         }
 
-        var batch = KeyValueStore.ReadBatch(payload);
+        // Every replica holds the same bytes, so an entry that does not decode (corruption that passed the log, or a
+        // leader with a bug) is skipped by all of them alike; throwing here would stop the applier for good.
+        if (!KeyValueStore.TryReadBatch(payload, out var batch, out var problem))
+        {
+            LogUndecodableEntry(logger, entry.Index, problem);
+            (entry.Context as ProposedBatch)?.Fail(Routing.WriteOutcomeKind.Unknown);
+            return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
+        }
+
         Reply[] replies;
         gate.EnterWriteLock();
         try
@@ -156,6 +163,9 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         store.Scripting.Dispose();
         gate.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Log entry {Index} does not decode and was skipped, as on every replica: {Problem}")]
+    private static partial void LogUndecodableEntry(ILogger logger, long index, string? problem);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot written at cluster time {ClusterTime} ({Bytes} bytes)")]
     private static partial void LogSnapshotWritten(ILogger logger, long clusterTime, int bytes);

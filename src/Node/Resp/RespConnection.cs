@@ -1,5 +1,6 @@
 using System.Net;
 using RaftKv.Node.Commands;
+using RaftKv.Node.Routing;
 
 namespace RaftKv.Node.Resp;
 
@@ -51,27 +52,8 @@ public sealed class RespConnection
     /// <summary>When the last request arrived (<c>idle=</c> in <c>CLIENT LIST</c>).</summary>
     public DateTimeOffset LastInteraction { get; set; }
 
-    /// <summary>
-    /// The last write this connection sent, so a later read on the same connection can wait for it and see it
-    /// (read-your-writes within a pipeline). Kept by the command dispatcher; the RESP layer does not look at it.
-    /// </summary>
-    public Task? LastWrite { get; set; }
-
-    /// <summary>
-    /// What the connection's next write must wait for before it is proposed: a read sent before it that has not read
-    /// yet (or a write held back behind one), so a pipelined write never takes effect before an earlier read. Kept by
-    /// the command dispatcher.
-    /// </summary>
-    public Task? WriteGate { get; set; }
-
-    /// <summary>
-    /// Guards <see cref="WriteGate"/>, <see cref="LastWrite"/> and <see cref="WritesAccepted"/>, which the dispatcher
-    /// changes both where requests arrive and where a refused forwarded write is retried.
-    /// </summary>
-    public Lock OrderLock { get; } = new();
-
-    /// <summary>Writes this connection has sent so far (the dispatcher numbers them to know which one came last).</summary>
-    public long WritesAccepted { get; set; }
+    /// <summary>What this connection's reads and writes wait for to take effect in the order sent (kept by the router).</summary>
+    public ConnectionOrder Order { get; } = new();
 
     /// <summary>
     /// The connection's <c>MULTI</c> queue and <c>WATCH</c>ed keys; null while it has neither. Kept by the command

@@ -50,18 +50,18 @@ public sealed class RespLimits
     /// <summary>Throws <see cref="ArgumentException"/> naming the first limit that is out of range.</summary>
     public void Validate()
     {
-        if (MaxBulkLength < 0)
-            throw Invalid(nameof(MaxBulkLength), "must not be negative");
+        if (MaxBulkLength < 0 || MaxBulkLength > StateMachine.Commands.IStringLengthLimited.MaxLengthCeiling)
+            throw Invalid(nameof(MaxBulkLength), $"must be between 0 and {StateMachine.Commands.IStringLengthLimited.MaxLengthCeiling}");
         if (MaxArguments < 1)
             throw Invalid(nameof(MaxArguments), "must be at least 1");
         if (MaxInlineLength < 16)
             throw Invalid(nameof(MaxInlineLength), "must be at least 16");
         if (MaxQueryBuffer < MaxInlineLength || MaxQueryBuffer > Array.MaxLength)
             throw Invalid(nameof(MaxQueryBuffer), $"must be between MaxInlineLength and {Array.MaxLength}");
-        if (MaxTransactionCommands < 1)
-            throw Invalid(nameof(MaxTransactionCommands), "must be at least 1");
-        if (MaxWatchedKeys < 1)
-            throw Invalid(nameof(MaxWatchedKeys), "must be at least 1");
+        if (MaxTransactionCommands < 1 || MaxTransactionCommands > StateMachine.Commands.TransactionCommand.MaxQueuedCommands)
+            throw Invalid(nameof(MaxTransactionCommands), $"must be between 1 and {StateMachine.Commands.TransactionCommand.MaxQueuedCommands}");
+        if (MaxWatchedKeys < 1 || MaxWatchedKeys > StateMachine.Commands.TransactionCommand.MaxWatchedKeys)
+            throw Invalid(nameof(MaxWatchedKeys), $"must be between 1 and {StateMachine.Commands.TransactionCommand.MaxWatchedKeys}");
     }
 
     private static ArgumentException Invalid(string name, string rule)

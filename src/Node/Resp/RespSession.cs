@@ -26,8 +26,6 @@ internal sealed class RespSession
     // leave and the unsent output stays bounded.
     private const int FlushThreshold = 64 * 1024;
 
-    private static readonly Reply InternalError = Reply.Error("ERR internal error");
-
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly PipeReader _input;
@@ -152,7 +150,7 @@ internal sealed class RespSession
                 {
                     case RespParseStatus.ProtocolError:
                         RespLog.ProtocolError(_logger, Connection.Id, parsed.Error);
-                        var error = new ValueTask<Reply>(Reply.Error("ERR " + parsed.Error));
+                        var error = new ValueTask<Reply>(NodeReplies.ProtocolError(parsed.Error!));
                         await EnqueueAsync(new PendingReply(error, CloseAfter: true, Connection.Protocol), aborted).ConfigureAwait(false);
                         return;
                     case RespParseStatus.QueryBufferLimitExceeded:
@@ -193,7 +191,7 @@ internal sealed class RespSession
         catch (Exception e)
         {
             RespLog.HandlerFailed(_logger, _request.NameUpper, Connection.Id, e);
-            reply = new ValueTask<Reply>(InternalError);
+            reply = new ValueTask<Reply>(NodeReplies.InternalError);
         }
 
         return new PendingReply(reply, Connection.IsCloseRequested, Connection.Protocol);
@@ -261,7 +259,7 @@ internal sealed class RespSession
         catch (Exception e) when (e is not OperationCanceledException || !_aborted.IsCancellationRequested)
         {
             RespLog.HandlerFailed(_logger, "a request", Connection.Id, e);
-            return InternalError;
+            return NodeReplies.InternalError;
         }
     }
 

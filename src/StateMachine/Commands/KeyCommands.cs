@@ -124,6 +124,27 @@ public sealed class ExpireCommand : WriteCommand
         return new ExpireCommand { Key = argv[1].ToArray(), Variant = variant, Milliseconds = when, Conditions = conditions };
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Conditions as the parser combines them (NX alone; not GT with LT); EXPIRE's and EXPIREAT's time, given in
+    /// seconds, a whole number of them. Any sign: a time already past deletes the key.
+    /// </remarks>
+    public override Reply? Validate()
+    {
+        if (!Enum.IsDefined(Variant))
+            return RedisErrors.InvalidCommand("expire", nameof(Variant) + " is not a known value");
+
+        var name = Names[(int)Variant];
+        const ExpireConditions all = ExpireConditions.IfNoExpiry | ExpireConditions.IfHasExpiry | ExpireConditions.IfGreater | ExpireConditions.IfLess;
+        var conditionsValid = (Conditions & ~all) == 0
+                              && (!Conditions.HasFlag(ExpireConditions.IfNoExpiry) || Conditions == ExpireConditions.IfNoExpiry)
+                              && !Conditions.HasFlag(ExpireConditions.IfGreater | ExpireConditions.IfLess);
+        return RedisErrors.Required(name, nameof(Key), Key)
+               ?? (conditionsValid ? null : RedisErrors.InvalidCommand(name, nameof(Conditions) + " is not a valid combination"))
+               ?? RedisErrors.InRange(name, nameof(Milliseconds),
+                   Variant is ExpireVariant.PExpire or ExpireVariant.PExpireAt || Milliseconds % 1000 == 0);
+    }
+
     internal override Reply Apply(in CommandContext context)
     {
         var now = context.Now;
@@ -202,6 +223,9 @@ public sealed class PersistCommand : WriteCommand
 
     internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv) => new PersistCommand { Key = argv[1].ToArray() };
 
+    /// <inheritdoc/>
+    public override Reply? Validate() => RedisErrors.Required("persist", nameof(Key), Key);
+
     internal override Reply Apply(in CommandContext context)
     {
         if (!context.Keyspace.TryGet(Key, context.Now, out var entry) || !entry.HasExpiry)
@@ -234,6 +258,13 @@ public sealed class RenameCommand : WriteCommand
 
     internal static ParsedCommand ParseRenameNx(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
         => new RenameCommand { Source = argv[1].ToArray(), Destination = argv[2].ToArray(), OnlyIfDestinationMissing = true };
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+    {
+        var name = OnlyIfDestinationMissing ? "renamenx" : "rename";
+        return RedisErrors.Required(name, nameof(Source), Source) ?? RedisErrors.Required(name, nameof(Destination), Destination);
+    }
 
     internal override Reply Apply(in CommandContext context)
     {
@@ -305,6 +336,12 @@ public sealed class CopyCommand : WriteCommand
 
         return new CopyCommand { Source = argv[1].ToArray(), Destination = argv[2].ToArray(), TargetDatabase = target, Replace = replace };
     }
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Required("copy", nameof(Source), Source)
+           ?? RedisErrors.Required("copy", nameof(Destination), Destination)
+           ?? (TargetDatabase == -1 ? null : RedisErrors.Database("copy", nameof(TargetDatabase), TargetDatabase));
 
     internal override Reply Apply(in CommandContext context)
     {
@@ -443,6 +480,10 @@ public sealed class FlushCommand : WriteCommand
             ? new FlushCommand { AllDatabases = all }
             : ParsedCommand.Fail(Reply.SyntaxError);
 
+    /// <inheritdoc/>
+    /// <remarks>Nothing to check: a flag.</remarks>
+    public override Reply? Validate() => null;
+
     internal override Reply Apply(in CommandContext context)
     {
         if (!AllDatabases)
@@ -477,6 +518,10 @@ public sealed class SwapDbCommand : WriteCommand
             return ParsedCommand.Fail(KeyValueStore.InvalidDatabase);
         return new SwapDbCommand { First = first, Second = second };
     }
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Database("swapdb", nameof(First), First) ?? RedisErrors.Database("swapdb", nameof(Second), Second);
 
     internal override Reply Apply(in CommandContext context)
     {

@@ -25,6 +25,10 @@ public sealed class LockAcquireCommand : WriteCommand
             ? new LockAcquireCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray(), Ttl = ttl }
             : ParsedCommand.Fail(error);
 
+    /// <inheritdoc/>
+    /// <remarks>A positive TTL, as the parser demands (apply refuses one that overflows the cluster time).</remarks>
+    public override Reply? Validate() => LockArguments.Validate("lock.acquire", Key, Token, Ttl);
+
     internal override Reply Apply(in CommandContext context)
     {
         var keyspace = context.Keyspace;
@@ -56,6 +60,10 @@ public sealed class LockExtendCommand : WriteCommand
             ? new LockExtendCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray(), Ttl = ttl }
             : ParsedCommand.Fail(error);
 
+    /// <inheritdoc/>
+    /// <remarks>A positive TTL, as the parser demands (apply refuses one that overflows the cluster time).</remarks>
+    public override Reply? Validate() => LockArguments.Validate("lock.extend", Key, Token, Ttl);
+
     internal override Reply Apply(in CommandContext context)
     {
         var keyspace = context.Keyspace;
@@ -82,6 +90,10 @@ public sealed class LockReleaseCommand : WriteCommand
     internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
         => new LockReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
 
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Required("lock.release", nameof(Key), Key) ?? RedisErrors.Required("lock.release", nameof(Token), Token);
+
     internal override Reply Apply(in CommandContext context)
     {
         var keyspace = context.Keyspace;
@@ -106,4 +118,9 @@ internal static class LockArguments
 
         return ttl > 0;
     }
+
+    public static Reply? Validate(string command, byte[]? key, byte[]? token, long ttl)
+        => RedisErrors.Required(command, "Key", key)
+           ?? RedisErrors.Required(command, "Token", token)
+           ?? RedisErrors.InRange(command, "Ttl", ttl > 0);
 }

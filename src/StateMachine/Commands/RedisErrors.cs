@@ -2,7 +2,10 @@ using System.Text;
 
 namespace RaftKv.StateMachine.Commands;
 
-/// <summary>Redis 7.0's error replies for the string and keyspace commands, word for word.</summary>
+/// <summary>
+/// Redis 7.0's error replies for the string and keyspace commands, word for word, and RaftKv's own refusals of a write
+/// that fails <see cref="WriteCommand.Validate"/>.
+/// </summary>
 internal static class RedisErrors
 {
     public static Reply NotAnInteger => CommandParser.NotAnInteger;
@@ -27,6 +30,58 @@ internal static class RedisErrors
 
     public static Reply InvalidExpireTime(string command) => KeyValueStore.InvalidExpireTime(command);
 
+    // RaftKv's own refusals of a write that no parser of ours produces (see WriteCommand.Validate): decoded from a log
+    // entry or a peer, it is answered with one of these on every replica alike and changes nothing.
+
+    /// <summary>The prefix of every <see cref="InvalidCommand"/> reply.</summary>
+    public const string InvalidCommandPrefix = "ERR invalid command: ";
+
+    /// <summary><c>ERR invalid command: &lt;command&gt;: &lt;problem&gt;</c>.</summary>
+    public static Reply InvalidCommand(string command, string problem) => Reply.Error($"{InvalidCommandPrefix}{command}: {problem}");
+
+    /// <summary>The part of an <see cref="InvalidCommand"/> text after its prefix (a wrapper quotes its inner command's).</summary>
+    public static string WithoutInvalidCommandPrefix(string text)
+        => text.StartsWith(InvalidCommandPrefix, StringComparison.Ordinal) ? text[InvalidCommandPrefix.Length..] : text;
+
+    /// <summary><c>ERR invalid command: null command</c>: a batch position that decoded to no command (nil, or a union tag this version does not know).</summary>
+    public static Reply NullCommand { get; } = Reply.Error(InvalidCommandPrefix + "null command");
+
+    /// <summary><c>ERR invalid command batch: Databases does not match Commands</c>.</summary>
+    public static Reply DatabasesMismatch { get; } = Reply.Error("ERR invalid command batch: Databases does not match Commands");
+
+    /// <summary>A required field is nil: <c>&lt;field&gt; is null</c>.</summary>
+    public static Reply? Required(string command, string field, object? value)
+        => value is null ? InvalidCommand(command, field + " is null") : null;
+
+    /// <summary>
+    /// A required array of byte strings: non-null, with no null element, and at least <paramref name="minimum"/> long.
+    /// </summary>
+    public static Reply? RequiredArguments(string command, string field, byte[][]? values, int minimum = 0)
+    {
+        if (values is null)
+            return InvalidCommand(command, field + " is null");
+        if (values.Length < minimum)
+            return InvalidCommand(command, values.Length == 0 ? field + " is empty" : $"{field} has fewer than {minimum} elements");
+        return Array.IndexOf(values, null) is var i and >= 0 ? InvalidCommand(command, $"{field}[{i}] is null") : null;
+    }
+
+    /// <summary>A number outside what the command's parser accepts: <c>&lt;field&gt; is out of range</c>.</summary>
+    public static Reply? InRange(string command, string field, bool inRange)
+        => inRange ? null : InvalidCommand(command, field + " is out of range");
+
+    /// <summary>An enum field holding a value with no name (the log may hold any byte).</summary>
+    public static Reply? Defined<TEnum>(string command, string field, TEnum value)
+        where TEnum : struct, Enum
+        => Enum.IsDefined(value) ? null : InvalidCommand(command, field + " is not a known value");
+
+    /// <summary>A <see cref="IStringLengthLimited.MaxLength"/> outside 0 to <see cref="IStringLengthLimited.MaxLengthCeiling"/>.</summary>
+    public static Reply? StringLimit(string command, string field, long maxLength)
+        => InRange(command, field, maxLength is >= 0 and <= IStringLengthLimited.MaxLengthCeiling);
+
+    /// <summary>A database index outside 0 to <see cref="KeyValueStore.DatabaseCount"/> - 1.</summary>
+    public static Reply? Database(string command, string field, int database)
+        => InRange(command, field, (uint)database < KeyValueStore.DatabaseCount);
+
     /// <summary>
     /// True when <paramref name="argument"/> names <paramref name="option"/> (ASCII, case-insensitive). Redis compares
     /// options as C strings, so the argument counts only up to its first NUL byte.
@@ -50,6 +105,15 @@ public interface IStringLengthLimited
 {
     /// <summary>Redis's default <c>proto-max-bulk-len</c>: 512 MB.</summary>
     const long DefaultMaxLength = 512L * 1024 * 1024;
+
+    /// <summary>
+    /// The largest <see cref="MaxLength"/> a command may carry: <see cref="Array.MaxLength"/> (2,147,483,591), the
+    /// longest byte array .NET can allocate, so no limit above it could ever be reached. Bounding it keeps the length
+    /// arithmetic of APPEND and SETRANGE within what an array can hold; a node's <c>proto-max-bulk-len</c> must not
+    /// exceed it.
+    /// </summary>
+    /// <remarks>A constant because <see cref="Array.MaxLength"/> is a property; a test pins the two equal.</remarks>
+    const long MaxLengthCeiling = 0x7FFF_FFC7;
 
     /// <summary>The longest string the command may produce, in bytes.</summary>
     long MaxLength { get; }

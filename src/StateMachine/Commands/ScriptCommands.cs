@@ -24,6 +24,13 @@ public sealed class EvalCommand : WriteCommand
     [Key(2)]
     public required byte[][] Arguments { get; init; }
 
+    /// <inheritdoc/>
+    /// <remarks>Null elements matter most here: the keys and arguments are pushed into Lua as strings.</remarks>
+    public override Reply? Validate()
+        => RedisErrors.Required("eval", nameof(Script), Script)
+           ?? RedisErrors.RequiredArguments("eval", nameof(Keys), Keys)
+           ?? RedisErrors.RequiredArguments("eval", nameof(Arguments), Arguments);
+
     internal override Reply Apply(in CommandContext context) => context.Store.Scripting.Eval(context, Script, Keys, Arguments);
 }
 
@@ -40,6 +47,14 @@ public sealed class EvalShaCommand : WriteCommand
     [Key(2)]
     public required byte[][] Arguments { get; init; }
 
+    /// <inheritdoc/>
+    /// <remarks>The SHA1 as the parser leaves it: 40 lower-case hex digits.</remarks>
+    public override Reply? Validate()
+        => RedisErrors.Required("evalsha", nameof(Sha), Sha)
+           ?? (ScriptCommandParser.IsLowerHexSha1(Sha) ? null : RedisErrors.InvalidCommand("evalsha", nameof(Sha) + " is not 40 lower-case hex digits"))
+           ?? RedisErrors.RequiredArguments("evalsha", nameof(Keys), Keys)
+           ?? RedisErrors.RequiredArguments("evalsha", nameof(Arguments), Arguments);
+
     internal override Reply Apply(in CommandContext context) => context.Store.Scripting.EvalSha(context, Sha, Keys, Arguments);
 }
 
@@ -50,6 +65,9 @@ public sealed class ScriptLoadCommand : WriteCommand
     [Key(0)]
     public required byte[] Script { get; init; }
 
+    /// <inheritdoc/>
+    public override Reply? Validate() => RedisErrors.Required("script|load", nameof(Script), Script);
+
     internal override Reply Apply(in CommandContext context) => context.Store.Scripting.Load(Script);
 }
 
@@ -57,6 +75,10 @@ public sealed class ScriptLoadCommand : WriteCommand
 [MessagePackObject]
 public sealed class ScriptFlushCommand : WriteCommand
 {
+    /// <inheritdoc/>
+    /// <remarks>Nothing to check: the command carries no field.</remarks>
+    public override Reply? Validate() => null;
+
     internal override Reply Apply(in CommandContext context)
     {
         context.Store.Scripting.Flush();
@@ -150,9 +172,29 @@ internal static class ScriptCommandParser
         // Redis answers NOSCRIPT before anything else when the SHA1 cannot be one.
         if (argv[1].Length != 40)
             return ParsedCommand.Fail(ScriptRuntime.NoScript);
-        return TrySplit(argv, out var keys, out var arguments, out var error)
-            ? new EvalShaCommand { Sha = Encoding.ASCII.GetString(argv[1].Span).ToLowerInvariant(), Keys = keys, Arguments = arguments }
-            : ParsedCommand.Fail(error!);
+        if (!TrySplit(argv, out var keys, out var arguments, out var error))
+            return ParsedCommand.Fail(error!);
+
+        // Redis finds no script under a name that is not hex and answers NOSCRIPT; so does this, before the log, which
+        // then only ever holds a well-formed SHA1 (EvalShaCommand.Validate).
+        var sha = Encoding.ASCII.GetString(argv[1].Span).ToLowerInvariant();
+        return IsLowerHexSha1(sha)
+            ? new EvalShaCommand { Sha = sha, Keys = keys, Arguments = arguments }
+            : ParsedCommand.Fail(ScriptRuntime.NoScript);
+    }
+
+    /// <summary>True for 40 lower-case hex digits, the form of every name in the script cache.</summary>
+    public static bool IsLowerHexSha1(string sha)
+    {
+        if (sha.Length != 40)
+            return false;
+        foreach (var c in sha)
+        {
+            if (!char.IsAsciiHexDigitLower(c))
+                return false;
+        }
+
+        return true;
     }
 
     public static ParsedCommand ParseEvalReadOnly(ReadOnlySpan<ReadOnlyMemory<byte>> argv)

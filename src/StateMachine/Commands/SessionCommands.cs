@@ -34,6 +34,9 @@ internal static class SessionCommandTable
 
     public static Reply NotAnId { get; } = Reply.Error("ERR invalid session id");
 
+    public static Reply ReplyTooDeep { get; } =
+        Reply.Error($"ERR SESSION the write was applied but its reply nests deeper than {ReplySerializer.MaxDepth} levels, too deep to remember");
+
     public static bool TryParseId(ReadOnlySpan<byte> text, out long id) => RedisNumbers.TryParseInt64(text, out id) && id > 0;
 }
 
@@ -53,6 +56,10 @@ public sealed class SessionOpenCommand : WriteCommand
             : new SessionOpenCommand { Ttl = ttl };
     }
 
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.InRange("session.open", nameof(Ttl), Ttl is >= SessionTable.MinTtl and <= SessionTable.MaxTtl);
+
     internal override Reply Apply(in CommandContext context)
     {
         // A log position is unique for the cluster's lifetime, so no two sessions ever share an id. Only a store applied
@@ -60,6 +67,11 @@ public sealed class SessionOpenCommand : WriteCommand
         var id = context.LogPosition;
         if (id <= 0 || context.Store.Sessions.Contains(id))
             return Reply.Error("ERR SESSION.OPEN needs a unique log position");
+
+        // now + Ttl must not overflow: a session must expire as a key would. Only a cluster time within a day of the
+        // end of time (a damaged stamp) is refused here.
+        if (context.Now > long.MaxValue - Ttl)
+            return RedisErrors.InvalidExpireTime("session.open");
         context.Store.Sessions.Open(id, Ttl, context.Now);
         return Reply.FromInteger(id);
     }
@@ -107,6 +119,30 @@ public sealed class SessionExecCommand : WriteCommand
         };
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Numbers as the parser accepts them, and a wrapped command the parser could have wrapped: a valid data or lock
+    /// command, never a session command (nor a transaction, which no argument vector parses to). It can therefore not
+    /// nest, and this check recurses once at most.
+    /// </remarks>
+    public override Reply? Validate()
+    {
+        const string name = "session.exec";
+        var invalid = RedisErrors.InRange(name, nameof(Session), Session > 0)
+                      ?? RedisErrors.InRange(name, nameof(Sequence), Sequence >= 1)
+                      ?? RedisErrors.InRange(name, nameof(AcknowledgedBelow), AcknowledgedBelow >= 0)
+                      ?? RedisErrors.Required(name, nameof(Command), Command);
+        if (invalid is not null)
+            return invalid;
+
+        if (Command is SessionOpenCommand or SessionExecCommand or SessionKeepAliveCommand or SessionCloseCommand or TransactionCommand)
+            return RedisErrors.InvalidCommand(name, $"{nameof(Command)} may not be a {Command.GetType().Name}");
+
+        return Command.Validate() is { Text: { } text }
+            ? RedisErrors.InvalidCommand(name, $"{nameof(Command)} is invalid ({RedisErrors.WithoutInvalidCommandPrefix(text)})")
+            : null;
+    }
+
     internal override Reply Apply(in CommandContext context)
     {
         var sessions = context.Store.Sessions;
@@ -122,7 +158,11 @@ public sealed class SessionExecCommand : WriteCommand
         if (session.Replies.Count >= SessionTable.MaxUnacknowledged)
             return SessionCommandTable.TooManyUnacknowledged;
 
+        // A remembered reply is part of the state, written into snapshots and the digest: one nested too deeply to
+        // write (a script can build one) would break both, so the write's reply becomes an error, the same everywhere.
         var reply = Command.Apply(context);
+        if (!ReplySerializer.IsWritable(reply))
+            reply = SessionCommandTable.ReplyTooDeep;
         session.Replies.Add(Sequence, reply);
         return reply;
     }
@@ -144,6 +184,9 @@ public sealed class SessionKeepAliveCommand : WriteCommand
             ? new SessionKeepAliveCommand { Session = id }
             : ParsedCommand.Fail(SessionCommandTable.NotAnId);
 
+    /// <inheritdoc/>
+    public override Reply? Validate() => RedisErrors.InRange("session.keepalive", nameof(Session), Session > 0);
+
     internal override Reply Apply(in CommandContext context)
     {
         if (!context.Store.Sessions.TryGetLive(Session, context.Now, out var session))
@@ -164,6 +207,9 @@ public sealed class SessionCloseCommand : WriteCommand
         => SessionCommandTable.TryParseId(argv[1].Span, out var id)
             ? new SessionCloseCommand { Session = id }
             : ParsedCommand.Fail(SessionCommandTable.NotAnId);
+
+    /// <inheritdoc/>
+    public override Reply? Validate() => RedisErrors.InRange("session.close", nameof(Session), Session > 0);
 
     internal override Reply Apply(in CommandContext context)
     {

@@ -50,6 +50,16 @@ public sealed class SetCommand : WriteCommand
     [Key(5)]
     public bool ReturnOldValue { get; init; }
 
+    /// <inheritdoc/>
+    /// <remarks>EX/PX/EXAT/PXAT carry a positive number of milliseconds; NX/XX and the expiry kind a known value.</remarks>
+    public override Reply? Validate()
+        => RedisErrors.Required("set", nameof(Key), Key)
+           ?? RedisErrors.Required("set", nameof(Value), Value)
+           ?? RedisErrors.Defined("set", nameof(Condition), Condition)
+           ?? RedisErrors.Defined("set", nameof(Expiry), Expiry)
+           ?? RedisErrors.InRange("set", nameof(ExpiryValue),
+               Expiry is not (SetExpiry.RelativeMilliseconds or SetExpiry.AbsoluteMilliseconds) || ExpiryValue > 0);
+
     internal override Reply Apply(in CommandContext context)
     {
         var keyspace = context.Keyspace;
@@ -116,6 +126,9 @@ public sealed class DelCommand : WriteCommand
     [Key(0)]
     public required byte[][] Keys { get; init; }
 
+    /// <inheritdoc/>
+    public override Reply? Validate() => RedisErrors.RequiredArguments("del", nameof(Keys), Keys, minimum: 1);
+
     internal override Reply Apply(in CommandContext context)
     {
         var removed = 0L;
@@ -137,6 +150,9 @@ public sealed class GetDelCommand : WriteCommand
     public required byte[] Key { get; init; }
 
     internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv) => new GetDelCommand { Key = argv[1].ToArray() };
+
+    /// <inheritdoc/>
+    public override Reply? Validate() => RedisErrors.Required("getdel", nameof(Key), Key);
 
     internal override Reply Apply(in CommandContext context)
     {
@@ -225,6 +241,15 @@ public sealed class GetExCommand : WriteCommand
         };
     }
 
+    /// <inheritdoc/>
+    /// <remarks>The time argument travels raw (apply judges it, as Redis does), so only its presence is checked: none for PERSIST, one otherwise.</remarks>
+    public override Reply? Validate()
+        => RedisErrors.Required("getex", nameof(Key), Key)
+           ?? RedisErrors.Defined("getex", nameof(Option), Option)
+           ?? (Option == GetExOption.Persist
+               ? Argument is null ? null : RedisErrors.InvalidCommand("getex", "PERSIST takes no Argument")
+               : RedisErrors.Required("getex", nameof(Argument), Argument));
+
     internal override Reply Apply(in CommandContext context)
     {
         var keyspace = context.Keyspace;
@@ -274,6 +299,10 @@ public sealed class GetSetCommand : WriteCommand
 
     internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
         => new GetSetCommand { Key = argv[1].ToArray(), Value = argv[2].ToArray() };
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Required("getset", nameof(Key), Key) ?? RedisErrors.Required("getset", nameof(Value), Value);
 
     internal override Reply Apply(in CommandContext context)
     {
@@ -331,6 +360,15 @@ public sealed class MSetCommand : WriteCommand
             ? ParsedCommand.Fail(CommandParser.WrongArity(name))
             : new MSetCommand { Pairs = MGetCommand.KeyArguments(argv, 1), OnlyIfNoneExist = onlyIfNoneExist };
 
+    /// <inheritdoc/>
+    /// <remarks>At least one pair, and a value for every key.</remarks>
+    public override Reply? Validate()
+    {
+        var name = OnlyIfNoneExist ? "msetnx" : "mset";
+        return RedisErrors.RequiredArguments(name, nameof(Pairs), Pairs, minimum: 2)
+               ?? (Pairs.Length % 2 == 0 ? null : RedisErrors.InvalidCommand(name, "Pairs has a key without a value"));
+    }
+
     internal override Reply Apply(in CommandContext context)
     {
         var keyspace = context.Keyspace;
@@ -361,6 +399,10 @@ public sealed class SetNxCommand : WriteCommand
 
     internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
         => new SetNxCommand { Key = argv[1].ToArray(), Value = argv[2].ToArray() };
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Required("setnx", nameof(Key), Key) ?? RedisErrors.Required("setnx", nameof(Value), Value);
 
     internal override Reply Apply(in CommandContext context)
     {
@@ -410,6 +452,16 @@ public sealed class SetExCommand : WriteCommand
         };
     }
 
+    /// <inheritdoc/>
+    /// <remarks>A positive TTL; SETEX's, given in seconds, a whole number of them.</remarks>
+    public override Reply? Validate()
+    {
+        var name = IsPSetEx ? "psetex" : "setex";
+        return RedisErrors.Required(name, nameof(Key), Key)
+               ?? RedisErrors.Required(name, nameof(Value), Value)
+               ?? RedisErrors.InRange(name, nameof(Milliseconds), Milliseconds > 0 && (IsPSetEx || Milliseconds % 1000 == 0));
+    }
+
     internal override Reply Apply(in CommandContext context)
     {
         if (Milliseconds > long.MaxValue - context.Now)
@@ -439,6 +491,12 @@ public sealed class AppendCommand : WriteCommand, IStringLengthLimited
 
     /// <inheritdoc/>
     public WriteCommand WithMaxLength(long maxLength) => new AppendCommand { Key = Key, Value = Value, MaxLength = maxLength };
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Required("append", nameof(Key), Key)
+           ?? RedisErrors.Required("append", nameof(Value), Value)
+           ?? RedisErrors.StringLimit("append", nameof(MaxLength), MaxLength);
 
     internal override Reply Apply(in CommandContext context)
     {
@@ -547,6 +605,17 @@ public sealed class SetRangeCommand : WriteCommand, IStringLengthLimited
     public WriteCommand WithMaxLength(long maxLength)
         => new SetRangeCommand { Key = Key, Offset = Offset, Value = Value, MaxLength = maxLength };
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// With <see cref="MaxLength"/> at most <see cref="IStringLengthLimited.MaxLengthCeiling"/>, apply's own check bounds
+    /// <c>Offset + Value.Length</c> by what an array holds, whatever the offset.
+    /// </remarks>
+    public override Reply? Validate()
+        => RedisErrors.Required("setrange", nameof(Key), Key)
+           ?? RedisErrors.Required("setrange", nameof(Value), Value)
+           ?? RedisErrors.InRange("setrange", nameof(Offset), Offset >= 0)
+           ?? RedisErrors.StringLimit("setrange", nameof(MaxLength), MaxLength);
+
     internal override Reply Apply(in CommandContext context)
     {
         var exists = context.Keyspace.TryGet(Key, context.Now, out var entry);
@@ -597,6 +666,10 @@ public sealed class IncrByCommand : WriteCommand
         return new IncrByCommand { Key = argv[1].ToArray(), Delta = -delta };
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Any delta: INCRBY takes every 64-bit integer.</remarks>
+    public override Reply? Validate() => RedisErrors.Required("incrby", nameof(Key), Key);
+
     internal override Reply Apply(in CommandContext context)
     {
         var exists = context.Keyspace.TryGet(Key, context.Now, out var entry);
@@ -630,6 +703,12 @@ public sealed class IncrByFloatCommand : WriteCommand
         => LongDouble.TryParse(argv[2].Span, out _)
             ? new IncrByFloatCommand { Key = argv[1].ToArray(), Increment = argv[2].ToArray() }
             : ParsedCommand.Fail(RedisErrors.NotAFloat);
+
+    /// <inheritdoc/>
+    public override Reply? Validate()
+        => RedisErrors.Required("incrbyfloat", nameof(Key), Key)
+           ?? RedisErrors.Required("incrbyfloat", nameof(Increment), Increment)
+           ?? (LongDouble.TryParse(Increment, out _) ? null : RedisErrors.InvalidCommand("incrbyfloat", "Increment is not a float"));
 
     internal override Reply Apply(in CommandContext context)
     {

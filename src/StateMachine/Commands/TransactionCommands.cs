@@ -42,6 +42,19 @@ public sealed class TransactionCommand : WriteCommand
     private static readonly (string Name, int Arity)[] ScriptSubcommands =
         [("load", 3), ("exists", -3), ("flush", -2), ("kill", 2), ("help", 2)];
 
+    /// <summary>
+    /// The most commands a transaction may carry (1,048,576). A node's limit on what one <c>MULTI</c> queues
+    /// (<c>RaftKv:Limits:MaxTransactionCommands</c>, 10,000 by default) must not exceed it; it bounds the work and the
+    /// reply of one EXEC that reaches the log past the node.
+    /// </summary>
+    public const int MaxQueuedCommands = 1 << 20;
+
+    /// <summary>
+    /// The most watched keys a transaction may carry (1,048,576); a node's <c>RaftKv:Limits:MaxWatchedKeys</c> (10,000
+    /// by default) must not exceed it.
+    /// </summary>
+    public const int MaxWatchedKeys = 1 << 20;
+
     /// <summary>Redis's refusal of a command that may not be queued: <c>ERR Command not allowed inside a transaction</c>.</summary>
     public static Reply NotAllowed { get; } = Reply.Error("ERR Command not allowed inside a transaction");
 
@@ -105,6 +118,37 @@ public sealed class TransactionCommand : WriteCommand
         }
 
         return database;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Structure only: each queued command is an argument vector (name first) with no null argument, and each watched
+    /// key is well-formed. What the queued commands say is judged when they run, by the parser, as for any client.
+    /// </remarks>
+    public override Reply? Validate()
+    {
+        const string name = "exec";
+        if (Commands is null)
+            return RedisErrors.Required(name, nameof(Commands), Commands);
+        if (Commands.Length > MaxQueuedCommands)
+            return RedisErrors.InvalidCommand(name, $"{nameof(Commands)} holds more than {MaxQueuedCommands} commands");
+        for (var i = 0; i < Commands.Length; i++)
+        {
+            if (RedisErrors.RequiredArguments(name, $"{nameof(Commands)}[{i}]", Commands[i], minimum: 1) is { } invalid)
+                return invalid;
+        }
+
+        if (Conditions is null)
+            return RedisErrors.Required(name, nameof(Conditions), Conditions);
+        if (Conditions.Length > MaxWatchedKeys)
+            return RedisErrors.InvalidCommand(name, $"{nameof(Conditions)} holds more than {MaxWatchedKeys} keys");
+        for (var i = 0; i < Conditions.Length; i++)
+        {
+            if (WatchedKey.Validate(Conditions[i], $"{nameof(Conditions)}[{i}]") is { } invalid)
+                return invalid;
+        }
+
+        return RedisErrors.StringLimit(name, nameof(MaxStringLength), MaxStringLength);
     }
 
     internal override Reply Apply(in CommandContext context)
@@ -269,6 +313,23 @@ public sealed class WatchedKey
     /// <summary>The SHA-256 of the key's value when present; null otherwise.</summary>
     [Key(4)]
     public byte[]? ValueHash { get; set; }
+
+    /// <summary>
+    /// The <c>exec</c> refusal when <paramref name="key"/> is not what a node records: a key, a database, a known state and,
+    /// when present, a SHA-256; null when it is.
+    /// </summary>
+    internal static Reply? Validate(WatchedKey? key, string field)
+    {
+        const string name = "exec";
+        if (key is null)
+            return RedisErrors.Required(name, field, key);
+        return RedisErrors.Required(name, $"{field}.{nameof(Key)}", key.Key)
+               ?? RedisErrors.Database(name, $"{field}.{nameof(Database)}", key.Database)
+               ?? RedisErrors.Defined(name, $"{field}.{nameof(State)}", key.State)
+               ?? (key.State != WatchedKeyState.Present || key.ValueHash is { Length: SHA256.HashSizeInBytes }
+                   ? null
+                   : RedisErrors.InvalidCommand(name, $"{field}.{nameof(ValueHash)} is not a SHA-256"));
+    }
 
     /// <summary>Records what the key is in <paramref name="store"/> at <paramref name="now"/>.</summary>
     internal void Capture(KeyValueStore store, long now)

@@ -19,7 +19,20 @@ namespace RaftKv.StateMachine.Commands;
 [Union(1, typeof(DelCommand))]
 public abstract partial class WriteCommand
 {
-    /// <summary>Applies the command; must be deterministic and leave state untouched when it returns an error.</summary>
+    /// <summary>
+    /// Checks what the command carries — required fields present, enum values known, numbers within what
+    /// <see cref="CommandParser"/> accepts — without looking at any state: a command decoded from the log or from a peer
+    /// may hold anything MessagePack can encode. Every command the parser produces is valid.
+    /// </summary>
+    /// <returns>Null when the command may be applied; otherwise the error to answer instead, an
+    /// <c>ERR invalid command: ...</c> reply that is the same on every replica.</returns>
+    /// <remarks><see cref="KeyValueStore.Apply"/> calls it before <see cref="Apply"/> and answers the error, changing nothing.</remarks>
+    public abstract Reply? Validate();
+
+    /// <summary>
+    /// Applies the command; must be deterministic and leave state untouched when it returns an error. Called only on a
+    /// command whose <see cref="Validate"/> answered null.
+    /// </summary>
     internal abstract Reply Apply(in CommandContext context);
 }
 

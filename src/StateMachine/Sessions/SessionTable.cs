@@ -30,8 +30,12 @@ public sealed class SessionTable
     public IEnumerable<Session> All => sessions.Values.OrderBy(static s => s.Id);
 
     /// <summary>Opens a session that lives until <paramref name="now"/> + <paramref name="ttl"/> unless kept alive.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is outside <see cref="MinTtl"/> to <see cref="MaxTtl"/>.</exception>
     public Session Open(long id, long ttl, long now)
     {
+        // A TTL from outside that range once overflowed Touch's sum into a session that never expired.
+        ArgumentOutOfRangeException.ThrowIfLessThan(ttl, MinTtl);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, MaxTtl);
         var session = new Session(id, ttl);
         sessions.Add(id, session);
         Touch(session, now);
@@ -49,8 +53,17 @@ public sealed class SessionTable
     public void Touch(Session session, long now)
     {
         expiries.Remove((session.ExpireAt, session.Id));
-        session.ExpireAt = now > long.MaxValue - session.Ttl ? long.MaxValue : now + session.Ttl;
+        session.ExpireAt = ExpireAt(now, session.Ttl);
         expiries.Add((session.ExpireAt, session.Id));
+    }
+
+    // now + ttl without overflow, for any signs (a snapshot is trusted, but a TTL restored from one is still just a
+    // number): a sum past the end of time is the end of time, one before its start is the start.
+    private static long ExpireAt(long now, long ttl)
+    {
+        var sum = unchecked(now + ttl);
+        var overflowed = ((now ^ sum) & (ttl ^ sum)) < 0;
+        return !overflowed ? sum : ttl > 0 ? long.MaxValue : long.MinValue;
     }
 
     /// <summary>Closes a session; false when there was none.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using RaftKv.Node.Raft;
+using RaftKv.Node.Routing;
 using RaftKv.Node.Tests.Raft;
 using RaftKv.StateMachine;
 using RaftKv.Testing;
@@ -117,7 +118,7 @@ public sealed class ClusterTests
         Assert.Equal(Reply.FromBulk("three"), await client.CallAsync("GETDEL", "k"));
         await using var direct = await cluster.ConnectAsync(leader);
         Assert.Equal(Reply.FromBulk("v"), await direct.CallAsync("GET", "k"));
-        Assert.True(cluster.Service<LeaderForwarder>(follower).Forwarded >= count + 3);
+        Assert.True(cluster.Service<RaftKv.Node.Routing.LeaderForwarder>(follower).Forwarded >= count + 3);
         await cluster.WaitForConvergenceAsync();
     }
 
@@ -267,7 +268,7 @@ public sealed class ClusterTests
         }
         while (!write.Text.StartsWith("CLUSTERDOWN", StringComparison.Ordinal));
 
-        Assert.Equal(ClusterView.NoLeader, await lone.CallAsync("GET", "k"));
+        Assert.Equal(RaftKv.Node.NodeReplies.NoLeader, await lone.CallAsync("GET", "k"));
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public sealed class DifferentialFixture : IAsyncLifetime
 /// Runs commands on Redis and on RaftKv and compares the replies: exactly, except where Redis itself promises no
 /// exact value (see <see cref="CompareAsync"/>). Collects every mismatch with what it takes to replay it.
 /// </summary>
-internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : IAsyncDisposable
+internal sealed class DifferentialRunner(RespTestClient redis, RespTestClient raftKv) : IAsyncDisposable
 {
     // Two runs of one command on two servers happen a few milliseconds apart, more on a busy machine.
     private const long SecondsTolerance = 2;
@@ -48,9 +48,9 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
 
     public List<string> Mismatches { get; } = [];
 
-    public DiffClient Redis => redis;
+    public RespTestClient Redis => redis;
 
-    public DiffClient RaftKv => raftKv;
+    public RespTestClient RaftKv => raftKv;
 
     public long RedisClientId { get; private set; }
 
@@ -58,24 +58,24 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
 
     public static async Task<DifferentialRunner> ConnectAsync(DifferentialFixture fixture)
     {
-        var runner = new DifferentialRunner(await DiffClient.ConnectAsync(fixture.RedisPort), await DiffClient.ConnectAsync(fixture.RaftKvPort));
-        runner.RedisClientId = (await runner.Redis.CallAsync("CLIENT", "ID")).Integer;
-        runner.RaftKvClientId = (await runner.RaftKv.CallAsync("CLIENT", "ID")).Integer;
+        var runner = new DifferentialRunner(await RespTestClient.ConnectAsync(fixture.RedisPort), await RespTestClient.ConnectAsync(fixture.RaftKvPort));
+        runner.RedisClientId = (await runner.Redis.CallRespAsync("CLIENT", "ID")).Integer;
+        runner.RaftKvClientId = (await runner.RaftKv.CallRespAsync("CLIENT", "ID")).Integer;
         return runner;
     }
 
     /// <summary>Empties both servers (every database).</summary>
     public async Task FlushAllAsync()
     {
-        await redis.CallAsync("FLUSHALL");
-        await raftKv.CallAsync("FLUSHALL");
+        await redis.CallRespAsync("FLUSHALL");
+        await raftKv.CallRespAsync("FLUSHALL");
     }
 
     /// <summary>Runs one command on both servers and records a mismatch described by <paramref name="where"/>.</summary>
     public async Task RunAsync(byte[][] onRedis, byte[][] onRaftKv, string where)
     {
-        var expected = await redis.CallAsync(onRedis);
-        var actual = await raftKv.CallAsync(onRaftKv);
+        var expected = await redis.CallRespAsync(onRedis);
+        var actual = await raftKv.CallRespAsync(onRaftKv);
         if (await CompareAsync(onRedis, onRaftKv, expected, actual, followUps: true) is { } difference)
             Mismatches.Add($"{where}: {Show(onRedis)}\n    redis:  {expected}\n    raftkv: {actual}\n    {difference}");
     }
@@ -88,8 +88,8 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
         await Task.WhenAll(sendRedis, sendRaftKv);
         for (var i = 0; i < commands.Count; i++)
         {
-            var expected = await redis.ReadAsync();
-            var actual = await raftKv.ReadAsync();
+            var expected = await redis.ReadRespAsync();
+            var actual = await raftKv.ReadRespAsync();
             if (await CompareAsync(commands[i], commands[i], expected, actual, followUps: false) is { } difference)
                 Mismatches.Add($"{where(i)}: {Show(commands[i])}\n    redis:  {expected}\n    raftkv: {actual}\n    {difference}");
         }
@@ -110,10 +110,10 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
     /// must agree on nil and name a live key; TTLs and TIME within a tolerance; HELLO's and CLIENT's connection ids,
     /// addresses and buffer sizes are the process's own.
     /// </summary>
-    private async Task<string?> CompareAsync(byte[][] onRedis, byte[][] onRaftKv, RespValue expected, RespValue actual, bool followUps)
+    private async Task<string?> CompareAsync(byte[][] onRedis, byte[][] onRaftKv, RespReply expected, RespReply actual, bool followUps)
     {
         if (expected.IsError || actual.IsError || expected.Type != actual.Type)
-            return expected.SameAs(actual) ? null : "differ";
+            return expected.Equals(actual) ? null : "differ";
 
         var name = Encoding.ASCII.GetString(onRedis[0]).ToUpperInvariant();
         var sub = onRedis.Length > 1 ? Encoding.ASCII.GetString(onRedis[1]).ToUpperInvariant() : "";
@@ -126,7 +126,7 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
             case "RANDOMKEY":
                 if (expected.IsNull || actual.IsNull)
                     return expected.IsNull == actual.IsNull ? null : "one has keys, the other none";
-                if (followUps && (await raftKv.CallAsync(["EXISTS"u8.ToArray(), actual.Bytes!])).Integer != 1)
+                if (followUps && (await raftKv.CallRespAsync(["EXISTS"u8.ToArray(), actual.Bytes!])).Integer != 1)
                     return "RANDOMKEY named a key that does not exist";
                 return null;
             case "DBSIZE":
@@ -140,7 +140,7 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
             case "PTTL" or "PEXPIRETIME":
                 return Near(expected, actual, MillisecondsTolerance);
             case "TIME":
-                return expected.Items!.Length == 2 && actual.Items!.Length == 2
+                return expected.Items!.Count == 2 && actual.Items!.Count == 2
                        && Math.Abs(long.Parse(expected.Items[0].Text, CultureInfo.InvariantCulture) - long.Parse(actual.Items[0].Text, CultureInfo.InvariantCulture)) <= 5
                        && long.Parse(actual.Items[1].Text, CultureInfo.InvariantCulture) is >= 0 and < 1_000_000
                     ? null
@@ -152,27 +152,28 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
             case "CLIENT" when sub is "INFO" or "LIST":
                 return CompareClientLines(expected.Text, actual.Text, sub == "LIST" && onRedis.Length > 2);
             default:
-                return expected.SameAs(actual) ? null : "differ";
+                return expected.Equals(actual) ? null : "differ";
         }
     }
 
     // Redis's live key count (KEYS skips expired keys), when a follow-up query is allowed.
-    private static async Task<long?> LiveKeysAsync(DiffClient client, bool followUps)
-        => followUps ? (await client.CallAsync("KEYS", "*")).Items!.Length : null;
+    private static async Task<long?> LiveKeysAsync(RespTestClient client, bool followUps)
+        => followUps ? (await client.CallRespAsync("KEYS", "*")).Items!.Count : null;
 
-    private static string[] Sorted(RespValue array) => [.. array.Items!.Select(static i => i.Text).Order(StringComparer.Ordinal)];
+    private static string[] Sorted(RespReply array) => [.. array.Items!.Select(static i => i.Text).Order(StringComparer.Ordinal)];
 
-    private static string? Near(RespValue expected, RespValue actual, long tolerance)
+    private static string? Near(RespReply expected, RespReply actual, long tolerance)
     {
-        if (expected.Type != ':')
-            return expected.SameAs(actual) ? null : "differ";
+        if (expected.Type != RespReplyType.Integer)
+            return expected.Equals(actual) ? null : "differ";
         var (e, a) = (expected.Integer, actual.Integer);
         return e == a || (e >= 0 && a >= 0 && Math.Abs(e - a) <= tolerance) ? null : $"beyond the tolerance of {tolerance}";
     }
 
-    private async Task<string?> CompareScanAsync(byte[][] onRedis, byte[][] onRaftKv, RespValue expected, RespValue actual, bool followUps)
+    private async Task<string?> CompareScanAsync(byte[][] onRedis, byte[][] onRaftKv, RespReply expected, RespReply actual, bool followUps)
     {
-        if (actual.Items is not [{ Type: '$' }, { Type: '*' }] || expected.Items is not [{ Type: '$' }, { Type: '*' }])
+        if (actual.Items is not [{ Type: RespReplyType.BulkString }, { Type: RespReplyType.Array }]
+            || expected.Items is not [{ Type: RespReplyType.BulkString }, { Type: RespReplyType.Array }])
             return "not [cursor, keys]";
         if (!followUps || Encoding.ASCII.GetString(onRedis[1]) != "0")
             return null;
@@ -183,7 +184,7 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
             ? null
             : $"a full iteration found [{string.Join(", ", redisKeys)}] on redis, [{string.Join(", ", raftKvKeys)}] on raftkv";
 
-        static async Task<string[]> IterateAsync(DiffClient client, byte[][] argv, RespValue first)
+        static async Task<string[]> IterateAsync(RespTestClient client, byte[][] argv, RespReply first)
         {
             var keys = new SortedSet<string>(StringComparer.Ordinal);
             var reply = first;
@@ -195,21 +196,21 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
                     break;
                 var next = (byte[][])argv.Clone();
                 next[1] = reply.Items[0].Bytes!;
-                reply = await client.CallAsync(next);
+                reply = await client.CallRespAsync(next);
             }
 
             return [.. keys];
         }
     }
 
-    private static string? CompareHello(RespValue expected, RespValue actual)
+    private static string? CompareHello(RespReply expected, RespReply actual)
     {
-        if (expected.Items!.Length != actual.Items!.Length)
+        if (expected.Items!.Count != actual.Items!.Count)
             return "different fields";
-        for (var i = 0; i < expected.Items.Length; i++)
+        for (var i = 0; i < expected.Items.Count; i++)
         {
             var isIdValue = i % 2 == 1 && expected.Items[i - 1].Text == "id";
-            if (isIdValue ? expected.Items[i].Type != actual.Items[i].Type : !expected.Items[i].SameAs(actual.Items[i]))
+            if (isIdValue ? expected.Items[i].Type != actual.Items[i].Type : !expected.Items[i].Equals(actual.Items[i]))
                 return $"field {i / 2} differs";
         }
 
@@ -224,8 +225,8 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
         var theirs = Lines(actual, RaftKvClientId);
         if (filtered && expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length != actual.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length)
             return "a different number of clients";
-        if (ours.Count != theirs.Count)
-            return "this connection's line is missing on one side";
+        if (ours.Count != theirs.Count || ours.Count == 0)
+            return "this connection's line is missing on one side (or both)";
         foreach (var (e, a) in ours.Zip(theirs))
         {
             if (!e.Keys.SequenceEqual(a.Keys))
@@ -242,9 +243,10 @@ internal sealed class DifferentialRunner(DiffClient redis, DiffClient raftKv) : 
 
         return null;
 
+        // Under RESP3 the text is a verbatim string: its "txt:" format prefix is not part of the first line.
         static List<Dictionary<string, string>> Lines(string text, long id) =>
         [
-            .. text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .. (text.StartsWith("txt:", StringComparison.Ordinal) ? text[4..] : text).Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(static line => line.Split(' ').Select(static f => f.Split('=', 2)).ToDictionary(static f => f[0], static f => f.Length > 1 ? f[1] : ""))
                 .Where(fields => fields.GetValueOrDefault("id") == id.ToString(CultureInfo.InvariantCulture)),
         ];

@@ -1,11 +1,15 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using RaftKv.Testing;
 
 namespace RaftKv.Node.Tests.Resp;
 
 /// <summary>
 /// A client that speaks raw bytes, so tests can send malformed or oddly split requests and assert the exact bytes
-/// that come back. Every read gives up after a generous timeout so a broken server fails the test instead of hanging it.
+/// that come back, or read a reply whose exact bytes do not matter as a <see cref="RespReply"/>. Every read gives up
+/// after a generous timeout so a broken server fails the test instead of hanging it.
 /// </summary>
 internal sealed class RawRespClient : IAsyncDisposable
 {
@@ -13,11 +17,15 @@ internal sealed class RawRespClient : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
+    private readonly PipeReader _input;
+    private readonly RespReplyReader _replies;
 
     private RawRespClient(Socket socket)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _replies = new RespReplyReader(_input);
     }
 
     /// <summary>The client's own address, which the server sees as the connection's remote end point.</summary>
@@ -44,10 +52,28 @@ internal sealed class RawRespClient : IAsyncDisposable
 
     public async Task<byte[]> ReadAsync(int length)
     {
-        var bytes = new byte[length];
         using var timeout = new CancellationTokenSource(Timeout);
-        await _stream.ReadExactlyAsync(bytes, timeout.Token);
-        return bytes;
+        while (true)
+        {
+            var result = await _input.ReadAsync(timeout.Token);
+            if (result.Buffer.Length >= length)
+            {
+                var bytes = result.Buffer.Slice(0, length).ToArray();
+                _input.AdvanceTo(result.Buffer.GetPosition(length));
+                return bytes;
+            }
+
+            _input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            if (result.IsCompleted)
+                throw new EndOfStreamException($"The server closed the connection after {result.Buffer.Length} of {length} bytes.");
+        }
+    }
+
+    /// <summary>Reads the next reply, RESP2 or RESP3, with the tests' one reply reader.</summary>
+    public async Task<RespReply> ReadReplyAsync()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        return await _replies.ReadAsync(timeout.Token);
     }
 
     /// <summary>
@@ -56,20 +82,25 @@ internal sealed class RawRespClient : IAsyncDisposable
     /// </summary>
     public async Task ExpectClosedAsync()
     {
-        var buffer = new byte[256];
         using var timeout = new CancellationTokenSource(Timeout);
-        int read;
+        ReadResult result;
         try
         {
-            read = await _stream.ReadAsync(buffer, timeout.Token);
+            result = await _input.ReadAsync(timeout.Token);
         }
         catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
         {
             return;
         }
 
-        Assert.True(read == 0, $"expected the server to close the connection, got \"{Sequences.Text(buffer.AsSpan(0, read))}\"");
+        var unread = result.Buffer.Slice(0, Math.Min(result.Buffer.Length, 256)).ToArray();
+        _input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        Assert.True(unread.Length == 0, $"expected the server to close the connection, got \"{Sequences.Text(unread)}\"");
     }
 
-    public ValueTask DisposeAsync() => _stream.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _input.CompleteAsync();
+        await _stream.DisposeAsync();
+    }
 }

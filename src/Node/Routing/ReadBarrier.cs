@@ -1,22 +1,23 @@
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
-using RaftKv.Node.Hosting;
-using RaftKv.StateMachine;
+using RaftKv.Node.Raft;
 
-namespace RaftKv.Node.Raft;
+namespace RaftKv.Node.Routing;
 
 /// <summary>
 /// Coalesces linearizable read barriers: any number of concurrent reads share one barrier. On the leader a barrier is
 /// DotNext's <c>ApplyReadBarrierAsync</c> (a replication round that confirms leadership, then the apply of every
-/// appended entry); on a follower it asks the leader for a read index over the forwarding links
-/// (<c>RAFTKV.READINDEX</c>, which runs the leader's barrier) and waits until it has applied that index itself.
+/// appended entry); on a follower it asks the leader for a read index over the peer channel (a ReadIndex message,
+/// which runs the leader's barrier: <see cref="PeerRequestHandler"/>) and waits until it has applied that index itself.
 /// </summary>
 /// <remarks>
 /// <para>
 /// A follower does not use DotNext's own follower barrier: it asks the leader for its commit index, which right after
 /// an election can lag writes the previous leader acknowledged, and which the leader gives without confirming it still
-/// leads (see <see cref="Commands.ReadIndexRequest"/>).
+/// leads: right after an election the new leader's commit index can lag writes the previous leader acknowledged (it
+/// learns them only when it commits an entry of its own term), and the chaos soak caught a follower read returning a
+/// counter value below one already acknowledged.
 /// </para>
 /// <para>
 /// A read may not join a barrier that is already in flight: that barrier may have fixed its commit index before a
@@ -85,11 +86,10 @@ public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOp
                     return;
                 }
 
-                var reply = await forwarder.ReadIndexAsync().WaitAsync(expiry.Token).ConfigureAwait(false);
-                if (reply.Kind == ReplyKind.Integer)
+                if (await forwarder.ReadIndexAsync().WaitAsync(expiry.Token).ConfigureAwait(false) is { } index)
                 {
                     Interlocked.Increment(ref readIndexesRequested);
-                    await cluster.AuditTrail.WaitForApplyAsync(reply.Integer, expiry.Token).ConfigureAwait(false);
+                    await cluster.AuditTrail.WaitForApplyAsync(index, expiry.Token).ConfigureAwait(false);
                     return;
                 }
 

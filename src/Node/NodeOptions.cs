@@ -1,15 +1,62 @@
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 
-namespace RaftKv.Node.Hosting;
+namespace RaftKv.Node;
 
-/// <summary>A member of the static cluster: where its Raft endpoint is and where it serves RESP.</summary>
+/// <summary>A member of the static cluster: where its Raft endpoint is, where it serves RESP, where its peers reach it.</summary>
 public sealed class ClusterMemberOptions
 {
-    /// <summary>The member's Raft (HTTP) URL, exactly as in its own <c>raft:publicEndPoint</c>.</summary>
+    /// <summary>The member's Raft URL (<c>tcp://</c> or <c>http://</c>), exactly as in its own <c>raft:publicEndPoint</c>.</summary>
     public string Raft { get; set; } = "";
 
     /// <summary>The member's RESP address as clients reach it, <c>host:port</c> (used in <c>-MOVED</c> and <c>ROLE</c>).</summary>
     public string Resp { get; set; } = "";
+
+    /// <summary>
+    /// The member's peer-channel address, <c>host:port</c>: where the other members send it forwarded writes and
+    /// read-index requests (see <see cref="PeerOptions"/>). Never the RESP port: clients are not peers.
+    /// </summary>
+    public string Peer { get; set; } = "";
+}
+
+/// <summary>
+/// The channel between members (configuration section <c>RaftKv:Peer</c>): a listener of its own, separate from the
+/// RESP port, that accepts only connections proving they hold the cluster secret.
+/// </summary>
+public sealed class PeerOptions
+{
+    /// <summary>The shortest cluster secret accepted, in bytes of UTF-8.</summary>
+    public const int MinimumSecretLength = 16;
+
+    /// <summary>
+    /// Where this node listens for its peers, <c>host:port</c>; defaults to this member's <c>Peer</c> address in
+    /// <c>RaftKv:Members</c> (set it to bind another interface, e.g. <c>0.0.0.0:8380</c>).
+    /// </summary>
+    public string? Listen { get; set; }
+
+    /// <summary>
+    /// The secret every member of the cluster shares (at least <see cref="MinimumSecretLength"/> bytes). Each peer
+    /// connection proves it with an HMAC over fresh nonces from both sides; the secret itself never crosses the wire.
+    /// Prefer <see cref="ClusterSecretFile"/> so the secret stays out of command lines and config files.
+    /// </summary>
+    public string? ClusterSecret { get; set; }
+
+    /// <summary>A file holding the cluster secret (surrounding white space is ignored); used when <see cref="ClusterSecret"/> is unset.</summary>
+    public string? ClusterSecretFile { get; set; }
+
+    /// <summary>How long a new peer connection may take to complete the handshake before it is dropped.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The largest frame a peer may send, in bytes. A forwarded write is at most one client request, so the default
+    /// is the RESP query buffer limit (1 GB, Redis's <c>client-query-buffer-limit</c>) plus room for framing.
+    /// </summary>
+    public long MaxFrameBytes { get; set; } = (1024L * 1024 * 1024) + (1024 * 1024);
+
+    /// <summary>
+    /// At start, how long to wait for the other members' answers to a handshake. A node whose secret every answering
+    /// member refuses does not start (the secrets disagree); a member that does not answer is not counted.
+    /// </summary>
+    public TimeSpan StartupCheckTimeout { get; set; } = TimeSpan.FromSeconds(3);
 }
 
 /// <summary>The node's own settings (configuration section <c>RaftKv</c>).</summary>
@@ -23,6 +70,9 @@ public sealed class NodeOptions
 
     /// <summary>Every member of the cluster, this node included (static membership).</summary>
     public List<ClusterMemberOptions> Members { get; set; } = [];
+
+    /// <summary>The channel between members (section <c>RaftKv:Peer</c>).</summary>
+    public PeerOptions Peer { get; set; } = new();
 
     /// <summary>Where Kestrel listens for Raft traffic; defaults to <c>raft:publicEndPoint</c>.</summary>
     public string? RaftListen { get; set; }
@@ -113,3 +163,9 @@ public enum FollowerWriteMode
     /// <summary><c>-MOVED 0 host:port</c>, which <c>redis-cli -c</c> and cluster-aware clients follow.</summary>
     Redirect,
 }
+
+/// <summary>Which member of <c>RaftKv:Members</c> this node is (found by its <c>raft:publicEndPoint</c>).</summary>
+public sealed record NodeIdentity(ClusterMemberOptions Member);
+
+/// <summary>A configuration problem found at start; the message says what to change. The node exits with it.</summary>
+public sealed class NodeStartupException(string message) : Exception(message);

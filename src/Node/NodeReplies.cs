@@ -1,0 +1,126 @@
+using System.Text;
+using RaftKv.StateMachine;
+
+namespace RaftKv.Node;
+
+/// <summary>
+/// The replies and errors the node writes itself — routing, connection and introspection commands — in one catalog,
+/// with Redis 7.0's texts where Redis has them. Data commands' replies come from the state machine
+/// (<c>RedisErrors</c>). Code never decides anything by matching these texts: routing outcomes are typed
+/// (<see cref="Routing.WriteOutcome"/>).
+/// </summary>
+public static class NodeReplies
+{
+    /// <summary><c>-CLUSTERDOWN No Raft leader</c>: no leader is known, or none could be reached in time. Not applied.</summary>
+    public static Reply NoLeader { get; } = Reply.Error("CLUSTERDOWN No Raft leader");
+
+    /// <summary>
+    /// The reply to a write whose outcome is unknown (leadership changed, or the link to the leader broke, after it was
+    /// sent): it may still commit. Never a failure; a client with a session can retry it safely.
+    /// </summary>
+    public static Reply Uncertain { get; } =
+        Reply.Error("UNCERTAIN Raft leadership changed while the write was in flight; it may or may not have been applied");
+
+    /// <summary><c>-MOVED 0 host:port</c>, redisraft's convention for "write to the leader at this address".</summary>
+    public static Reply Moved(string leaderRespAddress) => Reply.Error("MOVED 0 " + leaderRespAddress);
+
+    /// <summary>What a connection gets when the node failed to compute a reply (a bug, logged).</summary>
+    public static Reply InternalError { get; } = Reply.Error("ERR internal error");
+
+    /// <summary><c>-ERR Protocol error: ...</c>; the connection is closed after it, as Redis does.</summary>
+    public static Reply ProtocolError(string problem) => Reply.Error("ERR " + problem);
+
+    /// <summary><c>+PONG</c>.</summary>
+    public static Reply Pong { get; } = Reply.Status("PONG");
+
+    /// <summary><c>+RESET</c>.</summary>
+    public static Reply Reset { get; } = Reply.Status("RESET");
+
+    /// <summary><c>+QUEUED</c>: a command accepted into an open MULTI.</summary>
+    public static Reply Queued { get; } = Reply.Status("QUEUED");
+
+    /// <summary>Redis 7's text: the name and up to 128 characters of arguments, each quoted and followed by a space.</summary>
+    public static Reply UnknownCommand(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        var name = argv.IsEmpty ? "" : Printable(argv[0].Span, 128);
+        var args = new StringBuilder();
+        for (var i = 1; i < argv.Length && args.Length < 128; i++)
+            args.Append('\'').Append(Printable(argv[i].Span, 128 - args.Length)).Append("' ");
+        return Reply.Error($"ERR unknown command '{name}', with args beginning with: {args}");
+
+        static string Printable(ReadOnlySpan<byte> bytes, int max)
+        {
+            var text = Encoding.UTF8.GetString(bytes[..Math.Min(bytes.Length, Math.Max(max, 0))]);
+            return text.Replace('\r', ' ').Replace('\n', ' ');
+        }
+    }
+
+    /// <summary><c>ERR unknown subcommand 'x'. Try COMMAND HELP.</c></summary>
+    public static Reply UnknownSubcommand(string subcommand, string command)
+        => Reply.Error($"ERR unknown subcommand '{subcommand}'. Try {command} HELP.");
+
+    /// <summary>CLUSTER with <c>RaftKv:ClusterCommands=false</c>, as a Redis without cluster support answers.</summary>
+    public static Reply ClusterSupportDisabled { get; } = Reply.Error("ERR This instance has cluster support disabled");
+
+    /// <summary>CLUSTER subcommands about keys per slot: RaftKv keeps no such index.</summary>
+    public static Reply NoSlotIndex { get; } = Reply.Error("ERR RaftKv does not index keys by slot");
+
+    /// <summary>DEBUG with anything but DIGEST.</summary>
+    public static Reply DebugDigestOnly { get; } = Reply.Error("ERR DEBUG supports only DIGEST here");
+
+    /// <summary><c>AUTH</c> with a password while none is configured (Redis's reply without <c>requirepass</c>).</summary>
+    public static Reply WrongPass { get; } = Reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
+
+    /// <summary><c>CLIENT SETNAME</c> with a space or a non-printable character.</summary>
+    public static Reply BadClientName { get; } = Reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
+
+    /// <summary><c>HELLO</c> with a protocol version that is not a number.</summary>
+    public static Reply ProtocolVersionNotInteger { get; } = Reply.Error("ERR Protocol version is not an integer or out of range");
+
+    /// <summary><c>HELLO</c> with a protocol version other than 2 or 3.</summary>
+    public static Reply NoProto { get; } = Reply.Error("NOPROTO unsupported protocol version");
+
+    /// <summary><c>HELLO</c> with an option it does not know.</summary>
+    public static Reply HelloSyntax(string option) => Reply.Error($"ERR Syntax error in HELLO option '{option}'");
+
+    /// <summary><c>CLIENT KILL|LIST TYPE</c> with an unknown type.</summary>
+    public static Reply UnknownClientType(string type) => Reply.Error($"ERR Unknown client type '{type}'");
+
+    /// <summary><c>CLIENT ... ID</c> with an id that is not a number.</summary>
+    public static Reply InvalidClientId { get; } = Reply.Error("ERR Invalid client ID");
+
+    /// <summary><c>MULTI</c> inside MULTI.</summary>
+    public static Reply NestedMulti { get; } = Reply.Error("ERR MULTI calls can not be nested");
+
+    /// <summary><c>EXEC</c> without MULTI.</summary>
+    public static Reply ExecWithoutMulti { get; } = Reply.Error("ERR EXEC without MULTI");
+
+    /// <summary><c>DISCARD</c> without MULTI.</summary>
+    public static Reply DiscardWithoutMulti { get; } = Reply.Error("ERR DISCARD without MULTI");
+
+    /// <summary><c>WATCH</c> inside MULTI.</summary>
+    public static Reply WatchInsideMulti { get; } = Reply.Error("ERR WATCH inside MULTI is not allowed");
+
+    /// <summary><c>EXEC</c> after a command was refused while queuing.</summary>
+    public static Reply ExecAbort { get; } = Reply.Error("EXECABORT Transaction discarded because of previous errors.");
+
+    /// <summary><c>EXEC</c> refused outright (e.g. its own arity): Redis names the reason.</summary>
+    public static Reply ExecAbortBecause(Reply rejection)
+        => Reply.Error("EXECABORT Transaction discarded because of: " + (rejection.Text!.StartsWith("ERR ", StringComparison.Ordinal) ? rejection.Text[4..] : rejection.Text));
+
+    /// <summary>A MULTI past <c>RaftKv:Limits:MaxTransactionCommands</c>.</summary>
+    public static Reply TooManyQueued(int limit)
+        => Reply.Error($"ERR a transaction may queue at most {limit} commands (RaftKv:Limits:MaxTransactionCommands)");
+
+    /// <summary>A WATCH past <c>RaftKv:Limits:MaxWatchedKeys</c>.</summary>
+    public static Reply TooManyWatched(int limit)
+        => Reply.Error($"ERR a connection may watch at most {limit} keys (RaftKv:Limits:MaxWatchedKeys)");
+
+    /// <summary>A forwarded write that was applied but whose reply nests too deeply to travel back to the follower.</summary>
+    public static Reply ReplyTooDeepToForward { get; } = Reply.Error(
+        $"ERR the write was applied but its reply nests deeper than {ReplySerializer.MaxDepth} levels, too deep to forward; send it to the leader");
+
+    /// <summary>A forwarded write whose MessagePack this leader cannot read (members of different versions).</summary>
+    public static Reply UnreadableForwardedWrite { get; } =
+        Reply.Error("ERR forwarded write not understood by the leader (are all nodes the same version?)");
+}

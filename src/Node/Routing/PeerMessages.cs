@@ -1,0 +1,132 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using MessagePack;
+using RaftKv.Node.Peers;
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Routing;
+
+/// <summary>
+/// The messages routing sends over the peer channel (frame types of <see cref="PeerProtocol"/> version 1). Type values
+/// are part of the protocol: append-only, never renumbered.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>0x01 Propose</term><description>follower → leader: <c>[u8 database][MessagePack WriteCommand]</c>.</description></item>
+/// <item><term>0x02 ReadIndex</term><description>follower → leader: empty.</description></item>
+/// <item><term>0x81 Answered</term><description>the write's reply, <c>[MessagePack Reply]</c> (<see cref="ReplySerializer"/>).</description></item>
+/// <item><term>0x82 NotApplied</term><description>this node is not the leader and took nothing: route again.</description></item>
+/// <item><term>0x83 Unknown</term><description>leadership changed after the append: the write may or may not apply.</description></item>
+/// <item><term>0x84 ReadIndexAt</term><description><c>[i64 big-endian applied index]</c>, after the leader confirmed its leadership.</description></item>
+/// </list>
+/// </remarks>
+public static class PeerMessages
+{
+    /// <summary>A forwarded write.</summary>
+    public const byte Propose = 0x01;
+
+    /// <summary>A read-index request.</summary>
+    public const byte ReadIndex = 0x02;
+
+    /// <summary>Answer: the write's reply.</summary>
+    public const byte Answered = 0x81;
+
+    /// <summary>Answer: not the leader; nothing was taken.</summary>
+    public const byte NotApplied = 0x82;
+
+    /// <summary>Answer: outcome unknown.</summary>
+    public const byte Unknown = 0x83;
+
+    /// <summary>Answer: a read index.</summary>
+    public const byte ReadIndexAt = 0x84;
+
+    private static readonly byte[] ReadIndexRequestFrame = PeerProtocol.Frame(ReadIndex, []);
+
+    /// <summary>The frame of a read-index request.</summary>
+    public static byte[] ReadIndexRequest => ReadIndexRequestFrame;
+
+    /// <summary>The frame forwarding <paramref name="command"/> for database <paramref name="database"/>.</summary>
+    public static byte[] ProposeFrame(WriteCommand command, int database)
+    {
+        var body = new ArrayBufferWriter<byte>(256);
+        body.GetSpan(1)[0] = (byte)database;
+        body.Advance(1);
+        MessagePackSerializer.Serialize(body, command, KeyValueStore.SerializerOptions);
+        return PeerProtocol.Frame(Propose, body.WrittenSpan);
+    }
+
+    /// <summary>Reads a <see cref="Propose"/> payload.</summary>
+    /// <exception cref="InvalidDataException">Empty, or the database is out of range.</exception>
+    /// <remarks>Throws MessagePack's <c>MessagePackSerializationException</c> when the command cannot be decoded.</remarks>
+    public static (int Database, WriteCommand Command) ReadPropose(in ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsEmpty)
+            throw new InvalidDataException("Empty Propose payload.");
+        var database = payload.FirstSpan[0];
+        if (database >= KeyValueStore.DatabaseCount)
+            throw new InvalidDataException($"Propose for database {database}.");
+        var reader = new MessagePackReader(payload.Slice(1));
+        var command = MessagePackSerializer.Deserialize<WriteCommand>(ref reader, KeyValueStore.SerializerOptions);
+        if (command is null || !reader.End)
+            throw new InvalidDataException("Propose payload is not exactly one command.");
+        return (database, command);
+    }
+
+    /// <summary>The answer frame for a write's outcome.</summary>
+    public static PeerFrame Encode(WriteOutcome outcome) => outcome.Kind switch
+    {
+        // A script can build a reply deeper than the serializer writes: the write stands, the follower is told so.
+        WriteOutcomeKind.Answered when !ReplySerializer.IsWritable(outcome.Reply!) => new(Answered, ReplySerializer.Serialize(NodeReplies.ReplyTooDeepToForward)),
+        WriteOutcomeKind.Answered => new(Answered, ReplySerializer.Serialize(outcome.Reply!)),
+        WriteOutcomeKind.NotApplied => new(NotApplied, ReadOnlyMemory<byte>.Empty),
+        _ => new(Unknown, ReadOnlyMemory<byte>.Empty),
+    };
+
+    /// <summary>The answer frame for a read index (or, when null, a refusal: not the leader).</summary>
+    public static PeerFrame EncodeReadIndex(long? index)
+    {
+        if (index is not { } at)
+            return new(NotApplied, ReadOnlyMemory<byte>.Empty);
+        var payload = new byte[sizeof(long)];
+        BinaryPrimitives.WriteInt64BigEndian(payload, at);
+        return new(ReadIndexAt, payload);
+    }
+
+    /// <summary>What a call forwarding a write tells of it.</summary>
+    public static WriteOutcome DecodeWrite(PeerCallResult call)
+    {
+        switch (call.Status)
+        {
+            case PeerCallStatus.NotSent:
+                return WriteOutcome.NotApplied;
+            case PeerCallStatus.Lost:
+                return WriteOutcome.Unknown;
+        }
+
+        switch (call.Type)
+        {
+            case Answered:
+                try
+                {
+                    return WriteOutcome.Answered(ReplySerializer.Deserialize(call.Payload));
+                }
+                catch (InvalidDataException)
+                {
+                    // The leader answered, so it may have applied the write, but we cannot read the reply.
+                    return WriteOutcome.Unknown;
+                }
+
+            case NotApplied:
+                return WriteOutcome.NotApplied;
+            default:
+                return WriteOutcome.Unknown;
+        }
+    }
+
+    /// <summary>The index a read-index call returned, or null when the peer was not (or no longer) the leader or did not answer.</summary>
+    public static long? DecodeReadIndex(PeerCallResult call)
+        => call is { Status: PeerCallStatus.Answered, Type: ReadIndexAt, Payload.Length: sizeof(long) }
+            ? BinaryPrimitives.ReadInt64BigEndian(call.Payload)
+            : null;
+}
