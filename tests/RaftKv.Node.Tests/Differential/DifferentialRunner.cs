@@ -225,7 +225,9 @@ internal sealed class DifferentialRunner(RespTestClient redis, RespTestClient ra
         var theirs = Lines(actual, RaftKvClientId);
         if (filtered && expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length != actual.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length)
             return "a different number of clients";
-        if (ours.Count != theirs.Count || ours.Count == 0)
+        // No line of this connection on either side is a match only when both replies are empty (a filter that
+        // selects nothing); otherwise the parsing missed it and would compare nothing.
+        if (ours.Count != theirs.Count || (ours.Count == 0 && (expected.Length > 0 || actual.Length > 0)))
             return "this connection's line is missing on one side (or both)";
         foreach (var (e, a) in ours.Zip(theirs))
         {
