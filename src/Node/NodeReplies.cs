@@ -59,6 +59,22 @@ public static class NodeReplies
     public static Reply UnknownSubcommand(string subcommand, string command)
         => Reply.Error($"ERR unknown subcommand '{subcommand}'. Try {command} HELP.");
 
+    /// <summary>Redis 7's arity error for a subcommand: <c>ERR wrong number of arguments for 'config|get' command</c>.</summary>
+    public static Reply SubcommandArity(string subcommand, string command)
+        => Reply.Error($"ERR wrong number of arguments for '{command}|{subcommand}' command");
+
+    /// <summary><c>CONFIG SET</c> without pairs.</summary>
+    public static Reply ConfigSetArity { get; } = SubcommandArity("set", "config");
+
+    /// <summary><c>CONFIG SET</c> of a parameter that does not exist or cannot be set.</summary>
+    public static Reply ConfigUnknownOption(string name) => Reply.Error($"ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
+
+    /// <summary><c>CONFIG SET</c> with a value the parameter refuses.</summary>
+    public static Reply ConfigSetFailed(string name, string reason) => Reply.Error($"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}");
+
+    /// <summary><c>CONFIG REWRITE</c>: RaftKv never rewrites its configuration file.</summary>
+    public static Reply ConfigRewriteUnsupported { get; } = Reply.Error("ERR The server is running without a config file");
+
     /// <summary>CLUSTER with <c>RaftKv:ClusterCommands=false</c>, as a Redis without cluster support answers.</summary>
     public static Reply ClusterSupportDisabled { get; } = Reply.Error("ERR This instance has cluster support disabled");
 

@@ -32,7 +32,7 @@ public sealed partial class CommandDispatcher(
             ParseOutcome.Write => new(router.WriteAsync(parsed.Write!, connection)),
             ParseOutcome.Read => router.ReadAsync(parsed.Read!, connection),
             ParseOutcome.Error => new(parsed.Error!),
-            _ => new(nodeCommands.Execute(argv, connection)),
+            _ => nodeCommands.ExecuteAsync(argv, connection),
         };
     }
 }

@@ -51,6 +51,7 @@ public sealed class NodeCommands(
         new("auth", -2, IsWrite: false, 0, 0, 0, NotParsed),
         new("cluster", -2, IsWrite: false, 0, 0, 0, NotParsed),
         new("debug", -2, IsWrite: false, 0, 0, 0, NotParsed),
+        new("config", -2, IsWrite: false, 0, 0, 0, NotParsed),
 
         // MULTI, EXEC, DISCARD, WATCH, UNWATCH: handled by the dispatcher before this class sees a request.
         .. TransactionCommands.Specs,
@@ -59,6 +60,13 @@ public sealed class NodeCommands(
     private readonly DateTimeOffset startedAt = time.GetUtcNow();
 
     /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
+    /// <remarks><c>CONFIG SET</c> of a replicated parameter completes once the log applied it; everything else at once.</remarks>
+    public ValueTask<Reply> ExecuteAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+        => argv.Length >= 2 && Ascii.EqualsIgnoreCase(argv[0].Span, "config"u8)
+            ? services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection)
+            : new(Execute(argv, connection));
+
+    /// <summary>Executes a node command other than a CONFIG with arguments, or answers Redis's unknown-command error.</summary>
     public Reply Execute(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
     {
         if (argv.IsEmpty)

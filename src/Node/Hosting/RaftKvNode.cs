@@ -98,6 +98,8 @@ public static class RaftKvNode
             .AddSingleton<CommandRouter>()
             .AddHostedService<IdleExpirySweep>()
             .AddSingleton<NodeCommands>()
+            .AddSingleton<ConfigCommands>()
+            .AddSingleton<IConfigParameters, ServerConfigParameters>()
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
             .AddRespServer(builder.Configuration);
 
