@@ -94,8 +94,10 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
         {
             var name = Encoding.UTF8.GetString(pairs[i].Span).ToLowerInvariant();
             var parameter = parameters.FirstOrDefault(p => p.Name == name);
-            if (parameter?.Set is null)
+            if (parameter is null)
                 return new(NodeReplies.ConfigUnknownOption(name));
+            if (parameter.Set is null)
+                return new(NodeReplies.ConfigSetFailed(name, "can't set immutable config"));
             if (!seen.Add(name))
                 return new(NodeReplies.ConfigSetFailed(name, "duplicate parameter"));
             var change = parameter.Set(Encoding.UTF8.GetString(pairs[i + 1].Span));

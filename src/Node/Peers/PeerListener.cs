@@ -139,6 +139,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
         var remote = socket.RemoteEndPoint;
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(token);
         var stream = new NetworkStream(socket, ownsSocket: true);
+        var proved = false;
         try
         {
             socket.NoDelay = true;
@@ -154,6 +155,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
                 }
             }
 
+            proved = true;
             Interlocked.Increment(ref accepted);
             LogAccepted(logger, remote);
             var answers = Channel.CreateBounded<Task<PeerFrame>>(new BoundedChannelOptions(MaxPendingAnswers)
@@ -183,7 +185,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
             Interlocked.Increment(ref refused);
             LogHandshakeFailed(logger, remote, e.Message);
         }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        catch (OperationCanceledException) when (!proved && !token.IsCancellationRequested)
         {
             Interlocked.Increment(ref refused);
             LogHandshakeFailed(logger, remote, "no handshake within " + options.HandshakeTimeout);

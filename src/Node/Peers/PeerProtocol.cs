@@ -83,7 +83,8 @@ public static class PeerProtocol
         if (buffer.Length < sizeof(uint) + (long)length)
             return false;
 
-        type = buffer.Slice(sizeof(uint), 1).FirstSpan[0];
+        buffer.Slice(sizeof(uint), 1).CopyTo(header[..1]);
+        type = header[0];
         payload = buffer.Slice(FrameHeaderLength, length - 1);
         buffer = buffer.Slice(sizeof(uint) + (long)length);
         return true;

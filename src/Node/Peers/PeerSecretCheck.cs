@@ -21,7 +21,10 @@ public sealed partial class PeerSecretCheck(
     /// <exception cref="NodeStartupException">The secrets disagree.</exception>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var peers = options.Value.Members.Where(m => m != self.Member && !string.IsNullOrEmpty(m.Peer)).Select(m => m.Peer).ToArray();
+        // By address: NodeIdentity was bound from the configuration before the options were, so it is another object.
+        var peers = options.Value.Members.Select(static m => m.Peer)
+            .Where(peer => !string.IsNullOrEmpty(peer) && !string.Equals(peer, self.Member.Peer, StringComparison.OrdinalIgnoreCase))
+            .ToArray();
         if (peers.Length == 0)
             return;
 

@@ -63,7 +63,9 @@ public static class PeerMessages
     {
         if (payload.IsEmpty)
             throw new InvalidDataException("Empty Propose payload.");
-        var database = payload.FirstSpan[0];
+        Span<byte> first = stackalloc byte[1];
+        payload.Slice(0, 1).CopyTo(first);
+        var database = first[0];
         if (database >= KeyValueStore.DatabaseCount)
             throw new InvalidDataException($"Propose for database {database}.");
         var reader = new MessagePackReader(payload.Slice(1));

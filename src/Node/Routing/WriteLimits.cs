@@ -22,7 +22,6 @@ public sealed class WriteLimits(IOptions<RespLimits> limits)
         => command.Validate() ?? command switch
         {
             TransactionCommand transaction when transaction.Commands.Length > maxTransactionCommands => NodeReplies.TooManyQueued(maxTransactionCommands),
-            SessionExecCommand { Command: TransactionCommand transaction } when transaction.Commands.Length > maxTransactionCommands => NodeReplies.TooManyQueued(maxTransactionCommands),
             _ => null,
         };
 

@@ -42,7 +42,7 @@ public sealed class PeerChannelTests(PeerClusterFixture fixture) : IClassFixture
     [Fact]
     public async Task Internal_names_on_the_RESP_port_are_unknown_commands_and_change_nothing()
     {
-        var leader = await Cluster.WaitForLeaderAsync();
+        await Cluster.WaitForLeaderAsync();
         var before = await Cluster.WaitForConvergenceAsync();
         var propose = MessagePackSerializer.Serialize<WriteCommand>(
             new SetCommand { Key = "internal:k"u8.ToArray(), Value = "v"u8.ToArray() }, KeyValueStore.SerializerOptions);
@@ -66,7 +66,6 @@ public sealed class PeerChannelTests(PeerClusterFixture fixture) : IClassFixture
         }
 
         Assert.Equal(before, await Cluster.WaitForConvergenceAsync());
-        _ = leader;
     }
 
     [Fact]
