@@ -30,6 +30,12 @@ public static class NodeReplies
     /// <summary><c>-ERR Protocol error: ...</c>; the connection is closed after it, as Redis does.</summary>
     public static Reply ProtocolError(string problem) => Reply.Error("ERR " + problem);
 
+    /// <summary>What a connection beyond <c>maxclients</c> gets before it is closed.</summary>
+    public static Reply MaxClientsReached { get; } = Reply.Error("ERR max number of clients reached");
+
+    /// <summary>Stands for a read skipped because its connection is closing; never sent.</summary>
+    public static Reply ConnectionClosing { get; } = Reply.Error("ERR the connection is closing");
+
     /// <summary><c>+PONG</c>.</summary>
     public static Reply Pong { get; } = Reply.Status("PONG");
 

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Text;
 using RaftKv.Node.Resp;
@@ -21,6 +22,18 @@ internal static class ConnectionCommands
 
     private static readonly (string Name, int Arity)[] ClientSubcommands =
         [("id", 2), ("getname", 2), ("setname", 3), ("info", 2), ("list", -2), ("help", 2)];
+
+    // The full names of the subcommands (Redis's "client|list"), the very instances LastCommand is set to.
+    private static readonly string[] ClientSubcommandNames = [.. ClientSubcommands.Select(static sub => "client|" + sub.Name)];
+
+    // cmd= in CLIENT LIST shows a name from the command table, never the client's bytes (a name may hold a newline
+    // and forge a line): as in Redis, whose c->lastcmd is the looked-up command, NULL for an unknown one.
+    private static readonly FrozenDictionary<string, string> KnownCommandNames = CommandParser.Commands
+        .Concat(NodeCommands.Specs)
+        .Select(static spec => spec.Name.ToLowerInvariant())
+        .Concat(ClientSubcommandNames)
+        .Distinct(StringComparer.OrdinalIgnoreCase)
+        .ToFrozenDictionary(static name => name, static name => name, StringComparer.OrdinalIgnoreCase);
 
     private static readonly string[] ClientHelp =
     [
@@ -127,13 +140,16 @@ internal static class ConnectionCommands
         }
 
         if (match < 0)
+        {
+            connection.LastCommand = null; // Redis shows cmd=NULL after an unknown subcommand
             return NodeReplies.UnknownSubcommand(Truncate(Encoding.UTF8.GetString(sub), 128), "CLIENT");
+        }
 
         var (name, arity) = ClientSubcommands[match];
         if (!CommandParser.HasValidArity(arity, argv.Length))
             return CommandParser.WrongArity("client|" + name);
 
-        connection.LastCommand = "client|" + name;
+        connection.LastCommand = ClientSubcommandNames[match];
         switch (name)
         {
             case "id":
@@ -211,18 +227,33 @@ internal static class ConnectionCommands
         return Reply.FromVerbatim(text.ToString());
     }
 
-    // networking.c catClientInfoString, field for field. RaftKv keeps no per-client buffers of its own to report, so the
-    // memory and buffer fields are 0; fd is -1 because the socket is not exposed.
+    // networking.c catClientInfoString, field for field. qbuf is the partial request the connection holds, oll its
+    // replies not yet written out, omem their bytes until the socket takes them (what client-output-buffer-limit
+    // counts); fd is -1 because the socket is not exposed. Nothing the client chose is printed as sent: the name is
+    // printable ASCII without spaces (SetName) and cmd comes from the command table.
     private static string Describe(RespConnection client, DateTimeOffset now)
     {
         var age = (long)(now - client.ConnectedAt).TotalSeconds;
         var idle = Math.Max(0, (long)(now - client.LastInteraction).TotalSeconds);
-        var command = client.LastCommand?.ToLowerInvariant() ?? "NULL";
+        var command = KnownCommandName(client.LastCommand);
+        var input = client.InputBufferBytes;
+        var output = client.OutputBufferBytes;
         return string.Create(CultureInfo.InvariantCulture,
             $"id={client.Id} addr={client.RemoteEndPoint} laddr={client.LocalEndPoint} fd=-1 name={client.Name} age={age} idle={idle} " +
-            $"flags=N db={client.Database} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 " +
-            $"obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} user=default redir=-1 resp={client.Protocol}");
+            $"flags=N db={client.Database} sub=0 psub=0 ssub=0 multi=-1 qbuf={input} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 " +
+            $"obl=0 oll={client.PendingReplies} omem={output} tot-mem={input + output} events=r cmd={command} user=default redir=-1 resp={client.Protocol}");
     }
+
+    /// <summary>The command table's name for <paramref name="lastCommand"/> in lower case, or <c>NULL</c> when it names no command.</summary>
+    /// <remarks>
+    /// A subcommand's name (<c>client|list</c>) counts only when this class set it: a client may well send a command
+    /// named <c>client|list</c>, which Redis shows as <c>NULL</c>.
+    /// </remarks>
+    internal static string KnownCommandName(string? lastCommand)
+        => lastCommand is not null && KnownCommandNames.TryGetValue(lastCommand, out var known)
+            && (!known.Contains('|', StringComparison.Ordinal) || ReferenceEquals(known, lastCommand))
+            ? known
+            : "NULL";
 
     // networking.c clientSetNameOrReply: empty removes the name; otherwise printable ASCII without spaces only.
     private static Reply? SetName(RespConnection connection, ReadOnlySpan<byte> name)

@@ -275,7 +275,14 @@ public sealed class NodeCommands(
         Line(text, "uptime_in_days", uptime / 86400);
     }
 
-    private void WriteClients(StringBuilder text) => Line(text, "connected_clients", services.GetRequiredService<RespServer>().ConnectedClients);
+    private void WriteClients(StringBuilder text)
+    {
+        var server = services.GetRequiredService<RespServer>();
+        Line(text, "connected_clients", server.ConnectedClients);
+        Line(text, "maxclients", server.Limits.MaxClients);
+        Line(text, "client_recent_max_input_buffer", server.MaxInputBufferBytes);
+        Line(text, "client_recent_max_output_buffer", server.MaxOutputBufferBytes);
+    }
 
     private void WriteReplication(StringBuilder text)
     {
@@ -293,6 +300,7 @@ public sealed class NodeCommands(
     {
         var server = services.GetRequiredService<RespServer>();
         Line(text, "total_connections_received", server.TotalConnectionsReceived);
+        Line(text, "rejected_connections", server.RejectedConnections);
         Line(text, "expired_keys", stateMachine.Inspect(static s => s.ExpiredKeysReclaimed));
         Line(text, "raft_entries_proposed", proposer.EntriesProposed);
         Line(text, "raft_commands_proposed", proposer.CommandsProposed);

@@ -100,6 +100,7 @@ public static class RaftKvNode
             .AddSingleton<NodeCommands>()
             .AddSingleton<ConfigCommands>()
             .AddSingleton<IConfigParameters, ServerConfigParameters>()
+            .AddSingleton<IConfigParameters, ClientConfigParameters>()
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
             .AddRespServer(builder.Configuration);
 

@@ -8,6 +8,11 @@ namespace RaftKv.Node.Resp;
 public sealed class RespConnection
 {
     private volatile bool _closeRequested;
+    private volatile bool _closing;
+    private long _lastInteractionTicks;
+    private long _outputBytes;
+    private long _inputBytes;
+    private int _pendingReplies;
 
     internal RespConnection(long id, EndPoint? remoteEndPoint, EndPoint? localEndPoint, DateTimeOffset connectedAt, CancellationToken aborted)
     {
@@ -49,8 +54,27 @@ public sealed class RespConnection
     /// <summary>The last command's name as the client sent it in upper case (<c>cmd=</c> in <c>CLIENT LIST</c>); null before the first.</summary>
     public string? LastCommand { get; set; }
 
-    /// <summary>When the last request arrived (<c>idle=</c> in <c>CLIENT LIST</c>).</summary>
-    public DateTimeOffset LastInteraction { get; set; }
+    /// <summary>
+    /// When the client last sent bytes or its socket last took a burst of replies (<c>idle=</c> in <c>CLIENT LIST</c>;
+    /// what Redis's <c>timeout</c> measures), in UTC. Read and written whole from any thread.
+    /// </summary>
+    public DateTimeOffset LastInteraction
+    {
+        get => new(Volatile.Read(ref _lastInteractionTicks), TimeSpan.Zero);
+        set => Volatile.Write(ref _lastInteractionTicks, value.UtcTicks);
+    }
+
+    /// <summary>
+    /// Bytes of replies computed but not yet taken by the socket: queued, in the send buffer, or being sent (<c>omem=</c>
+    /// in <c>CLIENT LIST</c>; what <c>client-output-buffer-limit</c> counts).
+    /// </summary>
+    public long OutputBufferBytes => Interlocked.Read(ref _outputBytes);
+
+    /// <summary>Bytes of a request still arriving that the connection holds (<c>qbuf=</c> in <c>CLIENT LIST</c>).</summary>
+    public long InputBufferBytes => Volatile.Read(ref _inputBytes);
+
+    /// <summary>Requests whose replies are not yet written out: being computed or queued (<c>oll=</c> in <c>CLIENT LIST</c>).</summary>
+    public int PendingReplies => Volatile.Read(ref _pendingReplies);
 
     /// <summary>What this connection's reads and writes wait for to take effect in the order sent (kept by the router).</summary>
     public ConnectionOrder Order { get; } = new();
@@ -61,6 +85,13 @@ public sealed class RespConnection
     /// </summary>
     public ConnectionTransaction? Transaction { get; set; }
 
+    /// <summary>
+    /// True once the connection is closing (a limit was reached, the client left, the server is stopping): nobody
+    /// will read a reply computed from now on, so a handler may skip work it has not started. Set at once, before
+    /// <see cref="Aborted"/> is canceled.
+    /// </summary>
+    public bool IsClosing => _closing || Aborted.IsCancellationRequested;
+
     /// <summary>True once <see cref="CloseAfterReply"/> has been called.</summary>
     public bool IsCloseRequested => _closeRequested;
 
@@ -70,4 +101,12 @@ public sealed class RespConnection
     /// this one are not executed.
     /// </summary>
     public void CloseAfterReply() => _closeRequested = true;
+
+    internal void MarkClosing() => _closing = true;
+
+    internal long AddOutputBytes(long delta) => Interlocked.Add(ref _outputBytes, delta);
+
+    internal void SetInputBytes(long bytes) => Volatile.Write(ref _inputBytes, bytes);
+
+    internal void AddPendingReplies(int delta) => Interlocked.Add(ref _pendingReplies, delta);
 }

@@ -24,6 +24,20 @@ internal static partial class RespLog
         Message = "Closing client {ConnectionId}: its request outgrew the query buffer limit of {Limit} bytes")]
     public static partial void QueryBufferLimitExceeded(ILogger logger, long connectionId, long limit);
 
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Closing client {ConnectionId}: {Bytes} bytes of unsent output reached its {Kind} output buffer limit of {Limit} bytes (client-output-buffer-limit)")]
+    public static partial void OutputBufferLimitReached(ILogger logger, long connectionId, long bytes, string kind, long limit);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Closing client {ConnectionId}: idle for more than {Seconds} s (timeout)")]
+    public static partial void IdleTimeout(ILogger logger, long connectionId, long seconds);
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Refused a connection from {RemoteEndPoint}: {Connected} clients connected, maxclients is {MaxClients}")]
+    public static partial void MaxClientsReached(ILogger logger, EndPoint? remoteEndPoint, int connected, long maxClients);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The RESP server's client sweep failed")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling {Command} for client {ConnectionId} failed")]
     public static partial void HandlerFailed(ILogger logger, string command, long connectionId, Exception exception);
 

@@ -45,9 +45,23 @@ public sealed class RespRequest : IDisposable
     /// </summary>
     public string NameUpper => _nameUpper ??= ComputeNameUpper();
 
+    /// <summary>
+    /// Where the parser stopped inside a request still arriving, so the next parse resumes there instead of starting
+    /// over (see <see cref="RespRequestParser"/>). Kept here because a request object belongs to one connection.
+    /// </summary>
+    internal RespParseProgress Progress;
+
+    /// <summary>
+    /// Bytes the parser has stepped over or searched for this connection since it was created: the work counter that
+    /// shows framing is linear in the bytes received (each byte is examined a bounded number of times, however the
+    /// request is split into reads).
+    /// </summary>
+    internal long BytesExamined { get; set; }
+
     /// <summary>Returns the arena and argument buffers to the pool.</summary>
     public void Dispose()
     {
+        Progress = default;
         Clear();
         ReturnArena();
     }
@@ -125,4 +139,42 @@ public sealed class RespRequest : IDisposable
             _names.Add(created);
         return created;
     }
+}
+
+/// <summary>
+/// How far the parser got in a request whose bytes have not all arrived. Valid only for a buffer that starts at
+/// <see cref="FrameStart"/> and holds at least the bytes seen before, which is what a connection hands back after
+/// <c>AdvanceTo(consumed: FrameStart, examined: End)</c>: the pipe keeps those segments, so the positions stay valid.
+/// </summary>
+internal struct RespParseProgress
+{
+    /// <summary>True while a partial request is being tracked.</summary>
+    public bool IsActive;
+
+    /// <summary>An inline request (one line) rather than a multibulk.</summary>
+    public bool IsInline;
+
+    /// <summary>Where the partial request begins.</summary>
+    public SequencePosition FrameStart;
+
+    /// <summary>Where to continue: the start of the first line or argument not yet framed.</summary>
+    public SequencePosition Resume;
+
+    /// <summary>Bytes from <see cref="FrameStart"/> to <see cref="Resume"/>.</summary>
+    public long ResumeOffset;
+
+    /// <summary>Bytes after <see cref="Resume"/> already searched for the end of the line there, in vain.</summary>
+    public long Scanned;
+
+    /// <summary>Bytes of the buffer the progress was saved from, from <see cref="FrameStart"/>.</summary>
+    public long Buffered;
+
+    /// <summary>The declared argument count of a multibulk; -1 while its <c>*N</c> line is incomplete.</summary>
+    public long Count;
+
+    /// <summary>Arguments already framed.</summary>
+    public int Framed;
+
+    /// <summary>The total length of the arguments already framed.</summary>
+    public long ArgumentBytes;
 }

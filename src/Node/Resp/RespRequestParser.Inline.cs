@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 
 namespace RaftKv.Node.Resp;
 
@@ -11,13 +12,42 @@ internal sealed partial class RespRequestParser
     private RespParseStatus ReadInline(ref SequenceReader<byte> reader, RespRequest request, out string? error)
     {
         error = null;
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+
+        // A line still arriving is searched for its '\n' only past the bytes searched before.
+        ref var progress = ref request.Progress;
+        Debug.Assert(!progress.IsActive || progress.IsInline, "a frame keeps its kind across reads");
+        var scanned = progress.IsActive ? progress.Scanned : 0;
+        progress = default;
+
+        var probe = reader;
+        if (scanned > 0)
+            probe.Advance(scanned);
+        if (!probe.TryAdvanceTo((byte)'\n', advancePastDelimiter: false))
         {
+            request.BytesExamined += probe.Remaining;
             if (reader.Remaining <= _maxInlineLength)
+            {
+                progress = new RespParseProgress
+                {
+                    IsActive = true,
+                    IsInline = true,
+                    FrameStart = reader.Position,
+                    Resume = reader.Position,
+                    Scanned = reader.Remaining,
+                    Buffered = reader.Remaining,
+                    Count = -1,
+                };
                 return RespParseStatus.Incomplete;
+            }
+
             error = TooBigInlineRequest;
             return RespParseStatus.ProtocolError;
         }
+
+        request.BytesExamined += probe.Consumed - reader.Consumed - scanned + 1;
+        var line = reader.Sequence.Slice(reader.Position, probe.Position);
+        probe.Advance(1);
+        reader = probe;
 
         // Redis only notices a long line when it has buffered that much without a newline, which depends on how the
         // bytes were chunked; judging the line itself gives the same answer however they arrive.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -9,12 +10,22 @@ namespace RaftKv.Node.Resp;
 /// Serves RESP over TCP: accepts connections and runs each as a <see cref="RespSession"/> that hands requests to the
 /// <see cref="IRespRequestHandler"/> and sends the replies back in request order.
 /// </summary>
-/// <remarks>Register it with <see cref="RespServiceCollectionExtensions.AddRespServer"/>.</remarks>
+/// <remarks>
+/// Register it with <see cref="RespServiceCollectionExtensions.AddRespServer"/>. The client limits are read live from
+/// <see cref="ClientLimits"/>: a connection beyond <c>maxclients</c> is answered
+/// <c>-ERR max number of clients reached</c> and closed; once a second a sweep closes connections idle for
+/// <c>timeout</c> seconds and those over the soft output buffer limit for too long (Redis's <c>clientsCron</c>).
+/// </remarks>
 public sealed class RespServer : IHostedService, IAsyncDisposable
 {
+    // Redis's clientsCron visits every client about once a second.
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
+    private static readonly byte[] MaxClientsReply = Serialize(NodeReplies.MaxClientsReached);
+
     private readonly RespServerOptions _options;
+    private readonly ClientLimits _limits;
     private readonly RespRequestParser _parser;
-    private readonly long _maxQueryBuffer;
     private readonly IRespRequestHandler _handler;
     private readonly TimeProvider _time;
     private readonly ILogger<RespServer> _logger;
@@ -22,15 +33,17 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _sweepLoop = Task.CompletedTask;
     private long _lastConnectionId;
     private long _totalConnections;
+    private long _rejectedConnections;
+    private long _closedPeakOutputBytes;
     private int _connectedClients;
 
     /// <summary>Creates the server; it listens from <see cref="StartAsync"/> on.</summary>
-    /// <exception cref="ArgumentException">A limit in <paramref name="limits"/> is out of range.</exception>
     public RespServer(
         IOptions<RespServerOptions> options,
-        IOptions<RespLimits> limits,
+        ClientLimits limits,
         IRespRequestHandler handler,
         TimeProvider time,
         ILogger<RespServer> logger)
@@ -38,8 +51,8 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(limits);
         _options = options.Value;
-        _parser = new RespRequestParser(limits.Value);
-        _maxQueryBuffer = limits.Value.MaxQueryBuffer;
+        _limits = limits;
+        _parser = new RespRequestParser(limits);
         _handler = handler;
         _time = time;
         _logger = logger;
@@ -59,6 +72,29 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
 
     /// <summary>How many connections have been accepted since start (Redis's <c>total_connections_received</c>).</summary>
     public long TotalConnectionsReceived => Interlocked.Read(ref _totalConnections);
+
+    /// <summary>Connections refused because <c>maxclients</c> were connected (Redis's <c>rejected_connections</c>).</summary>
+    public long RejectedConnections => Interlocked.Read(ref _rejectedConnections);
+
+    /// <summary>The live client limits (<c>CONFIG SET</c> changes them).</summary>
+    public ClientLimits Limits => _limits;
+
+    /// <summary>
+    /// Bytes of replies computed and not yet taken by the sockets, over every connection: what clients that do not
+    /// read hold on this node.
+    /// </summary>
+    public long OutputBufferBytes => _sessions.Values.Sum(static session => session.Connection.OutputBufferBytes);
+
+    /// <summary>The largest output any connection holds now (Redis's <c>client_recent_max_output_buffer</c>).</summary>
+    public long MaxOutputBufferBytes => _sessions.Values.Select(static session => session.Connection.OutputBufferBytes).DefaultIfEmpty().Max();
+
+    /// <summary>The largest partial request any connection holds now (Redis's <c>client_recent_max_input_buffer</c>).</summary>
+    public long MaxInputBufferBytes => _sessions.Values.Select(static session => session.Connection.InputBufferBytes).DefaultIfEmpty().Max();
+
+    /// <summary>The most output one connection has held at once since the server started, open or closed.</summary>
+    public long PeakOutputBufferBytes => Math.Max(
+        Interlocked.Read(ref _closedPeakOutputBytes),
+        _sessions.Values.Select(static session => session.PeakOutputBytes).DefaultIfEmpty().Max());
 
     /// <summary>Binds the listening socket, so <see cref="Port"/> is known when this returns, and starts accepting.</summary>
     /// <exception cref="InvalidOperationException">The server was started before, or the bind address is not an IP address.</exception>
@@ -88,6 +124,7 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
         LocalEndPoint = (IPEndPoint)listener.LocalEndPoint!;
         RespLog.Listening(_logger, LocalEndPoint);
         _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
+        _sweepLoop = SweepLoopAsync(_stopping.Token);
         return Task.CompletedTask;
     }
 
@@ -103,6 +140,7 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         await _acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _sweepLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
 
         // Every session's token is linked to _stopping, so they are all closing; no new ones start after the accept loop.
         var closing = _sessions.Values.Select(static session => session.Completion);
@@ -145,19 +183,83 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
 
     private void StartSession(Socket socket, CancellationToken stopping)
     {
+        // Only this loop adds clients, so the count cannot grow between the check and the increment.
+        var connected = ConnectedClients;
+        var maxClients = _limits.MaxClients;
+        if (connected >= maxClients)
+        {
+            Refuse(socket, connected, maxClients);
+            return;
+        }
+
         var id = Interlocked.Increment(ref _lastConnectionId);
         Interlocked.Increment(ref _totalConnections);
         Interlocked.Increment(ref _connectedClients);
 
-        var session = new RespSession(id, socket, _parser, _maxQueryBuffer, _handler, _options.MaxPendingReplies,
+        var session = new RespSession(id, socket, _parser, _limits, _handler, _options.MaxPendingReplies,
             _time, _logger, stopping);
         _sessions[id] = session;
         RespLog.Connected(_logger, id, session.Connection.RemoteEndPoint);
         session.Start(OnSessionClosed);
     }
 
+    // Redis's acceptCommonHandler: write the error (once, without waiting: a fresh socket's send buffer is empty) and
+    // close. The refused connection is not counted in total_connections_received.
+    private void Refuse(Socket socket, int connected, long maxClients)
+    {
+        Interlocked.Increment(ref _rejectedConnections);
+        try
+        {
+            RespLog.MaxClientsReached(_logger, socket.RemoteEndPoint, connected, maxClients);
+            socket.Blocking = false;
+            socket.Send(MaxClientsReply, SocketFlags.None, out _);
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // The client is gone already.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    private async Task SweepLoopAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(SweepInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                var now = _time.GetUtcNow();
+                foreach (var session in _sessions.Values)
+                    session.CheckTimers(now);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        catch (Exception e)
+        {
+            RespLog.SweepFailed(_logger, e);
+        }
+    }
+
+    private static byte[] Serialize(StateMachine.Reply reply)
+    {
+        var bytes = new ArrayBufferWriter<byte>();
+        RespWriter.Write(bytes, reply);
+        return bytes.WrittenSpan.ToArray();
+    }
+
     private void OnSessionClosed(RespSession session)
     {
+        var peak = session.PeakOutputBytes;
+        var seen = Interlocked.Read(ref _closedPeakOutputBytes);
+        while (peak > seen && Interlocked.CompareExchange(ref _closedPeakOutputBytes, peak, seen) is var current && current != seen)
+            seen = current;
         _sessions.TryRemove(session.Connection.Id, out _);
         Interlocked.Decrement(ref _connectedClients);
         RespLog.Disconnected(_logger, session.Connection.Id);

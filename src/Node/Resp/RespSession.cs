@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using RaftKv.StateMachine;
 
@@ -11,9 +13,19 @@ namespace RaftKv.Node.Resp;
 /// their replies in the same order, joined by a bounded queue of pending replies.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The queue bound is the connection's backpressure: when that many replies are pending, the read loop stops reading
 /// and TCP flow control slows the client down. The write loop flushes once per burst (whenever the queue runs dry
 /// or the next reply is not ready yet), not once per reply.
+/// </para>
+/// <para>
+/// The queue bound counts replies, not bytes, so the connection also counts the bytes of its replies from the moment
+/// each is computed until the socket has taken them (<see cref="RespConnection.OutputBufferBytes"/>) and is closed
+/// when they reach <c>client-output-buffer-limit</c>, as Redis does. A reply larger than
+/// <see cref="FlushThreshold"/> is written and flushed piece by piece, so the send buffer never holds a second copy
+/// of it. The server's sweep (<see cref="CheckTimers"/>) closes the connection when it has been idle for
+/// <c>timeout</c> seconds or over the soft output limit for too long.
+/// </para>
 /// </remarks>
 internal sealed class RespSession
 {
@@ -26,24 +38,30 @@ internal sealed class RespSession
     // leave and the unsent output stays bounded.
     private const int FlushThreshold = 64 * 1024;
 
+    // "Not over the soft output limit" for _overSoftLimitSince (a TimeProvider timestamp otherwise).
+    private const long NotOverSoftLimit = long.MinValue;
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly RespRequestParser _parser;
-    private readonly long _maxQueryBuffer;
+    private readonly ClientLimits _limits;
     private readonly IRespRequestHandler _handler;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _aborted;
     private readonly Channel<PendingReply> _replies;
     private readonly RespRequest _request = new();
     private readonly TimeProvider _time;
+    private long _overSoftLimitSince = NotOverSoftLimit;
+    private long _peakOutputBytes;
+    private int _closing;
 
     public RespSession(
         long id,
         Socket socket,
         RespRequestParser parser,
-        long maxQueryBuffer,
+        ClientLimits limits,
         IRespRequestHandler handler,
         int maxPendingReplies,
         TimeProvider time,
@@ -52,7 +70,7 @@ internal sealed class RespSession
     {
         _socket = socket;
         _parser = parser;
-        _maxQueryBuffer = maxQueryBuffer;
+        _limits = limits;
         _handler = handler;
         _logger = logger;
         _aborted = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
@@ -74,6 +92,9 @@ internal sealed class RespSession
 
     /// <summary>The connection as handlers see it.</summary>
     public RespConnection Connection { get; }
+
+    /// <summary>The most bytes of output this connection has held at once.</summary>
+    public long PeakOutputBytes => Interlocked.Read(ref _peakOutputBytes);
 
     /// <summary>Completes when the connection is closed and cleaned up; never faults.</summary>
     public Task Completion { get; private set; } = Task.CompletedTask;
@@ -134,11 +155,16 @@ internal sealed class RespSession
             while (true)
             {
                 var result = await _input.ReadAsync(aborted).ConfigureAwait(false);
+                Connection.LastInteraction = _time.GetUtcNow();
                 var buffer = result.Buffer;
 
                 RespParseResult parsed;
                 while ((parsed = _parser.Parse(buffer, _request)).Status == RespParseStatus.Complete)
                 {
+                    // A limit closed the connection: run nothing more (the cancellation reaches the loops shortly).
+                    if (Volatile.Read(ref _closing) != 0)
+                        return;
+
                     buffer = buffer.Slice(parsed.Consumed);
                     var pending = Dispatch();
                     await EnqueueAsync(pending, aborted).ConfigureAwait(false);
@@ -150,14 +176,16 @@ internal sealed class RespSession
                 {
                     case RespParseStatus.ProtocolError:
                         RespLog.ProtocolError(_logger, Connection.Id, parsed.Error);
-                        var error = new ValueTask<Reply>(NodeReplies.ProtocolError(parsed.Error!));
+                        var error = Track(new ValueTask<Reply>(NodeReplies.ProtocolError(parsed.Error!)), Connection.Protocol);
                         await EnqueueAsync(new PendingReply(error, CloseAfter: true, Connection.Protocol), aborted).ConfigureAwait(false);
                         return;
                     case RespParseStatus.QueryBufferLimitExceeded:
                         // Redis closes such a client without a reply; the replies before it are still sent.
-                        RespLog.QueryBufferLimitExceeded(_logger, Connection.Id, _maxQueryBuffer);
+                        RespLog.QueryBufferLimitExceeded(_logger, Connection.Id, _limits.MaxQueryBuffer);
                         return;
                 }
+
+                Connection.SetInputBytes(buffer.Slice(parsed.Consumed).Length);
 
                 // Keep the partial request, and wait for bytes beyond everything seen so far.
                 _input.AdvanceTo(parsed.Consumed, result.Buffer.End);
@@ -182,7 +210,6 @@ internal sealed class RespSession
     private PendingReply Dispatch()
     {
         Connection.LastCommand = _request.NameUpper;
-        Connection.LastInteraction = _time.GetUtcNow();
         ValueTask<Reply> reply;
         try
         {
@@ -194,11 +221,128 @@ internal sealed class RespSession
             reply = new ValueTask<Reply>(NodeReplies.InternalError);
         }
 
-        return new PendingReply(reply, Connection.IsCloseRequested, Connection.Protocol);
+        var protocol = Connection.Protocol;
+        return new PendingReply(Track(reply, protocol), Connection.IsCloseRequested, protocol);
+    }
+
+    /// <summary>
+    /// The reply with its size in bytes, counted into the connection's output once it is computed (at once when it
+    /// already is, which is the common case and allocates nothing). A failed reply becomes
+    /// <see cref="NodeReplies.InternalError"/>, counted likewise.
+    /// </summary>
+    private ValueTask<SizedReply> Track(ValueTask<Reply> reply, int protocol)
+        => reply.IsCompletedSuccessfully ? new(Account(reply.Result, protocol)) : TrackAsync(reply, protocol);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<SizedReply> TrackAsync(ValueTask<Reply> pending, int protocol)
+    {
+        Reply reply;
+        try
+        {
+            reply = await pending.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !Connection.Aborted.IsCancellationRequested)
+        {
+            RespLog.HandlerFailed(_logger, "a request", Connection.Id, e);
+            reply = NodeReplies.InternalError;
+        }
+
+        return Account(reply, protocol);
+    }
+
+    private SizedReply Account(Reply reply, int protocol)
+    {
+        var size = RespWriter.Measure(reply, protocol);
+        var held = Connection.AddOutputBytes(size);
+        var peak = Interlocked.Read(ref _peakOutputBytes);
+        while (held > peak && Interlocked.CompareExchange(ref _peakOutputBytes, held, peak) is var seen && seen != peak)
+            peak = seen;
+        CheckOutputLimits(held);
+        return new SizedReply(reply, size);
+    }
+
+    /// <summary>
+    /// Redis's <c>checkClientOutputBufferLimits</c>: close at once at the hard limit; at the soft limit, note when it
+    /// was first reached and close once it has been held for longer than the soft seconds.
+    /// </summary>
+    private void CheckOutputLimits(long held)
+    {
+        var limit = _limits.OutputBuffer.Normal;
+        if (limit.Hard > 0 && held >= limit.Hard)
+        {
+            RespLog.OutputBufferLimitReached(_logger, Connection.Id, held, "hard", limit.Hard);
+            Close();
+            return;
+        }
+
+        if (limit.Soft > 0 && held >= limit.Soft)
+        {
+            var now = _time.GetTimestamp();
+            var since = Interlocked.CompareExchange(ref _overSoftLimitSince, now, NotOverSoftLimit);
+            if (since != NotOverSoftLimit && _time.GetElapsedTime(since, now) > TimeSpan.FromSeconds(limit.SoftSeconds))
+            {
+                RespLog.OutputBufferLimitReached(_logger, Connection.Id, held, "soft", limit.Soft);
+                Close();
+            }
+
+            return;
+        }
+
+        if (Volatile.Read(ref _overSoftLimitSince) != NotOverSoftLimit)
+            Volatile.Write(ref _overSoftLimitSince, NotOverSoftLimit);
+    }
+
+    /// <summary>
+    /// The server's periodic check (Redis's <c>clientsCron</c>): closes the connection when it has been idle longer
+    /// than <c>timeout</c> — never while a reply is being computed, queued or sent — or held its output over the soft
+    /// limit for too long.
+    /// </summary>
+    public void CheckTimers(DateTimeOffset now)
+    {
+        var timeout = _limits.IdleTimeoutSeconds;
+        if (timeout > 0 && Connection.PendingReplies == 0 && Connection.OutputBufferBytes == 0
+            && now - Connection.LastInteraction > TimeSpan.FromSeconds(timeout))
+        {
+            RespLog.IdleTimeout(_logger, Connection.Id, timeout);
+            Close();
+            return;
+        }
+
+        if (Connection.OutputBufferBytes is var held and > 0)
+            CheckOutputLimits(held);
+    }
+
+    /// <summary>
+    /// Closes the connection without sending what is pending (a limit was reached); callable from any thread, once
+    /// effective. The cancellation runs on the thread pool, never on the thread that completed a reply.
+    /// </summary>
+    private void Close()
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+            return;
+        Connection.MarkClosing();
+        ThreadPool.UnsafeQueueUserWorkItem(static session => session.Abort(), this, preferLocal: false);
+    }
+
+    private void Abort()
+    {
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already.
+        }
+        catch (AggregateException e)
+        {
+            RespLog.ConnectionFailed(_logger, Connection.Id, e);
+        }
     }
 
     private async ValueTask EnqueueAsync(PendingReply pending, CancellationToken cancellationToken)
     {
+        Connection.AddPendingReplies(1);
         try
         {
             await _replies.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
@@ -222,27 +366,37 @@ internal sealed class RespSession
                 {
                     // The client can use the replies before this one while it is being computed.
                     if (!pending.Reply.IsCompleted && _output.UnflushedBytes > 0)
-                        await _output.FlushAsync(aborted).ConfigureAwait(false);
+                        await FlushAsync(aborted).ConfigureAwait(false);
 
-                    RespWriter.Write(_output, await ResolveAsync(pending.Reply).ConfigureAwait(false), pending.Protocol);
+                    var (reply, size) = await pending.Reply.ConfigureAwait(false);
+
+                    // A limit closed the connection (perhaps for this very reply): send nothing more.
+                    if (Volatile.Read(ref _closing) != 0)
+                        return;
+
+                    if (size <= FlushThreshold)
+                        RespWriter.Write(_output, reply, pending.Protocol);
+                    else
+                        await WriteInPiecesAsync(reply, pending.Protocol, aborted).ConfigureAwait(false);
+                    Connection.AddPendingReplies(-1);
 
                     if (pending.CloseAfter)
                     {
-                        await _output.FlushAsync(aborted).ConfigureAwait(false);
+                        await FlushAsync(aborted).ConfigureAwait(false);
                         return;
                     }
 
                     if (_output.UnflushedBytes >= FlushThreshold)
-                        await _output.FlushAsync(aborted).ConfigureAwait(false);
+                        await FlushAsync(aborted).ConfigureAwait(false);
                 }
 
                 if (_output.UnflushedBytes > 0)
-                    await _output.FlushAsync(aborted).ConfigureAwait(false);
+                    await FlushAsync(aborted).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested || Volatile.Read(ref _closing) != 0)
         {
-            // The server is stopping.
+            // The server is stopping, or a limit closed the connection.
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
@@ -250,17 +404,55 @@ internal sealed class RespSession
         }
     }
 
-    private async ValueTask<Reply> ResolveAsync(ValueTask<Reply> reply)
+    /// <summary>
+    /// Writes a large reply in pieces of at most <see cref="FlushThreshold"/>, flushing between them: the send
+    /// buffer holds one piece, not a copy of the whole reply, and a client that stops reading stops the copying.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteInPiecesAsync(Reply reply, int protocol, CancellationToken cancellationToken)
     {
-        try
+        switch (reply.Kind)
         {
-            return await reply.ConfigureAwait(false);
+            case ReplyKind.Bulk or ReplyKind.Verbatim when (reply.Bulk?.Length ?? 0) > FlushThreshold:
+                var payload = RespWriter.WritePrefix(_output, reply, protocol);
+                for (var offset = 0; offset < payload.Length; offset += FlushThreshold)
+                {
+                    _output.Write(payload.Span.Slice(offset, Math.Min(FlushThreshold, payload.Length - offset)));
+                    if (_output.UnflushedBytes >= FlushThreshold)
+                        await FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                _output.Write("\r\n"u8);
+                break;
+            case ReplyKind.Array or ReplyKind.Map:
+                RespWriter.WritePrefix(_output, reply, protocol);
+                var items = reply.Items ?? [];
+                for (var i = 0; i < items.Count; i++)
+                {
+                    await WriteInPiecesAsync(items[i], protocol, cancellationToken).ConfigureAwait(false);
+                    if (_output.UnflushedBytes >= FlushThreshold)
+                        await FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                break;
+            default:
+                RespWriter.Write(_output, reply, protocol);
+                break;
         }
-        catch (Exception e) when (e is not OperationCanceledException || !_aborted.IsCancellationRequested)
-        {
-            RespLog.HandlerFailed(_logger, "a request", Connection.Id, e);
-            return NodeReplies.InternalError;
-        }
+    }
+
+    /// <summary>Sends what is buffered; once the socket has taken it, it no longer counts as the client's output.</summary>
+    private async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _closing) != 0)
+            throw new OperationCanceledException("A limit closed the connection.");
+
+        var bytes = _output.UnflushedBytes;
+        await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var held = Connection.AddOutputBytes(-bytes);
+        Connection.LastInteraction = _time.GetUtcNow();
+        if (held < _limits.OutputBuffer.Normal.Soft && Volatile.Read(ref _overSoftLimitSince) != NotOverSoftLimit)
+            Volatile.Write(ref _overSoftLimitSince, NotOverSoftLimit);
     }
 
     /// <summary>
@@ -274,7 +466,7 @@ internal sealed class RespSession
             await ObserveAsync(pending.Reply).ConfigureAwait(false);
     }
 
-    private static async ValueTask ObserveAsync(ValueTask<Reply> reply)
+    private static async ValueTask ObserveAsync(ValueTask<SizedReply> reply)
     {
         try
         {
@@ -348,8 +540,11 @@ internal sealed class RespSession
     }
 
     /// <summary>A request's reply, in the order the requests came.</summary>
-    /// <param name="Reply">The handler's reply; awaited exactly once, by the write loop or when the connection closes.</param>
+    /// <param name="Reply">The handler's reply, tracked; awaited exactly once, by the write loop or when the connection closes.</param>
     /// <param name="CloseAfter">Close the connection once this reply is sent and flushed.</param>
     /// <param name="Protocol">The RESP version in force when the request was handled, which the reply is written in.</param>
-    private readonly record struct PendingReply(ValueTask<Reply> Reply, bool CloseAfter, int Protocol);
+    private readonly record struct PendingReply(ValueTask<SizedReply> Reply, bool CloseAfter, int Protocol);
+
+    /// <summary>A computed reply and the bytes it takes in RESP, counted in the connection's output until sent.</summary>
+    private readonly record struct SizedReply(Reply Reply, long Bytes);
 }

@@ -91,6 +91,92 @@ internal static class RespWriter
         }
     }
 
+    /// <summary>
+    /// The number of bytes <see cref="Write"/> produces for <paramref name="reply"/> in version
+    /// <paramref name="protocol"/>, without producing them: what a connection's output buffer limit counts.
+    /// </summary>
+    public static long Measure(Reply reply, int protocol = 2)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        switch (reply.Kind)
+        {
+            case ReplyKind.Status when ReferenceEquals(reply, Reply.Ok):
+                return 5;
+            case ReplyKind.Status or ReplyKind.Error:
+                return 1 + Encoding.UTF8.GetByteCount(reply.Text ?? string.Empty) + 2;
+            case ReplyKind.Integer:
+                return reply.Integer is 0 or 1 ? 4 : HeaderLength(reply.Integer);
+            case ReplyKind.Bulk:
+                return BulkLength(reply.Bulk?.Length ?? 0);
+            case ReplyKind.NullBulk or ReplyKind.NullArray when protocol >= 3:
+                return 3;
+            case ReplyKind.NullBulk or ReplyKind.NullArray:
+                return 5;
+            case ReplyKind.Array or ReplyKind.Map:
+                var items = reply.Items ?? [];
+                var total = HeaderLength(reply.Kind == ReplyKind.Map && protocol >= 3 ? items.Count / 2 : items.Count);
+                for (var i = 0; i < items.Count; i++)
+                    total += Measure(items[i], protocol);
+                return total;
+            case ReplyKind.Verbatim when protocol >= 3:
+                return BulkLength((reply.Bulk?.Length ?? 0) + 4);
+            case ReplyKind.Verbatim:
+                return BulkLength(reply.Bulk?.Length ?? 0);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(reply), reply.Kind, "Unknown reply kind.");
+        }
+    }
+
+    /// <summary>
+    /// Writes what comes before <paramref name="reply"/>'s payload: for a bulk or verbatim string its header (and
+    /// <c>txt:</c>), returning the payload, which the caller writes followed by CRLF; for an array or map its header,
+    /// returning an empty payload (the caller writes the items).
+    /// </summary>
+    /// <remarks>For writing a large reply piece by piece; a reply of any other kind is not accepted.</remarks>
+    public static ReadOnlyMemory<byte> WritePrefix(IBufferWriter<byte> output, Reply reply, int protocol)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(reply);
+        switch (reply.Kind)
+        {
+            case ReplyKind.Bulk:
+            case ReplyKind.Verbatim when protocol < 3:
+                var bulk = reply.Bulk ?? [];
+                WriteHeader(output, (byte)'$', bulk.Length);
+                return bulk;
+            case ReplyKind.Verbatim:
+                var text = reply.Bulk ?? [];
+                WriteHeader(output, (byte)'=', text.Length + 4);
+                output.Write("txt:"u8);
+                return text;
+            case ReplyKind.Array:
+                WriteHeader(output, (byte)'*', (reply.Items ?? []).Count);
+                return ReadOnlyMemory<byte>.Empty;
+            case ReplyKind.Map:
+                var pairs = reply.Items ?? [];
+                WriteHeader(output, protocol >= 3 ? (byte)'%' : (byte)'*', protocol >= 3 ? pairs.Count / 2 : pairs.Count);
+                return ReadOnlyMemory<byte>.Empty;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(reply), reply.Kind, "Only bulks, verbatim strings, arrays and maps have a prefix.");
+        }
+    }
+
+    private static long BulkLength(int length) => HeaderLength(length) + length + 2;
+
+    // '$', '*', ':' or another prefix, the decimal value, CRLF.
+    private static long HeaderLength(long value)
+    {
+        var digits = 1;
+        var magnitude = value < 0 ? (ulong)(-(value + 1)) + 1 : (ulong)value;
+        while (magnitude >= 10)
+        {
+            magnitude /= 10;
+            digits++;
+        }
+
+        return 1 + (value < 0 ? 1 : 0) + digits + 2;
+    }
+
     private static void WriteInteger(IBufferWriter<byte> output, long value)
     {
         switch (value)

@@ -76,8 +76,8 @@ public sealed partial class CommandRouter(
         var order = connection.Order;
         var priorWrite = order.LastWrite;
         var read = priorWrite is null || priorWrite.IsCompleted
-            ? ReadAfterBarrierAsync(command, connection.Database)
-            : ReadAfterWriteAsync(command, connection.Database, priorWrite);
+            ? ReadAfterBarrierAsync(command, connection.Database, connection)
+            : ReadAfterWriteAsync(command, connection.Database, priorWrite, connection);
         if (read.IsCompleted)
             return read;
 
@@ -178,13 +178,13 @@ public sealed partial class CommandRouter(
         _ => NodeReplies.Uncertain,
     };
 
-    private async ValueTask<Reply> ReadAfterWriteAsync(ReadCommand command, int database, Task priorWrite)
+    private async ValueTask<Reply> ReadAfterWriteAsync(ReadCommand command, int database, Task priorWrite, RespConnection connection)
     {
         await priorWrite.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        return await ReadAfterBarrierAsync(command, database).ConfigureAwait(false);
+        return await ReadAfterBarrierAsync(command, database, connection).ConfigureAwait(false);
     }
 
-    private async ValueTask<Reply> ReadAfterBarrierAsync(ReadCommand command, int database)
+    private async ValueTask<Reply> ReadAfterBarrierAsync(ReadCommand command, int database, RespConnection connection)
     {
         try
         {
@@ -195,6 +195,11 @@ public sealed partial class CommandRouter(
             LogReadBarrierFailed(logger, e.GetType().Name);
             return NodeReplies.NoLeader;
         }
+
+        // Reads sharing a barrier complete together: once their connection is closing (say, at its output buffer
+        // limit), the rest would only make replies nobody reads — a GETRANGE each of a large value.
+        if (connection.IsClosing)
+            return NodeReplies.ConnectionClosing;
 
         return stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds());
     }

@@ -9,9 +9,9 @@ namespace RaftKv.Node.Routing;
 /// This node's limits on what a write may carry into the log. Applied where a write is proposed, so the leader's
 /// limits decide: a follower's forwarded write is checked and limited again on the leader, never trusted.
 /// </summary>
-public sealed class WriteLimits(IOptions<RespLimits> limits)
+/// <remarks><c>proto-max-bulk-len</c> is read live from <see cref="ClientLimits"/>, so <c>CONFIG SET</c> applies to the next write.</remarks>
+public sealed class WriteLimits(IOptions<RespLimits> limits, ClientLimits clientLimits)
 {
-    private readonly long maxStringLength = limits.Value.MaxBulkLength;
     private readonly int maxTransactionCommands = limits.Value.MaxTransactionCommands;
 
     /// <summary>
@@ -29,15 +29,17 @@ public sealed class WriteLimits(IOptions<RespLimits> limits)
     /// <paramref name="command"/> carrying this node's <c>proto-max-bulk-len</c> where it can grow a string (see
     /// <see cref="IStringLengthLimited"/>): the limit travels in the log so every replica judges it alike.
     /// </summary>
-    public WriteCommand Apply(WriteCommand command) => command switch
+    public WriteCommand Apply(WriteCommand command) => Apply(command, clientLimits.MaxBulkLength);
+
+    private static WriteCommand Apply(WriteCommand command, long maxStringLength) => command switch
     {
         IStringLengthLimited limited when limited.MaxLength != maxStringLength => limited.WithMaxLength(maxStringLength),
         TransactionCommand transaction when transaction.MaxStringLength != maxStringLength
             => new TransactionCommand { Commands = transaction.Commands, Conditions = transaction.Conditions, MaxStringLength = maxStringLength },
-        SessionExecCommand session when Apply(session.Command) is var inner && inner != session.Command => session.With(inner),
+        SessionExecCommand session when Apply(session.Command, maxStringLength) is var inner && inner != session.Command => session.With(inner),
         _ => command,
     };
 
     /// <summary>The longest string a write may make (<c>proto-max-bulk-len</c>).</summary>
-    public long MaxStringLength => maxStringLength;
+    public long MaxStringLength => clientLimits.MaxBulkLength;
 }

@@ -69,6 +69,16 @@ internal sealed class RawRespClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads and discards whatever has arrived; returns how many bytes that was, 0 once the server closed.</summary>
+    public async Task<long> ReadSomeAsync()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var result = await _input.ReadAsync(timeout.Token);
+        var length = result.Buffer.Length;
+        _input.AdvanceTo(result.Buffer.End);
+        return length == 0 && result.IsCompleted ? 0 : length;
+    }
+
     /// <summary>Reads the next reply, RESP2 or RESP3, with the tests' one reply reader.</summary>
     public async Task<RespReply> ReadReplyAsync()
     {

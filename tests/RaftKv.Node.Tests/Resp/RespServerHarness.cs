@@ -18,7 +18,7 @@ internal sealed class RespServerHarness : IAsyncDisposable
         TimeProvider? time = null)
     {
         var options = new RespServerOptions { BindAddress = "127.0.0.1", Port = 0, MaxPendingReplies = maxPendingReplies };
-        var server = new RespServer(Options.Create(options), Options.Create(limits ?? new RespLimits()), handler,
+        var server = new RespServer(Options.Create(options), new ClientLimits(limits ?? new RespLimits()), handler,
             time ?? TimeProvider.System, NullLogger<RespServer>.Instance);
         await server.StartAsync(CancellationToken.None);
         return new RespServerHarness(server);

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using RaftKv.Node.Resp;
+using RaftKv.StateMachine.Commands;
+
+namespace RaftKv.Node.Commands;
+
+/// <summary>
+/// The client limits under Redis's names — <c>maxclients</c>, <c>timeout</c>, <c>client-output-buffer-limit</c>,
+/// <c>client-query-buffer-limit</c>, <c>proto-max-bulk-len</c> — settable per node (<see cref="ConfigChange.Local"/>)
+/// with Redis 7.0's syntax and error texts. A change applies to every connection, open ones included.
+/// </summary>
+/// <remarks>
+/// Ranges follow Redis, except where RaftKv's limits are tighter: a request and a string are held in one array, so
+/// <c>client-query-buffer-limit</c> and <c>proto-max-bulk-len</c> stop at <see cref="Array.MaxLength"/> and
+/// <see cref="IStringLengthLimited.MaxLengthCeiling"/>. <c>proto-max-bulk-len</c> also bounds what a write may make
+/// (<see cref="Routing.WriteLimits"/>): on the leader, it travels in the log with each write.
+/// </remarks>
+public sealed class ClientConfigParameters(ClientLimits limits) : IConfigParameters
+{
+    private const long MinBufferLimit = 1024 * 1024;
+    private const string NotAnInteger = "argument couldn't be parsed into an integer";
+    private const string NotAMemoryValue = "argument must be a memory value";
+    private const string WrongBufferLimitArity = "Wrong number of arguments in buffer limit configuration.";
+    private const string InvalidBufferLimitClass = "Invalid client class specified in buffer limit configuration.";
+    private const string InvalidBufferLimitValue = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+
+    /// <inheritdoc/>
+    public IEnumerable<ConfigParameter> Parameters =>
+    [
+        new("maxclients", () => Format(limits.MaxClients), SetMaxClients),
+        new("timeout", () => Format(limits.IdleTimeoutSeconds), SetTimeout),
+        new("client-output-buffer-limit", () => limits.OutputBuffer.ToString(), SetOutputBufferLimit),
+        new("client-query-buffer-limit", () => Format(limits.MaxQueryBuffer), SetQueryBufferLimit),
+        new("proto-max-bulk-len", () => Format(limits.MaxBulkLength), SetMaxBulkLength),
+    ];
+
+    private ConfigChange SetMaxClients(string value)
+        => Integer(value, 1, uint.MaxValue) is { } invalid ? invalid : new ConfigChange.Local(() => limits.MaxClients = long.Parse(value, CultureInfo.InvariantCulture));
+
+    private ConfigChange SetTimeout(string value)
+        => Integer(value, 0, int.MaxValue) is { } invalid ? invalid : new ConfigChange.Local(() => limits.IdleTimeoutSeconds = long.Parse(value, CultureInfo.InvariantCulture));
+
+    private ConfigChange SetQueryBufferLimit(string value)
+    {
+        var min = Math.Max(MinBufferLimit, limits.Configured.MaxInlineLength);
+        return Memory(value, min, Array.MaxLength, out var bytes) ?? (ConfigChange)new ConfigChange.Local(() => limits.MaxQueryBuffer = bytes);
+    }
+
+    private ConfigChange SetMaxBulkLength(string value)
+        => Memory(value, MinBufferLimit, IStringLengthLimited.MaxLengthCeiling, out var bytes)
+            ?? (ConfigChange)new ConfigChange.Local(() => limits.MaxBulkLength = bytes);
+
+    // config.c setConfigClientOutputBufferLimitOption: "<class> <hard> <soft> <soft seconds>" any number of times,
+    // checked whole before any of it applies; the last setting of a class wins; an empty value changes nothing.
+    private ConfigChange SetOutputBufferLimit(string value)
+    {
+        var words = value.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length % 4 != 0)
+            return new ConfigChange.Invalid(WrongBufferLimitArity);
+
+        var changes = new List<(string Class, OutputBufferLimit Limit)>();
+        for (var i = 0; i < words.Length; i += 4)
+        {
+            var clientClass = words[i].ToLowerInvariant() switch
+            {
+                "normal" => "normal",
+                "slave" or "replica" => "replica",
+                "pubsub" => "pubsub",
+                _ => null,
+            };
+            if (clientClass is null)
+                return new ConfigChange.Invalid(InvalidBufferLimitClass);
+            if (!TryParseMemory(words[i + 1], out var hard) || !TryParseMemory(words[i + 2], out var soft)
+                || !long.TryParse(words[i + 3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seconds) || seconds < 0)
+            {
+                return new ConfigChange.Invalid(InvalidBufferLimitValue);
+            }
+
+            changes.Add((clientClass, new OutputBufferLimit(hard, soft, seconds)));
+        }
+
+        return new ConfigChange.Local(() =>
+        {
+            var updated = limits.OutputBuffer;
+            foreach (var (clientClass, limit) in changes)
+            {
+                updated = clientClass switch
+                {
+                    "normal" => updated with { Normal = limit },
+                    "replica" => updated with { Replica = limit },
+                    _ => updated with { PubSub = limit },
+                };
+            }
+
+            limits.OutputBuffer = updated;
+        });
+    }
+
+    // An integer parameter: string2ll's syntax (no '+', no leading zeros, no spaces), then the range.
+    private static ConfigChange.Invalid? Integer(string value, long min, long max)
+    {
+        if (!RespRequestParser.TryParseInteger(Encoding.UTF8.GetBytes(value), out var parsed))
+            return new(NotAnInteger);
+        return parsed < min || parsed > max ? new(Range(min, max)) : null;
+    }
+
+    private static ConfigChange.Invalid? Memory(string value, long min, long max, out long bytes)
+    {
+        if (!TryParseMemory(value, out bytes))
+            return new(NotAMemoryValue);
+        return bytes < min || bytes > max ? new(Range(min, max)) : null;
+    }
+
+    private static string Range(long min, long max)
+        => string.Create(CultureInfo.InvariantCulture, $"argument must be between {min} and {max} inclusive");
+
+    /// <summary>
+    /// Redis's <c>memtoull</c>: digits, then an optional unit, any case — <c>b</c>, <c>k</c> (1000), <c>kb</c> (1024),
+    /// <c>m</c>, <c>mb</c>, <c>g</c>, <c>gb</c>. A value that does not fit in a <see langword="long"/> is refused
+    /// (Redis lets the multiplication wrap).
+    /// </summary>
+    internal static bool TryParseMemory(string text, out long bytes)
+    {
+        bytes = 0;
+        var digits = 0;
+        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
+            digits++;
+
+        long multiplier = text[digits..].ToLowerInvariant() switch
+        {
+            "" or "b" => 1,
+            "k" => 1000,
+            "kb" => 1024,
+            "m" => 1000 * 1000,
+            "mb" => 1024 * 1024,
+            "g" => 1000L * 1000 * 1000,
+            "gb" => 1024L * 1024 * 1024,
+            _ => 0,
+        };
+        if (multiplier == 0)
+            return false;
+        if (digits == 0)
+            return true; // strtoull of no digits is 0, as in Redis ("mb" is 0).
+        if (!long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            return false;
+
+        try
+        {
+            bytes = checked(value * multiplier);
+            return true;
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
+    }
+
+    private static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+}
