@@ -47,7 +47,7 @@ public sealed class KeyValueStore
     /// <summary>Databases, as Redis's <c>databases 16</c>. Fixed: it is part of the replicated state's shape.</summary>
     public const int DatabaseCount = 16;
 
-    private readonly Keyspace[] keyspaces = [.. Enumerable.Range(0, DatabaseCount).Select(static _ => new Keyspace())];
+    private readonly Keyspace[] keyspaces;
 
     /// <summary>The databases (<c>SELECT 0</c> to <c>SELECT 15</c>).</summary>
     public IReadOnlyList<Keyspace> Databases => keyspaces;
@@ -62,12 +62,19 @@ public sealed class KeyValueStore
     public ScriptCache Scripts { get; } = new();
 
     /// <summary>Creates an empty store whose scripts run under <paramref name="scriptLimits"/> (Redis-like defaults when null).</summary>
+    /// <param name="scriptLimits">Script limits; Redis-like defaults when null.</param>
+    /// <param name="keyHashSeed">
+    /// The seed of the keys' hash tables (see <see cref="ByteArrayComparer"/>). Not part of the replicated state: replicas
+    /// may and should use different ones, secret and random (the node draws one per process). Tests may leave it 0.
+    /// </param>
     /// <remarks>
     /// The limits are part of the state machine's definition: every replica must be constructed with the same ones,
     /// or a script could stop at different points on different replicas.
     /// </remarks>
-    public KeyValueStore(ScriptLimits? scriptLimits = null)
+    public KeyValueStore(ScriptLimits? scriptLimits = null, UInt128 keyHashSeed = default)
     {
+        var keyComparer = ByteArrayComparer.Create(keyHashSeed);
+        keyspaces = [.. Enumerable.Range(0, DatabaseCount).Select(_ => new Keyspace(keyComparer))];
         Scripting = new ScriptRuntime(this, scriptLimits ?? ScriptLimits.Default);
     }
 

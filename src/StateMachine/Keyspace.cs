@@ -18,9 +18,13 @@ namespace RaftKv.StateMachine;
 /// stays valid on any replica and across writes.
 /// </para>
 /// </remarks>
-public sealed class Keyspace
+/// <param name="keyComparer">
+/// Hashes the keys for the dictionary (keyed: see <see cref="ByteArrayComparer"/>). Its seed may differ between
+/// replicas: nothing observes the dictionary's order.
+/// </param>
+public sealed class Keyspace(ByteArrayComparer keyComparer)
 {
-    private readonly Dictionary<byte[], Entry> entries = new(ByteArrayComparer.Instance);
+    private readonly Dictionary<byte[], Entry> entries = new(keyComparer);
 
     // Ordered by (expireAt, key), so the sweep finds what is due without scanning live keys.
     private readonly SortedSet<(long ExpireAt, byte[] Key)> expiries = new(ExpiryComparer.Instance);
@@ -124,7 +128,10 @@ public sealed class Keyspace
         return entries.Count - expired;
     }
 
-    /// <summary>Every stored entry, expired or not, in dictionary order (identical on replicas with the same history).</summary>
+    /// <summary>
+    /// Every stored entry, expired or not, in dictionary order: the order of inserts and removals, not of hashes, so
+    /// identical on replicas with the same history whatever their key comparers' seeds.
+    /// </summary>
     public IEnumerable<KeyValuePair<byte[], Entry>> Entries => entries;
 
     /// <summary>Every key live at <paramref name="now"/>, in hash order (identical on every replica with the same keys).</summary>

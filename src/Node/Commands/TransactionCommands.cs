@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
@@ -126,14 +128,17 @@ public sealed class ConnectionTransaction
         return added;
     }
 
-    // Keys are watched per database.
+    // Keys are watched per database. A client chooses them (one WATCH may name a million), so they are hashed under a
+    // secret seed drawn per process: keys crafted to collide would make this set quadratic (see ByteArrayComparer).
     private sealed class SameKey : IEqualityComparer<WatchedKey>
     {
         public static readonly SameKey Instance = new();
 
+        private readonly ByteArrayComparer keys = ByteArrayComparer.Create(BinaryPrimitives.ReadUInt128LittleEndian(RandomNumberGenerator.GetBytes(16)));
+
         public bool Equals(WatchedKey? x, WatchedKey? y)
             => x is not null && y is not null && x.Database == y.Database && x.Key.AsSpan().SequenceEqual(y.Key);
 
-        public int GetHashCode(WatchedKey key) => HashCode.Combine(key.Database, ByteArrayComparer.Instance.GetHashCode(key.Key));
+        public int GetHashCode(WatchedKey key) => HashCode.Combine(key.Database, keys.GetHashCode(key.Key));
     }
 }

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Options;
@@ -18,8 +20,11 @@ namespace RaftKv.Node.Raft;
 public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger)
     : SimpleStateMachine(new DirectoryInfo(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots"))))
 {
-    // Script limits are part of the state machine's definition: equal on every node (see NodeOptions.Scripting).
-    private readonly KeyValueStore store = new(options.Value.Scripting);
+    // Script limits are part of the state machine's definition: equal on every node (see NodeOptions.Scripting). The
+    // key hash seed is not: a secret drawn per process, so no client can craft keys that collide in the keyspace's
+    // hash tables (nothing observes their order; see ByteArrayComparer).
+    private readonly KeyValueStore store = new(
+        options.Value.Scripting, BinaryPrimitives.ReadUInt128LittleEndian(RandomNumberGenerator.GetBytes(16)));
     private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
     private readonly int snapshotEvery = Math.Max(1, options.Value.SnapshotEveryEntries);
     private long entriesSinceSnapshot;
