@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO.Hashing;
 using MessagePack;
 using RaftKv.StateMachine.Commands;
+using RaftKv.StateMachine.Memory;
 using RaftKv.StateMachine.Scripting;
 using RaftKv.StateMachine.Sessions;
 
@@ -21,8 +22,12 @@ namespace RaftKv.StateMachine;
 /// </remarks>
 public sealed class KeyValueStore
 {
-    // 1: data, scripts. 2: data, scripts, sessions. Both are read; 2 is written.
-    private const int SnapshotFormatVersion = 2;
+    // 1: data, scripts. 2: data, scripts, sessions. 3: data, scripts, sessions, replicated settings. All are read; 3 is
+    // written.
+    private const int SnapshotFormatVersion = 3;
+
+    // The name each replicated setting has in a snapshot (and in the digest).
+    private const string MaxMemoryName = "maxmemory";
 
     // Expired keys reclaimed per log entry: a floor, plus a share per command so the sweep keeps pace with any rate
     // of short-lived writes while one entry never pays for a million keys that expired at once.
@@ -86,6 +91,66 @@ public sealed class KeyValueStore
 
     /// <summary>Expired keys reclaimed so far by the deterministic sweep (not replicated state; for INFO).</summary>
     public long ExpiredKeysReclaimed { get; private set; }
+
+    /// <summary>
+    /// <c>maxmemory</c> as the log set it (<see cref="ConfigSetCommand"/>), in bytes, 0 for no limit; null while it has
+    /// never been set (a leader then proposes its configured value once). Replicated: in snapshots and the digest.
+    /// </summary>
+    public long? MaxMemorySetting { get; internal set; }
+
+    /// <summary>The memory limit writes are judged against, in bytes; 0 for none.</summary>
+    public long MaxMemory => MaxMemorySetting ?? 0;
+
+    /// <summary>What the cached scripts cost in <c>used_memory</c> (kept by the script commands; the cache is theirs).</summary>
+    public long ScriptMemory { get; internal set; }
+
+    /// <summary>
+    /// <c>used_memory</c>: what the replicated state costs by <see cref="MemoryCosts"/> — keys and values of every
+    /// database, their expiry index, sessions and their remembered replies, cached scripts. Kept up to date by every
+    /// change (a sum of 18 counters), so equal on every replica at the same log position, and after a snapshot restore.
+    /// </summary>
+    public long UsedMemory
+    {
+        get
+        {
+            var used = Sessions.UsedMemory + ScriptMemory;
+            foreach (var database in keyspaces)
+                used += database.UsedMemory;
+            return used;
+        }
+    }
+
+    /// <summary>
+    /// True when a write that adds <paramref name="growth"/> bytes may proceed: no limit is set, or
+    /// <c>used_memory + growth</c> stays within <c>maxmemory</c>. With a growth of 0 this is Redis's own test
+    /// (<c>used_memory &lt;= maxmemory</c>).
+    /// </summary>
+    public bool Admits(long growth) => MaxMemory <= 0 || growth <= MaxMemory - UsedMemory;
+
+    /// <summary>
+    /// <see cref="UsedMemory"/> computed again from the whole state (O(state)): what the kept counters must equal. For
+    /// tests and consistency checks.
+    /// </summary>
+    public long ComputeUsedMemory()
+    {
+        var used = 0L;
+        foreach (var database in keyspaces)
+        {
+            foreach (var (key, entry) in database.Entries)
+                used += MemoryCosts.Entry(key.Length, entry.Value.Length, entry.HasExpiry);
+        }
+
+        foreach (var (_, body) in Scripts.Entries)
+            used += MemoryCosts.Script(body.Length);
+        foreach (var session in Sessions.All)
+        {
+            used += MemoryCosts.PerSession;
+            foreach (var (_, reply) in session.Replies)
+                used += MemoryCosts.PerSessionReply + MemoryCosts.Reply(reply);
+        }
+
+        return used;
+    }
 
     /// <summary>Applies a batch at its cluster time and returns one reply per command, in order.</summary>
     /// <param name="batch">The entry's commands.</param>
@@ -161,7 +226,10 @@ public sealed class KeyValueStore
 
     // A command that throws is a bug, but it must not stop the applier (the node would stall) or make replicas
     // differ: every replica throws at the same point of the same command, so every replica answers the same error.
-    // The command is checked first: nothing guarantees it came from our parser.
+    // The command is checked first: nothing guarantees it came from our parser. An OutOfMemoryException is not the
+    // command's fault and could strike one replica only: answering it would make that replica differ, so it propagates
+    // and stops this replica's applier (the node reports it). Writes that could allocate without bound are refused
+    // before they allocate instead: by maxmemory (WriteCommand.Apply) and by the length ceilings.
     private static Reply ApplyOne(WriteCommand command, in CommandContext context)
     {
         try
@@ -258,12 +326,14 @@ public sealed class KeyValueStore
 
     /// <summary>
     /// Writes the whole state: <c>[version, clusterTime, [[database, [[key, value, expireAt]...]]...], [[sha, body]...],
-    /// [session...]]</c>, non-empty databases only; a session is <c>[id, ttl, expireAt, acknowledgedBelow, [[seq, reply]...]]</c>.
+    /// [session...], {setting: value}]</c>, non-empty databases only; a session is
+    /// <c>[id, ttl, expireAt, acknowledgedBelow, [[seq, reply]...]]</c>; settings are the replicated ones ever set, by
+    /// name (<c>maxmemory</c>).
     /// </summary>
     public void WriteSnapshot(IBufferWriter<byte> destination)
     {
         var writer = new MessagePackWriter(destination);
-        writer.WriteArrayHeader(5);
+        writer.WriteArrayHeader(6);
         writer.Write(SnapshotFormatVersion);
         writer.Write(ClusterTime);
         var nonEmpty = Databases.Count(static d => d.Count > 0);
@@ -301,6 +371,13 @@ public sealed class KeyValueStore
         foreach (var session in Sessions.All)
             WriteSession(ref writer, session);
 
+        writer.WriteMapHeader(MaxMemorySetting is null ? 0 : 1);
+        if (MaxMemorySetting is { } maxMemory)
+        {
+            writer.Write(MaxMemoryName);
+            writer.Write(maxMemory);
+        }
+
         writer.Flush();
     }
 
@@ -334,7 +411,7 @@ public sealed class KeyValueStore
         {
             if (reader.ReadArrayHeader() != 2)
                 throw new InvalidDataException("Malformed session reply in snapshot.");
-            session.Replies.Add(reader.ReadInt64(), ReplySerializer.Read(ref reader));
+            session.Remember(reader.ReadInt64(), ReplySerializer.Read(ref reader));
         }
 
         return session;
@@ -349,11 +426,12 @@ public sealed class KeyValueStore
         List<(int Database, byte[] Key, byte[] Value, long ExpireAt)> restored = [];
         List<(string Sha, byte[] Body)> scripts = [];
         List<Session> sessions = [];
+        long? maxMemory = null;
         try
         {
             var fields = reader.ReadArrayHeader();
             var version = reader.ReadInt32();
-            if ((version, fields) is not ((1, 4) or (2, 5)))
+            if ((version, fields) is not ((1, 4) or (2, 5) or (3, 6)))
                 throw new InvalidDataException("Unknown snapshot format.");
 
             clusterTime = reader.ReadInt64();
@@ -386,6 +464,15 @@ public sealed class KeyValueStore
             for (var i = 0; i < sessionCount; i++)
                 sessions.Add(ReadSession(ref reader));
 
+            var settings = version >= 3 ? reader.ReadMapHeader() : 0;
+            for (var i = 0; i < settings; i++)
+            {
+                // A setting this version does not know cannot be honoured: refuse the snapshot rather than drop it.
+                if (reader.ReadString() != MaxMemoryName || maxMemory is not null || reader.ReadInt64() is not (>= 0 and var value))
+                    throw new InvalidDataException("Unknown or malformed setting in snapshot.");
+                maxMemory = value;
+            }
+
             if (!reader.End)
                 throw new InvalidDataException("Trailing bytes after the snapshot.");
         }
@@ -398,11 +485,16 @@ public sealed class KeyValueStore
         foreach (var database in Databases)
             database.Clear();
         ClusterTime = clusterTime;
+        MaxMemorySetting = maxMemory;
         foreach (var (database, key, value, expireAt) in restored)
             Databases[database].Set(key, value, expireAt);
         Scripts.Clear();
+        ScriptMemory = 0;
         foreach (var (sha, body) in scripts)
+        {
             Scripts.Restore(sha, body);
+            ScriptMemory += MemoryCosts.Script(body.Length);
+        }
         Sessions.Clear();
         foreach (var session in sessions)
             Sessions.Restore(session);
@@ -461,6 +553,19 @@ public sealed class KeyValueStore
             low += HashEntry(hasher, header, [], record);
             header[^1] = 1;
             high += HashEntry(hasher, header, [], record);
+        }
+
+        if (MaxMemorySetting is { } maxMemory)
+        {
+            // Settings hash like entries of database 253, by name; a state that never set one hashes as before they existed.
+            Span<byte> value = stackalloc byte[sizeof(long)];
+            BinaryPrimitives.WriteInt64LittleEndian(value, maxMemory);
+            header.Clear();
+            header[^2] = byte.MaxValue - 2;
+            var name = System.Text.Encoding.ASCII.GetBytes(MaxMemoryName);
+            low += HashEntry(hasher, header, name, value.ToArray());
+            header[^1] = 1;
+            high += HashEntry(hasher, header, name, value.ToArray());
         }
 
         return string.Create(CultureInfo.InvariantCulture, $"{keys}:{Scripts.Count}:{Sessions.Count}:{ClusterTime}:{high:x16}{low:x16}");

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RaftKv.StateMachine.Memory;
 
 namespace RaftKv.StateMachine;
 
@@ -48,6 +49,19 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
     /// <summary>Keys that carry an expiry, including expired ones not yet swept.</summary>
     public int ExpiringCount => expiries.Count;
 
+    /// <summary>
+    /// What the stored entries cost in <c>used_memory</c> (<see cref="MemoryCosts.Entry"/> summed, expired ones not yet
+    /// swept included), kept up to date by every change.
+    /// </summary>
+    public long UsedMemory { get; private set; }
+
+    /// <summary>What the entry stored under <paramref name="key"/> costs, live or expired; 0 when there is none.</summary>
+    public long StoredCost(ReadOnlySpan<byte> key)
+        => entries.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(key, out var entry) ? Cost(key.Length, entry) : 0;
+
+    // A null value never gets past WriteCommand.Validate; should one be stored anyway, it costs nothing rather than throw.
+    private static long Cost(int keyLength, in Entry entry) => MemoryCosts.Entry(keyLength, entry.Value?.Length ?? 0, entry.HasExpiry);
+
     /// <summary>Looks up a live key at <paramref name="now"/>.</summary>
     public bool TryGet(ReadOnlySpan<byte> key, long now, out Entry entry)
     {
@@ -66,12 +80,19 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
     public void Set(byte[] key, byte[] value, long expireAt)
     {
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, key, out var existed);
-        if (existed && slot.HasExpiry)
-            expiries.Remove((slot.ExpireAt, key));
-        if (!existed)
+        if (existed)
+        {
+            UsedMemory -= Cost(key.Length, slot);
+            if (slot.HasExpiry)
+                expiries.Remove((slot.ExpireAt, key));
+        }
+        else
+        {
             order.Add((ByteArrayComparer.Hash64(key), key));
+        }
 
         slot = new Entry(value, expireAt);
+        UsedMemory += Cost(key.Length, slot);
         if (expireAt != ClusterTime.NoExpiry)
             expiries.Add((expireAt, key));
     }
@@ -102,7 +123,8 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
                 break;
 
             expiries.Remove((expireAt, key));
-            entries.Remove(key);
+            entries.Remove(key, out var entry);
+            UsedMemory -= Cost(key.Length, entry);
             order.Remove((ByteArrayComparer.Hash64(key), key));
             removed++;
         }
@@ -200,6 +222,7 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
         entries.Clear();
         expiries.Clear();
         order.Clear();
+        UsedMemory = 0;
     }
 
     private IEnumerable<(ulong Hash, byte[]? Key)> From(ulong position)
@@ -207,6 +230,7 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
 
     private void Unindex(byte[] storedKey, Entry entry)
     {
+        UsedMemory -= Cost(storedKey.Length, entry);
         if (entry.HasExpiry)
             expiries.Remove((entry.ExpireAt, storedKey));
         order.Remove((ByteArrayComparer.Hash64(storedKey), storedKey));

@@ -123,7 +123,7 @@ internal sealed class UntrustedCommands(Random rng)
     // ---- Valid commands, one builder per kind ----
 
     /// <summary>A random valid command of any kind.</summary>
-    public WriteCommand Valid() => Valid(rng.Next(31), wrapped: false);
+    public WriteCommand Valid() => Valid(rng.Next(32), wrapped: false);
 
     private WriteCommand Valid(int kind, bool wrapped) => kind switch
     {
@@ -167,6 +167,11 @@ internal sealed class UntrustedCommands(Random rng)
         27 => new LockExtendCommand { Key = Key(), Token = Value(), Ttl = rng.Next(1, 400) },
         28 => new LockReleaseCommand { Key = Key(), Token = Value() },
         29 when !wrapped => Transaction(),
+        // maxmemory from none to a few kilobytes, so the generated writes now and then meet -OOM.
+        30 when !wrapped => new ConfigSetCommand
+        {
+            Setting = ReplicatedSetting.MaxMemory, Value = new long[] { 0, 4_000, 20_000, 1 << 20 }[rng.Next(4)], OnlyIfUnset = rng.Next(3) == 0,
+        },
         _ => new SetCommand { Key = Key(), Value = Value() },
     };
 
@@ -269,7 +274,7 @@ internal sealed class UntrustedCommands(Random rng)
     {
         var key = Key();
         var value = Value();
-        return rng.Next(40) switch
+        return rng.Next(41) switch
         {
             0 => new SetCommand { Key = null!, Value = value },
             1 => new SetCommand { Key = key, Value = null! },
@@ -331,6 +336,7 @@ internal sealed class UntrustedCommands(Random rng)
                 ],
             },
             38 => new TransactionCommand { Commands = [Redis.Args("APPEND", "a", "b")], MaxStringLength = Pick(-1, long.MaxValue) },
+            39 => new ConfigSetCommand { Setting = (ReplicatedSetting)rng.Next(1, 256), Value = Pick(-1, long.MinValue, 100) },
             // Structurally valid, but nothing a client sends: names no parser knows, empty arguments.
             _ => new TransactionCommand { Commands = [[[]], [RandomBytes(3)], Redis.Args("SESSION.OPEN", "1000"), Redis.Args("MULTI")] },
         };

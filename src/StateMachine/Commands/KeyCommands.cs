@@ -145,7 +145,7 @@ public sealed class ExpireCommand : WriteCommand
                    Variant is ExpireVariant.PExpire or ExpireVariant.PExpireAt || Milliseconds % 1000 == 0);
     }
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var now = context.Now;
         var when = Milliseconds;
@@ -226,7 +226,7 @@ public sealed class PersistCommand : WriteCommand
     /// <inheritdoc/>
     public override Reply? Validate() => RedisErrors.Required("persist", nameof(Key), Key);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (!context.Keyspace.TryGet(Key, context.Now, out var entry) || !entry.HasExpiry)
             return Reply.FromInteger(0);
@@ -266,7 +266,7 @@ public sealed class RenameCommand : WriteCommand
         return RedisErrors.Required(name, nameof(Source), Source) ?? RedisErrors.Required(name, nameof(Destination), Destination);
     }
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         if (!keyspace.TryGet(Source, context.Now, out var entry))
@@ -343,7 +343,17 @@ public sealed class CopyCommand : WriteCommand
            ?? RedisErrors.Required("copy", nameof(Destination), Destination)
            ?? (TargetDatabase == -1 ? null : RedisErrors.Database("copy", nameof(TargetDatabase), TargetDatabase));
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>The copy is charged in full, though it shares the source's array: an upper bound.</remarks>
+    internal override long? MemoryGrowth(in CommandContext context)
+    {
+        if (!context.Keyspace.TryGet(Source, context.Now, out var entry))
+            return 0;
+        var destination = context.Store.Databases[TargetDatabase < 0 ? context.Database : TargetDatabase];
+        return StoreGrowth.OfStore(destination, Destination, entry.Value.Length, entry.HasExpiry);
+    }
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var target = TargetDatabase < 0 ? context.Database : TargetDatabase;
         if (target == context.Database && Source.AsSpan().SequenceEqual(Destination))
@@ -484,7 +494,7 @@ public sealed class FlushCommand : WriteCommand
     /// <remarks>Nothing to check: a flag.</remarks>
     public override Reply? Validate() => null;
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (!AllDatabases)
         {
@@ -523,7 +533,7 @@ public sealed class SwapDbCommand : WriteCommand
     public override Reply? Validate()
         => RedisErrors.Database("swapdb", nameof(First), First) ?? RedisErrors.Database("swapdb", nameof(Second), Second);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         context.Store.SwapDatabases(First, Second);
         return Reply.Ok;

@@ -29,7 +29,11 @@ public sealed class LockAcquireCommand : WriteCommand
     /// <remarks>A positive TTL, as the parser demands (apply refuses one that overflows the cluster time).</remarks>
     public override Reply? Validate() => LockArguments.Validate("lock.acquire", Key, Token, Ttl);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context)
+        => StoreGrowth.OfStore(context.Keyspace, Key, Token.Length, expiring: true);
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         if (Ttl > long.MaxValue - context.Now)
@@ -64,7 +68,7 @@ public sealed class LockExtendCommand : WriteCommand
     /// <remarks>A positive TTL, as the parser demands (apply refuses one that overflows the cluster time).</remarks>
     public override Reply? Validate() => LockArguments.Validate("lock.extend", Key, Token, Ttl);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         if (Ttl > long.MaxValue - context.Now)
@@ -94,7 +98,7 @@ public sealed class LockReleaseCommand : WriteCommand
     public override Reply? Validate()
         => RedisErrors.Required("lock.release", nameof(Key), Key) ?? RedisErrors.Required("lock.release", nameof(Token), Token);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         if (!keyspace.TryGet(Key, context.Now, out var held) || !held.Value.AsSpan().SequenceEqual(Token))

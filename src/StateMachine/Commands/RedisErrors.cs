@@ -28,6 +28,9 @@ internal static class RedisErrors
 
     public static Reply Int32OutOfRange { get; } = Reply.Error(RedisNumbers.Int32OutOfRange);
 
+    /// <summary>Redis's refusal of a write while used memory is over <c>maxmemory</c> (see <see cref="WriteCommand.Apply"/>).</summary>
+    public static Reply OutOfMemory { get; } = Reply.Error("OOM command not allowed when used memory > 'maxmemory'.");
+
     public static Reply InvalidExpireTime(string command) => KeyValueStore.InvalidExpireTime(command);
 
     // RaftKv's own refusals of a write that no parser of ours produces (see WriteCommand.Validate): decoded from a log

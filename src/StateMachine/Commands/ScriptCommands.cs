@@ -1,5 +1,6 @@
 using System.Text;
 using MessagePack;
+using RaftKv.StateMachine.Memory;
 using RaftKv.StateMachine.Scripting;
 
 namespace RaftKv.StateMachine.Commands;
@@ -31,7 +32,23 @@ public sealed class EvalCommand : WriteCommand
            ?? RedisErrors.RequiredArguments("eval", nameof(Keys), Keys)
            ?? RedisErrors.RequiredArguments("eval", nameof(Arguments), Arguments);
 
-    internal override Reply Apply(in CommandContext context) => context.Store.Scripting.Eval(context, Script, Keys, Arguments);
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Caching a new script grows memory; running a cached one does not (the seed's lock release keeps working on a full
+    /// store), and a write the script makes is judged on its own, as Redis 7 judges a script without flags.
+    /// </remarks>
+    internal override long? MemoryGrowth(in CommandContext context) => ScriptCacheLimit.Growth(context.Store, Script);
+
+    private protected override Reply ApplyCore(in CommandContext context)
+    {
+        var store = context.Store;
+        if (ScriptCacheLimit.Refusal(store, Script) is { } full)
+            return full;
+        var cached = store.Scripts.Count;
+        var reply = store.Scripting.Eval(context, Script, Keys, Arguments);
+        ScriptCacheLimit.ChargeIfAdded(store, cached, Script);
+        return reply;
+    }
 }
 
 /// <summary><c>EVALSHA sha1 numkeys [key ...] [arg ...]</c>: runs a cached script; <c>NOSCRIPT</c> when unknown.</summary>
@@ -55,7 +72,7 @@ public sealed class EvalShaCommand : WriteCommand
            ?? RedisErrors.RequiredArguments("evalsha", nameof(Keys), Keys)
            ?? RedisErrors.RequiredArguments("evalsha", nameof(Arguments), Arguments);
 
-    internal override Reply Apply(in CommandContext context) => context.Store.Scripting.EvalSha(context, Sha, Keys, Arguments);
+    private protected override Reply ApplyCore(in CommandContext context) => context.Store.Scripting.EvalSha(context, Sha, Keys, Arguments);
 }
 
 /// <summary><c>SCRIPT LOAD script</c>: compiles and caches a script, replying its SHA1.</summary>
@@ -68,7 +85,19 @@ public sealed class ScriptLoadCommand : WriteCommand
     /// <inheritdoc/>
     public override Reply? Validate() => RedisErrors.Required("script|load", nameof(Script), Script);
 
-    internal override Reply Apply(in CommandContext context) => context.Store.Scripting.Load(Script);
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context) => ScriptCacheLimit.Growth(context.Store, Script);
+
+    private protected override Reply ApplyCore(in CommandContext context)
+    {
+        var store = context.Store;
+        if (ScriptCacheLimit.Refusal(store, Script) is { } full)
+            return full;
+        var cached = store.Scripts.Count;
+        var reply = store.Scripting.Load(Script);
+        ScriptCacheLimit.ChargeIfAdded(store, cached, Script);
+        return reply;
+    }
 }
 
 /// <summary><c>SCRIPT FLUSH [ASYNC|SYNC]</c>: empties the script cache (both modes are synchronous here).</summary>
@@ -79,9 +108,10 @@ public sealed class ScriptFlushCommand : WriteCommand
     /// <remarks>Nothing to check: the command carries no field.</remarks>
     public override Reply? Validate() => null;
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         context.Store.Scripting.Flush();
+        context.Store.ScriptMemory = 0;
         return Reply.Ok;
     }
 }
@@ -153,6 +183,44 @@ public sealed class ScriptHelpCommand : ReadCommand
     ]);
 
     internal override Reply Execute(in CommandContext context) => Help;
+}
+
+/// <summary>
+/// The limits on the replicated script cache: at most <see cref="MaxScripts"/> scripts, each charged to
+/// <c>used_memory</c> (<see cref="MemoryCosts.Script"/>), so <c>maxmemory</c> refuses caching a new one on a full store.
+/// </summary>
+/// <remarks>
+/// Redis 7.0 has neither limit (its cache only grows memory). The count is a constant of the state machine, so every
+/// replica refuses the same script; <c>SCRIPT FLUSH</c> empties the cache. The cache's own code
+/// (<see cref="ScriptCache"/>) knows nothing of either: a script added is seen as the cache's count going up.
+/// </remarks>
+public static class ScriptCacheLimit
+{
+    /// <summary>Scripts the cache holds at most; a new one beyond that is refused (EVAL and SCRIPT LOAD of cached ones still run).</summary>
+    public const int MaxScripts = 10_000;
+
+    /// <summary>The refusal of a new script when the cache is full.</summary>
+    public static Reply Full { get; } =
+        Reply.Error($"ERR the script cache is full (at most {MaxScripts} scripts); run cached scripts with EVALSHA, or SCRIPT FLUSH");
+
+    /// <summary>What caching <paramref name="body"/> would add to used memory; null when it is cached already.</summary>
+    internal static long? Growth(KeyValueStore store, byte[] body)
+        => store.Scripts.Contains(ScriptCache.Sha1Hex(body)) ? null : MemoryCosts.Script(body.Length);
+
+    /// <summary><see cref="Full"/> when <paramref name="body"/> is new and the cache holds <see cref="MaxScripts"/>; null otherwise.</summary>
+    internal static Reply? Refusal(KeyValueStore store, byte[] body)
+        => store.Scripts.Count >= MaxScripts && !store.Scripts.Contains(ScriptCache.Sha1Hex(body)) ? Full : null;
+
+    /// <summary>
+    /// Charges <paramref name="body"/> to used memory if the cache holds more than the <paramref name="before"/> scripts
+    /// it held before the command ran: no script can touch the cache (scripts may not call SCRIPT or EVAL), so the one
+    /// added is this body.
+    /// </summary>
+    internal static void ChargeIfAdded(KeyValueStore store, int before, byte[] body)
+    {
+        if (store.Scripts.Count > before)
+            store.ScriptMemory += MemoryCosts.Script(body.Length);
+    }
 }
 
 /// <summary>Argument parsing of the scripting commands, with Redis's texts; its errors never enter the log.</summary>

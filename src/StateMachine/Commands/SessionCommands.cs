@@ -1,5 +1,6 @@
 using System.Text;
 using MessagePack;
+using RaftKv.StateMachine.Memory;
 using RaftKv.StateMachine.Sessions;
 
 namespace RaftKv.StateMachine.Commands;
@@ -34,6 +35,9 @@ internal static class SessionCommandTable
 
     public static Reply NotAnId { get; } = Reply.Error("ERR invalid session id");
 
+    public static Reply TooManySessions { get; } = Reply.Error(
+        $"ERR SESSION too many open sessions (at most {SessionTable.MaxSessions}); close idle sessions or wait for them to expire");
+
     public static Reply ReplyTooDeep { get; } =
         Reply.Error($"ERR SESSION the write was applied but its reply nests deeper than {ReplySerializer.MaxDepth} levels, too deep to remember");
 
@@ -44,6 +48,9 @@ internal static class SessionCommandTable
 [MessagePackObject]
 public sealed class SessionOpenCommand : WriteCommand
 {
+    // Expired sessions a SESSION.OPEN on a full table may forget before it refuses: bounded, as every sweep.
+    private const int SweepWhenFull = 256;
+
     [Key(0)]
     public long Ttl { get; init; }
 
@@ -60,7 +67,10 @@ public sealed class SessionOpenCommand : WriteCommand
     public override Reply? Validate()
         => RedisErrors.InRange("session.open", nameof(Ttl), Ttl is >= SessionTable.MinTtl and <= SessionTable.MaxTtl);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context) => MemoryCosts.PerSession;
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         // A log position is unique for the cluster's lifetime, so no two sessions ever share an id. Only a store applied
         // without log indexes (a test) could see a repeat; it gets an error rather than two sessions in one.
@@ -72,7 +82,14 @@ public sealed class SessionOpenCommand : WriteCommand
         // end of time (a damaged stamp) is refused here.
         if (context.Now > long.MaxValue - Ttl)
             return RedisErrors.InvalidExpireTime("session.open");
-        context.Store.Sessions.Open(id, Ttl, context.Now);
+
+        // A full table first forgets the sessions that expired (more than the entry's own sweep), then refuses.
+        var sessions = context.Store.Sessions;
+        if (sessions.Count >= SessionTable.MaxSessions)
+            sessions.SweepExpired(context.Now, SweepWhenFull);
+        if (sessions.Count >= SessionTable.MaxSessions)
+            return SessionCommandTable.TooManySessions;
+        sessions.Open(id, Ttl, context.Now);
         return Reply.FromInteger(id);
     }
 }
@@ -135,7 +152,7 @@ public sealed class SessionExecCommand : WriteCommand
         if (invalid is not null)
             return invalid;
 
-        if (Command is SessionOpenCommand or SessionExecCommand or SessionKeepAliveCommand or SessionCloseCommand or TransactionCommand)
+        if (Command is SessionOpenCommand or SessionExecCommand or SessionKeepAliveCommand or SessionCloseCommand or TransactionCommand or ConfigSetCommand)
             return RedisErrors.InvalidCommand(name, $"{nameof(Command)} may not be a {Command.GetType().Name}");
 
         return Command.Validate() is { Text: { } text }
@@ -143,13 +160,13 @@ public sealed class SessionExecCommand : WriteCommand
             : null;
     }
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var sessions = context.Store.Sessions;
         if (!sessions.TryGetLive(Session, context.Now, out var session))
             return SessionCommandTable.NoSession;
 
-        session.Acknowledge(AcknowledgedBelow);
+        sessions.Acknowledge(session, AcknowledgedBelow);
         sessions.Touch(session, context.Now);
         if (session.Replies.TryGetValue(Sequence, out var remembered))
             return remembered;
@@ -163,9 +180,21 @@ public sealed class SessionExecCommand : WriteCommand
         var reply = Command.Apply(context);
         if (!ReplySerializer.IsWritable(reply))
             reply = SessionCommandTable.ReplyTooDeep;
-        session.Replies.Add(Sequence, reply);
+        sessions.Remember(session, Sequence, reply);
         return reply;
     }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The wrapped command's, when it is to run: refused for memory, the write is not applied and its refusal is not
+    /// remembered, so a retry of the same sequence number may succeed once memory is freed. A retry answered from the
+    /// remembered replies, or a session that is gone, is never refused. The remembered reply is charged once it exists.
+    /// </remarks>
+    internal override long? MemoryGrowth(in CommandContext context)
+        => context.Store.Sessions.TryGetLive(Session, context.Now, out var session)
+           && !session.Replies.ContainsKey(Sequence) && Sequence >= Math.Max(session.AcknowledgedBelow, AcknowledgedBelow)
+            ? Command.MemoryGrowth(context)
+            : null;
 
     /// <summary>The same wrapper around another command (the node rewrites the inner command's limits).</summary>
     public SessionExecCommand With(WriteCommand command)
@@ -187,7 +216,7 @@ public sealed class SessionKeepAliveCommand : WriteCommand
     /// <inheritdoc/>
     public override Reply? Validate() => RedisErrors.InRange("session.keepalive", nameof(Session), Session > 0);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (!context.Store.Sessions.TryGetLive(Session, context.Now, out var session))
             return SessionCommandTable.NoSession;
@@ -211,7 +240,7 @@ public sealed class SessionCloseCommand : WriteCommand
     /// <inheritdoc/>
     public override Reply? Validate() => RedisErrors.InRange("session.close", nameof(Session), Session > 0);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var live = context.Store.Sessions.TryGetLive(Session, context.Now, out _);
         context.Store.Sessions.Close(Session);

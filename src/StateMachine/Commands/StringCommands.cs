@@ -60,7 +60,11 @@ public sealed class SetCommand : WriteCommand
            ?? RedisErrors.InRange("set", nameof(ExpiryValue),
                Expiry is not (SetExpiry.RelativeMilliseconds or SetExpiry.AbsoluteMilliseconds) || ExpiryValue > 0);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context)
+        => StoreGrowth.OfStore(context.Keyspace, Key, Value.Length, Expiry != SetExpiry.None);
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         var now = context.Now;
@@ -129,7 +133,7 @@ public sealed class DelCommand : WriteCommand
     /// <inheritdoc/>
     public override Reply? Validate() => RedisErrors.RequiredArguments("del", nameof(Keys), Keys, minimum: 1);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var removed = 0L;
         foreach (var key in Keys)
@@ -154,7 +158,7 @@ public sealed class GetDelCommand : WriteCommand
     /// <inheritdoc/>
     public override Reply? Validate() => RedisErrors.Required("getdel", nameof(Key), Key);
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (!context.Keyspace.TryGet(Key, context.Now, out var entry))
             return Reply.NullBulk;
@@ -250,7 +254,7 @@ public sealed class GetExCommand : WriteCommand
                ? Argument is null ? null : RedisErrors.InvalidCommand("getex", "PERSIST takes no Argument")
                : RedisErrors.Required("getex", nameof(Argument), Argument));
 
-    internal override Reply Apply(in CommandContext context)
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         var now = context.Now;
@@ -304,7 +308,11 @@ public sealed class GetSetCommand : WriteCommand
     public override Reply? Validate()
         => RedisErrors.Required("getset", nameof(Key), Key) ?? RedisErrors.Required("getset", nameof(Value), Value);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context)
+        => StoreGrowth.OfStore(context.Keyspace, Key, Value.Length, expiring: false);
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var old = context.Keyspace.TryGet(Key, context.Now, out var entry) ? Reply.FromBulk(entry.Value) : Reply.NullBulk;
         context.Keyspace.Set(Key, Value, ClusterTime.NoExpiry);
@@ -369,7 +377,17 @@ public sealed class MSetCommand : WriteCommand
                ?? (Pairs.Length % 2 == 0 ? null : RedisErrors.InvalidCommand(name, "Pairs has a key without a value"));
     }
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>Summed pair by pair: a repeated key counts each time, an upper bound.</remarks>
+    internal override long? MemoryGrowth(in CommandContext context)
+    {
+        var growth = 0L;
+        for (var i = 0; i < Pairs.Length; i += 2)
+            growth += StoreGrowth.OfStore(context.Keyspace, Pairs[i], Pairs[i + 1].Length, expiring: false);
+        return growth;
+    }
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var keyspace = context.Keyspace;
         if (OnlyIfNoneExist)
@@ -404,7 +422,11 @@ public sealed class SetNxCommand : WriteCommand
     public override Reply? Validate()
         => RedisErrors.Required("setnx", nameof(Key), Key) ?? RedisErrors.Required("setnx", nameof(Value), Value);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context)
+        => StoreGrowth.OfStore(context.Keyspace, Key, Value.Length, expiring: false);
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (context.Keyspace.Contains(Key, context.Now))
             return Reply.FromInteger(0);
@@ -462,7 +484,11 @@ public sealed class SetExCommand : WriteCommand
                ?? RedisErrors.InRange(name, nameof(Milliseconds), Milliseconds > 0 && (IsPSetEx || Milliseconds % 1000 == 0));
     }
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    internal override long? MemoryGrowth(in CommandContext context)
+        => StoreGrowth.OfStore(context.Keyspace, Key, Value.Length, expiring: true);
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (Milliseconds > long.MaxValue - context.Now)
             return RedisErrors.InvalidExpireTime(IsPSetEx ? "psetex" : "setex");
@@ -498,7 +524,16 @@ public sealed class AppendCommand : WriteCommand, IStringLengthLimited
            ?? RedisErrors.Required("append", nameof(Value), Value)
            ?? RedisErrors.StringLimit("append", nameof(MaxLength), MaxLength);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>From the lengths alone: the appended string is not built unless the write is admitted.</remarks>
+    internal override long? MemoryGrowth(in CommandContext context)
+    {
+        var live = context.Keyspace.TryGet(Key, context.Now, out var entry);
+        var length = live ? (long)entry.Value.Length + Value.Length : Value.Length;
+        return StoreGrowth.OfStore(context.Keyspace, Key, length, live && entry.HasExpiry);
+    }
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         if (!context.Keyspace.TryGet(Key, context.Now, out var entry))
         {
@@ -616,7 +651,22 @@ public sealed class SetRangeCommand : WriteCommand, IStringLengthLimited
            ?? RedisErrors.InRange("setrange", nameof(Offset), Offset >= 0)
            ?? RedisErrors.StringLimit("setrange", nameof(MaxLength), MaxLength);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>
+    /// From the offset and the lengths alone, before the new string is allocated: a SETRANGE to 2 GiB under a 100 MB
+    /// <c>maxmemory</c> is refused without trying. One past <see cref="MaxLength"/> grows nothing (apply refuses it with
+    /// its own error).
+    /// </remarks>
+    internal override long? MemoryGrowth(in CommandContext context)
+    {
+        if (Offset > MaxLength - Value.Length)
+            return 0;
+        var live = context.Keyspace.TryGet(Key, context.Now, out var entry);
+        var length = Math.Max(live ? entry.Value.Length : 0, Offset + Value.Length);
+        return StoreGrowth.OfStore(context.Keyspace, Key, length, live && entry.HasExpiry);
+    }
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var exists = context.Keyspace.TryGet(Key, context.Now, out var entry);
         if (Value.Length == 0)
@@ -670,7 +720,11 @@ public sealed class IncrByCommand : WriteCommand
     /// <remarks>Any delta: INCRBY takes every 64-bit integer.</remarks>
     public override Reply? Validate() => RedisErrors.Required("incrby", nameof(Key), Key);
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>0 here: apply checks the exact growth once it has formatted the new value (at most 20 bytes).</remarks>
+    internal override long? MemoryGrowth(in CommandContext context) => 0;
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var exists = context.Keyspace.TryGet(Key, context.Now, out var entry);
         long value = 0;
@@ -680,7 +734,10 @@ public sealed class IncrByCommand : WriteCommand
             return RedisErrors.IncrementOverflow;
 
         value += Delta;
-        context.Keyspace.Set(Key, RedisNumbers.Format(value), exists ? entry.ExpireAt : ClusterTime.NoExpiry);
+        var formatted = RedisNumbers.Format(value);
+        if (!StoreGrowth.Admits(context, StoreGrowth.OfStore(context.Keyspace, Key, formatted.Length, exists && entry.HasExpiry)))
+            return RedisErrors.OutOfMemory;
+        context.Keyspace.Set(Key, formatted, exists ? entry.ExpireAt : ClusterTime.NoExpiry);
         return Reply.FromInteger(value);
     }
 }
@@ -710,7 +767,11 @@ public sealed class IncrByFloatCommand : WriteCommand
            ?? RedisErrors.Required("incrbyfloat", nameof(Increment), Increment)
            ?? (LongDouble.TryParse(Increment, out _) ? null : RedisErrors.InvalidCommand("incrbyfloat", "Increment is not a float"));
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>0 here: apply checks the exact growth once it has formatted the sum (a few KB at most).</remarks>
+    internal override long? MemoryGrowth(in CommandContext context) => 0;
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         var exists = context.Keyspace.TryGet(Key, context.Now, out var entry);
         var value = LongDouble.Zero;
@@ -720,6 +781,8 @@ public sealed class IncrByFloatCommand : WriteCommand
             return RedisErrors.NotFinite;
 
         var text = sum.ToHumanString();
+        if (!StoreGrowth.Admits(context, StoreGrowth.OfStore(context.Keyspace, Key, text.Length, exists && entry.HasExpiry)))
+            return RedisErrors.OutOfMemory;
         context.Keyspace.Set(Key, text, exists ? entry.ExpireAt : ClusterTime.NoExpiry);
         return Reply.FromBulk(text);
     }

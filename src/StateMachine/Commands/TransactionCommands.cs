@@ -151,7 +151,27 @@ public sealed class TransactionCommand : WriteCommand
         return RedisErrors.StringLimit(name, nameof(MaxStringLength), MaxStringLength);
     }
 
-    internal override Reply Apply(in CommandContext context)
+    /// <inheritdoc/>
+    /// <remarks>
+    /// As Redis: over the limit, an EXEC that holds a command which may grow memory is refused whole (nothing runs);
+    /// under it, each queued command is judged as it runs, so one that would take used memory past the limit answers
+    /// <c>-OOM</c> in EXEC's array while the others run.
+    /// </remarks>
+    internal override long? MemoryGrowth(in CommandContext context)
+    {
+        if (context.Store.Admits(0))
+            return 0;
+        foreach (var argv in Commands)
+        {
+            var parsed = CommandParser.Parse(Array.ConvertAll(argv, static argument => (ReadOnlyMemory<byte>)argument));
+            if (parsed.Outcome == ParseOutcome.Write && WithLimits(parsed.Write!).MemoryGrowth(context) is not null)
+                return 0;
+        }
+
+        return null;
+    }
+
+    private protected override Reply ApplyCore(in CommandContext context)
     {
         foreach (var condition in Conditions)
         {

@@ -1,3 +1,5 @@
+using RaftKv.StateMachine.Memory;
+
 namespace RaftKv.StateMachine.Sessions;
 
 /// <summary>
@@ -20,11 +22,20 @@ public sealed class SessionTable
     /// <summary>The longest session TTL accepted (ms): one day.</summary>
     public const long MaxTtl = 86_400_000;
 
+    /// <summary>
+    /// Sessions the table holds at most (expired ones not yet swept included); beyond that <c>SESSION.OPEN</c> is refused.
+    /// A constant, as part of the state machine's definition: every replica refuses the same open.
+    /// </summary>
+    public const int MaxSessions = 100_000;
+
     private readonly Dictionary<long, Session> sessions = [];
     private readonly SortedSet<(long ExpireAt, long Id)> expiries = [];
 
     /// <summary>Sessions held, expired ones not yet swept included.</summary>
     public int Count => sessions.Count;
+
+    /// <summary>What the sessions and their remembered replies cost in <c>used_memory</c>, kept up to date by every change.</summary>
+    public long UsedMemory { get; private set; }
 
     /// <summary>Every session, in id order (snapshots and the digest need a stable order).</summary>
     public IEnumerable<Session> All => sessions.Values.OrderBy(static s => s.Id);
@@ -38,6 +49,7 @@ public sealed class SessionTable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, MaxTtl);
         var session = new Session(id, ttl);
         sessions.Add(id, session);
+        UsedMemory += session.UsedMemory;
         Touch(session, now);
         return session;
     }
@@ -72,6 +84,7 @@ public sealed class SessionTable
         if (!sessions.Remove(id, out var session))
             return false;
         expiries.Remove((session.ExpireAt, id));
+        UsedMemory -= session.UsedMemory;
         return true;
     }
 
@@ -82,7 +95,8 @@ public sealed class SessionTable
         while (swept < budget && expiries.Count > 0 && expiries.Min is var (expireAt, id) && expireAt <= now)
         {
             expiries.Remove((expireAt, id));
-            sessions.Remove(id);
+            sessions.Remove(id, out var session);
+            UsedMemory -= session!.UsedMemory;
             swept++;
         }
 
@@ -94,6 +108,7 @@ public sealed class SessionTable
     {
         sessions.Clear();
         expiries.Clear();
+        UsedMemory = 0;
     }
 
     /// <summary>Puts back a session read from a snapshot.</summary>
@@ -101,7 +116,14 @@ public sealed class SessionTable
     {
         sessions.Add(session.Id, session);
         expiries.Add((session.ExpireAt, session.Id));
+        UsedMemory += session.UsedMemory;
     }
+
+    /// <summary>Remembers the reply of a held session's write numbered <paramref name="sequence"/>.</summary>
+    public void Remember(Session session, long sequence, Reply reply) => UsedMemory += session.Remember(sequence, reply);
+
+    /// <summary>Forgets a held session's replies of the writes numbered below <paramref name="below"/> (see <see cref="Session.AcknowledgedBelow"/>).</summary>
+    public void Acknowledge(Session session, long below) => UsedMemory -= session.Acknowledge(below);
 }
 
 /// <summary>One client session: its TTL, when it expires, and the replies its client has not acknowledged.</summary>
@@ -119,16 +141,40 @@ public sealed class Session(long id, long ttl)
     /// <summary>Every write numbered below this has been acknowledged by the client; their replies are forgotten.</summary>
     public long AcknowledgedBelow { get; internal set; } = 1;
 
-    /// <summary>Replies of applied writes numbered at or above <see cref="AcknowledgedBelow"/>, by sequence number.</summary>
-    public SortedDictionary<long, Reply> Replies { get; } = [];
+    private readonly SortedDictionary<long, Reply> replies = [];
 
-    /// <summary>Forgets the replies of writes numbered below <paramref name="below"/>; acknowledgements never go back.</summary>
-    public void Acknowledge(long below)
+    /// <summary>Replies of applied writes numbered at or above <see cref="AcknowledgedBelow"/>, by sequence number, in order.</summary>
+    public IReadOnlyDictionary<long, Reply> Replies => replies;
+
+    /// <summary>What the session and its replies cost in <c>used_memory</c> (<see cref="MemoryCosts"/>).</summary>
+    public long UsedMemory { get; private set; } = MemoryCosts.PerSession;
+
+    /// <summary>Remembers a reply (a session read from a snapshot, or through its table); returns what it costs.</summary>
+    internal long Remember(long sequence, Reply reply)
+    {
+        replies.Add(sequence, reply);
+        var cost = MemoryCosts.PerSessionReply + MemoryCosts.Reply(reply);
+        UsedMemory += cost;
+        return cost;
+    }
+
+    /// <summary>
+    /// Forgets the replies of writes numbered below <paramref name="below"/>; acknowledgements never go back. Returns
+    /// what the forgotten replies cost.
+    /// </summary>
+    internal long Acknowledge(long below)
     {
         if (below <= AcknowledgedBelow)
-            return;
+            return 0;
         AcknowledgedBelow = below;
-        while (Replies.Count > 0 && Replies.First() is var (sequence, _) && sequence < below)
-            Replies.Remove(sequence);
+        var freed = 0L;
+        while (replies.Count > 0 && replies.First() is var (sequence, reply) && sequence < below)
+        {
+            replies.Remove(sequence);
+            freed += MemoryCosts.PerSessionReply + MemoryCosts.Reply(reply);
+        }
+
+        UsedMemory -= freed;
+        return freed;
     }
 }
