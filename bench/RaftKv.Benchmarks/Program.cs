@@ -1,3 +1,6 @@
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(RaftKv.Benchmarks.RespBenchmarks).Assembly).Run(args);
+if (args is ["limits", ..])
+    await RaftKv.Benchmarks.LimitsProbe.RunAsync(args);
+else
+    BenchmarkSwitcher.FromAssembly(typeof(RaftKv.Benchmarks.RespBenchmarks).Assembly).Run(args);

@@ -94,6 +94,14 @@ public sealed class NodeOptions
     /// <summary>Take a snapshot (and let the log be compacted) after this many applied entries.</summary>
     public int SnapshotEveryEntries { get; set; } = 10_000;
 
+    /// <summary>
+    /// Take a snapshot sooner, once the entries applied since the last one hold more than this many bytes of payload, or
+    /// more than the last snapshot's size if that is larger. The log keeps every entry since the last snapshot in
+    /// memory: without this bound, overwriting one key with 1 MB values grew a node by about 1 MB per write until the
+    /// 10,000th entry, whatever <c>maxmemory</c> said.
+    /// </summary>
+    public long SnapshotLogBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>At most this many commands go into one log entry.</summary>
     public int MaxBatchCommands { get; set; } = 1024;
 
@@ -105,6 +113,14 @@ public sealed class NodeOptions
     /// sweeps them, so dead keys do not stay in memory while no writes arrive. Zero turns the check off.
     /// </summary>
     public TimeSpan IdleSweepInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The initial <c>maxmemory</c> (bytes, or Redis's units: <c>100mb</c>, <c>1gb</c>...; <c>0</c> for no limit), or null
+    /// to leave it unset. <c>maxmemory</c> is replicated state, so this is only a starting value: a leader whose state
+    /// says <c>maxmemory</c> was never set proposes this value once (<see cref="Raft.ConfiguredMaxMemory"/>); from then
+    /// on <c>CONFIG SET maxmemory</c> changes it and this setting is ignored, on every node.
+    /// </summary>
+    public string? MaxMemory { get; set; }
 
     /// <summary>
     /// Limits on every Lua script (section <c>RaftKv:Scripting</c>: <c>InstructionBudget</c>, <c>MemoryLimitBytes</c>).

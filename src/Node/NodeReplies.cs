@@ -24,6 +24,13 @@ public static class NodeReplies
     /// <summary><c>-MOVED 0 host:port</c>, redisraft's convention for "write to the leader at this address".</summary>
     public static Reply Moved(string leaderRespAddress) => Reply.Error("MOVED 0 " + leaderRespAddress);
 
+    /// <summary>
+    /// A read or write on a node whose applier stopped (<see cref="Raft.RaftStateMachine.Stopped"/>): not applied, and
+    /// no read is served from its frozen state. <c>CLUSTERDOWN</c>, so clients try another node.
+    /// </summary>
+    public static Reply ApplierStopped(Raft.ApplierStop stop)
+        => Reply.Error($"CLUSTERDOWN this node stopped applying the Raft log at entry {stop.Index} ({stop.Exception}); it serves no reads or writes until restarted (INFO raft)");
+
     /// <summary>What a connection gets when the node failed to compute a reply (a bug, logged).</summary>
     public static Reply InternalError { get; } = Reply.Error("ERR internal error");
 

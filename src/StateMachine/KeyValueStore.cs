@@ -128,6 +128,28 @@ public sealed class KeyValueStore
     public bool Admits(long growth) => MaxMemory <= 0 || growth <= MaxMemory - UsedMemory;
 
     /// <summary>
+    /// What <c>maxmemory</c> would answer <paramref name="command"/> if it were applied now in
+    /// <paramref name="database"/> at <paramref name="now"/>: <c>-OOM</c>, or null when it would be let through (or is
+    /// not valid: apply judges that). For a leader refusing a write before it enters the log, so a full store does not
+    /// fill the log with writes every replica would refuse; apply still decides for whatever reaches the log.
+    /// </summary>
+    public Reply? RefusalForMemory(WriteCommand command, int database, long now)
+    {
+        if (MaxMemory <= 0 || (uint)database >= DatabaseCount || command.Validate() is not null)
+            return null;
+        try
+        {
+            return command.MemoryGrowth(new CommandContext(this, database, Math.Max(now, ClusterTime))) is { } growth && !Admits(growth)
+                ? RedisErrors.OutOfMemory
+                : null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return null; // a command that cannot be judged here gets its answer from apply
+        }
+    }
+
+    /// <summary>
     /// <see cref="UsedMemory"/> computed again from the whole state (O(state)): what the kept counters must equal. For
     /// tests and consistency checks.
     /// </summary>

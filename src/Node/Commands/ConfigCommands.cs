@@ -36,9 +36,10 @@ public interface IConfigParameters
 /// <c>CONFIG GET pattern [pattern ...]</c>, <c>CONFIG SET parameter value [parameter value ...]</c>,
 /// <c>CONFIG RESETSTAT</c>, <c>CONFIG REWRITE</c>, <c>CONFIG HELP</c>, with Redis 7.0's replies. A <c>CONFIG SET</c> is
 /// all or nothing: every pair is checked before any takes effect. Per-node parameters change this node at once;
-/// parameters of the replicated state (<c>maxmemory</c>...) change through the log, in the connection's order.
+/// parameters of the replicated state (<c>maxmemory</c>...) change through the log, in the connection's order, and
+/// CONFIG SET answers once this node has applied them too (a read barrier), so a CONFIG GET after it shows them.
 /// </summary>
-public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, CommandRouter router)
+public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, CommandRouter router, ReadBarrier barrier)
 {
     private readonly ConfigParameter[] parameters = [.. groups.SelectMany(static g => g.Parameters).OrderBy(static p => p.Name, StringComparer.Ordinal)];
 
@@ -120,9 +121,9 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
             }
         }
 
-        return writes.Count == 0 ? new(Reply.Ok) : new(AllAsync(writes));
+        return writes.Count == 0 ? new(Reply.Ok) : new(AllAsync(writes, barrier, connection.Aborted));
 
-        static async Task<Reply> AllAsync(List<Task<Reply>> writes)
+        static async Task<Reply> AllAsync(List<Task<Reply>> writes, ReadBarrier barrier, CancellationToken aborted)
         {
             foreach (var write in writes)
             {
@@ -131,6 +132,9 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
                     return reply;
             }
 
+            // Applied on the leader; wait until this node (a follower, maybe) has applied it as well. Should no barrier
+            // be had, the setting is set all the same: it is only not yet visible here.
+            await barrier.WaitAsync(aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return Reply.Ok;
         }
     }

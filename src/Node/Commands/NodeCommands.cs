@@ -256,6 +256,7 @@ public sealed class NodeCommands(
     {
         yield return ("server", WriteServer);
         yield return ("clients", WriteClients);
+        yield return ("memory", WriteMemory);
         yield return ("replication", WriteReplication);
         yield return ("stats", WriteStats);
         yield return ("keyspace", WriteKeyspace);
@@ -284,6 +285,27 @@ public sealed class NodeCommands(
         Line(text, "client_recent_max_output_buffer", server.MaxOutputBufferBytes);
     }
 
+    // Redis's fields, from the state machine's own deterministic estimate (MemoryCosts): the size maxmemory judges by,
+    // equal on every replica at the same applied index. The process's own figures follow for the operator.
+    private void WriteMemory(StringBuilder text)
+    {
+        var (used, keys, sessions, scripts, maxMemory, set) = stateMachine.Inspect(static s =>
+            (s.UsedMemory, s.Databases.Sum(static d => d.UsedMemory), s.Sessions.UsedMemory, s.ScriptMemory, s.MaxMemory, s.MaxMemorySetting is not null));
+        var rss = Environment.WorkingSet;
+        Line(text, "used_memory", used);
+        Line(text, "used_memory_human", MemoryConfigParameters.ToHuman(used));
+        Line(text, "used_memory_rss", rss);
+        Line(text, "used_memory_rss_human", MemoryConfigParameters.ToHuman(rss));
+        Line(text, "used_memory_keys", keys);
+        Line(text, "used_memory_sessions", sessions);
+        Line(text, "used_memory_scripts", scripts);
+        Line(text, "used_memory_managed_heap", GC.GetGCMemoryInfo().HeapSizeBytes);
+        Line(text, "maxmemory", maxMemory);
+        Line(text, "maxmemory_human", MemoryConfigParameters.ToHuman(maxMemory));
+        Line(text, "maxmemory_policy", MemoryConfigParameters.NoEviction);
+        Line(text, "maxmemory_set", set ? 1 : 0);
+    }
+
     private void WriteReplication(StringBuilder text)
     {
         Line(text, "role", view.IsLeader ? "master" : "slave");
@@ -304,6 +326,7 @@ public sealed class NodeCommands(
         Line(text, "expired_keys", stateMachine.Inspect(static s => s.ExpiredKeysReclaimed));
         Line(text, "raft_entries_proposed", proposer.EntriesProposed);
         Line(text, "raft_commands_proposed", proposer.CommandsProposed);
+        Line(text, "rejected_oom_before_log", proposer.RefusedForMemory);
         Line(text, "raft_batches_applied", stateMachine.BatchesApplied);
         Line(text, "raft_commands_applied", stateMachine.CommandsApplied);
         Line(text, "read_barriers_issued", barrier.BarriersIssued);
@@ -341,7 +364,18 @@ public sealed class NodeCommands(
         Line(text, "cluster_time_ms", stateMachine.ClusterTime);
         Line(text, "clock_offset_ms", stateMachine.ClockOffsetMs);
         Line(text, "snapshot_every_entries", options.Value.SnapshotEveryEntries);
+        Line(text, "snapshot_log_bytes", options.Value.SnapshotLogBytes);
+        var stopped = stateMachine.Stopped;
+        Line(text, "applier_stopped", stopped is null ? 0 : 1);
+        if (stopped is not null)
+        {
+            Line(text, "applier_stopped_index", stopped.Index);
+            Line(text, "applier_stopped_reason", OneLine($"{stopped.Exception}: {stopped.Message}"));
+        }
     }
+
+    // INFO is one field per line: an exception's message may hold line breaks.
+    private static string OneLine(string text) => text.Replace('\r', ' ').Replace('\n', ' ');
 
     private static void Line<T>(StringBuilder text, string name, T value)
         where T : notnull

@@ -40,6 +40,8 @@ public static class RaftKvNode
             ?? throw new InvalidOperationException($"Missing '{RaftSection}:publicEndPoint' in the node configuration.");
         if (nodeOptions.Members.Count == 0)
             throw new NodeStartupException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
+        if (nodeOptions.MaxMemory is { } maxMemory && !MemoryConfigParameters.TryParseMemory(maxMemory, out _))
+            throw new NodeStartupException($"'{NodeOptions.Section}:MaxMemory' is '{maxMemory}', not a memory value (bytes, or a number with k, kb, m, mb, g or gb).");
         var self = nodeOptions.Members.FirstOrDefault(m => SameAddress(m.Raft, publicEndPoint))
             ?? throw new NodeStartupException($"'{RaftSection}:publicEndPoint' {publicEndPoint} is not the Raft address of any of '{NodeOptions.Section}:Members'.");
 
@@ -97,10 +99,13 @@ public static class RaftKvNode
             .AddSingleton<WriteLimits>()
             .AddSingleton<CommandRouter>()
             .AddHostedService<IdleExpirySweep>()
+            .AddHostedService<ConfiguredMaxMemory>()
+            .AddHostedService<StoppedApplierStepDown>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<ConfigCommands>()
             .AddSingleton<IConfigParameters, ServerConfigParameters>()
             .AddSingleton<IConfigParameters, ClientConfigParameters>()
+            .AddSingleton<IConfigParameters, MemoryConfigParameters>()
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
             .AddRespServer(builder.Configuration);
 

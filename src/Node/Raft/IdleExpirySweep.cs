@@ -34,7 +34,7 @@ internal sealed partial class IdleExpirySweep(
             {
                 try
                 {
-                    for (var entries = 0; entries < MaxEntriesPerTick && view.IsLeader && KeysAreDue(); entries++)
+                    for (var entries = 0; entries < MaxEntriesPerTick && view.IsLeader && stateMachine.Stopped is null && KeysAreDue(); entries++)
                         await proposer.ProposeSweepAsync().WaitAsync(stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

@@ -35,6 +35,11 @@ public sealed partial class Proposer(
     private long entriesProposed;
     private long commandsProposed;
 
+    /// <summary>Writes this node answered <c>-OOM</c> without proposing them (its applied state already refused them).</summary>
+    public long RefusedForMemory => Interlocked.Read(ref refusedForMemory);
+
+    private long refusedForMemory;
+
     /// <summary>Log entries proposed by this node since start.</summary>
     public long EntriesProposed => Interlocked.Read(ref entriesProposed);
 
@@ -47,6 +52,19 @@ public sealed partial class Proposer(
     /// </summary>
     public async Task<WriteOutcome> ProposeAsync(WriteCommand command, int database = 0)
     {
+        // A leader whose applier stopped steps down; meanwhile it takes nothing, so a forwarding follower routes again.
+        if (stateMachine.Stopped is not null)
+            return WriteOutcome.NotApplied;
+
+        // A write the applied state already refuses for memory is answered without a log entry (Redis refuses at
+        // arrival too): a full store must not fill the log, which holds every entry until the next snapshot, with
+        // writes every replica would refuse. What does enter the log is judged again by apply, alike everywhere.
+        if (stateMachine.RefusalForMemory(command, database, time.GetUtcNow().ToUnixTimeMilliseconds()) is { } refused)
+        {
+            Interlocked.Increment(ref refusedForMemory);
+            return WriteOutcome.Answered(refused);
+        }
+
         ProposedBatch batch;
         int position;
         var startPump = false;

@@ -14,8 +14,18 @@ namespace RaftKv.Node.Raft;
 /// committed entry's batch, hands replies to the proposer that is waiting for them, and persists snapshots.
 /// </summary>
 /// <remarks>
+/// <para>
 /// DotNext applies entries one at a time and never while a snapshot is being written, so the only concurrency here is
 /// readers against the applier: a reader-writer lock, held for in-memory work only.
+/// </para>
+/// <para>
+/// Apply is total for every entry that decodes (a failing command answers an error on every replica alike), so an
+/// exception here is not the entry's fault: a real <see cref="OutOfMemoryException"/>, or a bug outside the commands.
+/// Skipping the entry would make this replica differ from the others, so the exception still stops DotNext's applier
+/// for good — but loudly: <see cref="Stopped"/> records the entry and the reason, an error is logged, and
+/// <see cref="ApplierStopped"/> fires so the node steps down (<see cref="StoppedApplierStepDown"/>), while routing
+/// refuses this node's reads and writes (<see cref="Routing.CommandRouter"/>) rather than serve a frozen state.
+/// </para>
 /// </remarks>
 public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger)
     : SimpleStateMachine(new DirectoryInfo(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots"))))
@@ -27,7 +37,10 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         options.Value.Scripting, BinaryPrimitives.ReadUInt128LittleEndian(RandomNumberGenerator.GetBytes(16)));
     private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
     private readonly int snapshotEvery = Math.Max(1, options.Value.SnapshotEveryEntries);
+    private readonly long snapshotLogBytes = Math.Max(1, options.Value.SnapshotLogBytes);
     private long entriesSinceSnapshot;
+    private long logBytesSinceSnapshot;
+    private long lastSnapshotBytes;
 
     /// <summary>Cluster time of the last applied batch (Unix ms).</summary>
     public long ClusterTime
@@ -57,6 +70,27 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
 
     /// <summary>Commands applied since start.</summary>
     public long CommandsApplied { get; private set; }
+
+    /// <summary>Why and where this node's applier stopped; null while it applies. Only a restart clears it.</summary>
+    public ApplierStop? Stopped { get; private set; }
+
+    /// <summary>Raised once, on the applier's thread, when apply throws and the applier stops.</summary>
+    public event Action<ApplierStop>? ApplierStopped;
+
+    /// <summary>Test hook: runs before each entry with a payload is applied, with its index; an exception it throws stops the applier.</summary>
+    internal Action<long>? BeforeApplyForTesting { get; set; }
+
+    /// <summary>The applied <c>maxmemory</c> (0: none), readable without the lock: a proposer's quick test.</summary>
+    public long MaxMemory => Volatile.Read(ref maxMemory);
+
+    private long maxMemory;
+
+    /// <summary>
+    /// <c>-OOM</c> when the applied state already refuses <paramref name="command"/> for memory (see
+    /// <see cref="KeyValueStore.RefusalForMemory"/>); null otherwise, and always without a <c>maxmemory</c>.
+    /// </summary>
+    public Reply? RefusalForMemory(WriteCommand command, int database, long localClockMs)
+        => MaxMemory <= 0 ? null : Inspect(store => store.RefusalForMemory(command, database, localClockMs));
 
     /// <summary>Runs a read against the applied state of database <paramref name="database"/>.</summary>
     public Reply Read(ReadCommand command, int database, long localClockMs)
@@ -89,6 +123,23 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     /// <inheritdoc/>
     protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
     {
+        try
+        {
+            return Apply(entry);
+        }
+        catch (Exception e)
+        {
+            var stop = new ApplierStop(entry.Index, e.GetType().Name, e.Message);
+            Stopped = stop;
+            LogApplierStopped(logger, entry.Index, e);
+            (entry.Context as ProposedBatch)?.Fail(Routing.WriteOutcomeKind.Unknown);
+            ApplierStopped?.Invoke(stop);
+            throw;
+        }
+    }
+
+    private ValueTask<bool> Apply(LogEntry entry)
+    {
         if (entry.IsConfiguration || !entry.TryGetPayload(out var payload) || payload.IsEmpty)
         {
             // The no-op a new leader appends, or a membership entry: nothing for the keyspace.
@@ -101,14 +152,16 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         {
             LogUndecodableEntry(logger, entry.Index, problem);
             (entry.Context as ProposedBatch)?.Fail(Routing.WriteOutcomeKind.Unknown);
-            return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
+            return ValueTask.FromResult(SnapshotDue(payload.Length));
         }
 
+        BeforeApplyForTesting?.Invoke(entry.Index);
         Reply[] replies;
         gate.EnterWriteLock();
         try
         {
             replies = store.Apply(batch, entry.Index);
+            Volatile.Write(ref maxMemory, store.MaxMemory);
         }
         finally
         {
@@ -123,7 +176,21 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
         (entry.Context as ProposedBatch)?.Complete(replies);
 
-        return ValueTask.FromResult(++entriesSinceSnapshot % snapshotEvery == 0);
+        return ValueTask.FromResult(SnapshotDue(payload.Length));
+    }
+
+    // A snapshot every SnapshotEveryEntries entries, or sooner once the entries since the last one carry more bytes than
+    // max(SnapshotLogBytes, the last snapshot's size): the log keeps every entry since the last snapshot in memory, so
+    // without the byte bound a client overwriting one key with big values grew the node by the log alone, under any
+    // maxmemory (the rule of Redis's AOF rewrite: the log may grow to the size of the state, then it is compacted).
+    private bool SnapshotDue(long payloadBytes)
+    {
+        entriesSinceSnapshot++;
+        logBytesSinceSnapshot += payloadBytes;
+        if (entriesSinceSnapshot < snapshotEvery && logBytesSinceSnapshot < Math.Max(snapshotLogBytes, lastSnapshotBytes))
+            return false;
+        entriesSinceSnapshot = logBytesSinceSnapshot = 0;
+        return true;
     }
 
     /// <inheritdoc/>
@@ -141,6 +208,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         }
 
         await writer.Invoke(buffer.WrittenMemory, token).ConfigureAwait(false);
+        lastSnapshotBytes = buffer.WrittenCount;
         LogSnapshotWritten(logger, store.ClusterTime, buffer.WrittenCount);
     }
 
@@ -152,6 +220,8 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         try
         {
             store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
+            lastSnapshotBytes = bytes.Length;
+            Volatile.Write(ref maxMemory, store.MaxMemory);
         }
         finally
         {
@@ -169,6 +239,9 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         gate.Dispose();
     }
 
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Applying log entry {Index} failed: this node's applier has stopped for good. It steps down, will not lead, and refuses reads and writes until restarted (a restart applies the entry again); the other members go on without it unless they failed at the same entry")]
+    private static partial void LogApplierStopped(ILogger logger, long index, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Log entry {Index} does not decode and was skipped, as on every replica: {Problem}")]
     private static partial void LogUndecodableEntry(ILogger logger, long index, string? problem);
 
@@ -178,3 +251,9 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     [LoggerMessage(Level = LogLevel.Information, Message = "State restored from snapshot {File} ({Bytes} bytes)")]
     private static partial void LogSnapshotRestored(ILogger logger, string file, int bytes);
 }
+
+/// <summary>Where and why a node's applier stopped (see <see cref="RaftStateMachine.Stopped"/>).</summary>
+/// <param name="Index">The log entry whose apply threw; it is applied again after a restart.</param>
+/// <param name="Exception">The exception's type name (<c>OutOfMemoryException</c>...).</param>
+/// <param name="Message">The exception's message.</param>
+public sealed record ApplierStop(long Index, string Exception, string Message);

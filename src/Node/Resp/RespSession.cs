@@ -270,8 +270,8 @@ internal sealed class RespSession
         var limit = _limits.OutputBuffer.Normal;
         if (limit.Hard > 0 && held >= limit.Hard)
         {
-            RespLog.OutputBufferLimitReached(_logger, Connection.Id, held, "hard", limit.Hard);
-            Close();
+            if (TryClose())
+                RespLog.OutputBufferLimitReached(_logger, Connection.Id, held, "hard", limit.Hard);
             return;
         }
 
@@ -279,11 +279,8 @@ internal sealed class RespSession
         {
             var now = _time.GetTimestamp();
             var since = Interlocked.CompareExchange(ref _overSoftLimitSince, now, NotOverSoftLimit);
-            if (since != NotOverSoftLimit && _time.GetElapsedTime(since, now) > TimeSpan.FromSeconds(limit.SoftSeconds))
-            {
+            if (since != NotOverSoftLimit && _time.GetElapsedTime(since, now) > TimeSpan.FromSeconds(limit.SoftSeconds) && TryClose())
                 RespLog.OutputBufferLimitReached(_logger, Connection.Id, held, "soft", limit.Soft);
-                Close();
-            }
 
             return;
         }
@@ -303,8 +300,8 @@ internal sealed class RespSession
         if (timeout > 0 && Connection.PendingReplies == 0 && Connection.OutputBufferBytes == 0
             && now - Connection.LastInteraction > TimeSpan.FromSeconds(timeout))
         {
-            RespLog.IdleTimeout(_logger, Connection.Id, timeout);
-            Close();
+            if (TryClose())
+                RespLog.IdleTimeout(_logger, Connection.Id, timeout);
             return;
         }
 
@@ -313,15 +310,17 @@ internal sealed class RespSession
     }
 
     /// <summary>
-    /// Closes the connection without sending what is pending (a limit was reached); callable from any thread, once
-    /// effective. The cancellation runs on the thread pool, never on the thread that completed a reply.
+    /// Closes the connection without sending what is pending (a limit was reached); callable from any thread. True
+    /// for the call that closed it, false once it is closing already. The read and write loops stop at once; the
+    /// cancellation runs on the thread pool, never on the thread that completed a reply.
     /// </summary>
-    private void Close()
+    private bool TryClose()
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
-            return;
+            return false;
         Connection.MarkClosing();
         ThreadPool.UnsafeQueueUserWorkItem(static session => session.Abort(), this, preferLocal: false);
+        return true;
     }
 
     private void Abort()
@@ -494,6 +493,9 @@ internal sealed class RespSession
 
     private async Task CloseAsync()
     {
+        // Replies still completing find the connection closed and count against no limit.
+        Volatile.Write(ref _closing, 1);
+        Connection.MarkClosing();
         await _aborted.CancelAsync().ConfigureAwait(false);
 
         // The write loop flushed everything it finished; output still buffered belongs to an aborted connection.

@@ -40,6 +40,9 @@ public sealed partial class CommandRouter(
     /// </summary>
     public Task<Reply> WriteAsync(WriteCommand command, RespConnection connection)
     {
+        // A node that cannot apply cannot tell its client what became of a write, nor order its later reads after it.
+        if (stateMachine.Stopped is { } stop)
+            return Task.FromResult(NodeReplies.ApplierStopped(stop));
         command = limits.Apply(command);
 
         // The database is the one selected when the write arrived, even if it is routed later.
@@ -73,6 +76,8 @@ public sealed partial class CommandRouter(
     /// <summary>Runs a read of <paramref name="connection"/> after its earlier writes, behind a read barrier.</summary>
     public ValueTask<Reply> ReadAsync(ReadCommand command, RespConnection connection)
     {
+        if (stateMachine.Stopped is { } stop)
+            return new(NodeReplies.ApplierStopped(stop));
         var order = connection.Order;
         var priorWrite = order.LastWrite;
         var read = priorWrite is null || priorWrite.IsCompleted
@@ -201,7 +206,10 @@ public sealed partial class CommandRouter(
         if (connection.IsClosing)
             return NodeReplies.ConnectionClosing;
 
-        return stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds());
+        // The applier may have stopped while the barrier waited: its state is then not the one the barrier promised.
+        return stateMachine.Stopped is { } stop
+            ? NodeReplies.ApplierStopped(stop)
+            : stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Read barrier failed ({Reason}); answering CLUSTERDOWN")]

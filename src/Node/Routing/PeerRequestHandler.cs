@@ -22,6 +22,7 @@ public sealed partial class PeerRequestHandler(
     Proposer proposer,
     ReadBarrier barrier,
     WriteLimits limits,
+    RaftStateMachine stateMachine,
     ILogger<PeerRequestHandler> logger) : IPeerRequestHandler
 {
     /// <inheritdoc/>
@@ -62,7 +63,9 @@ public sealed partial class PeerRequestHandler(
 
     private async Task<PeerFrame> ReadIndexAsync()
     {
-        if (!view.IsLeader)
+        // A leader whose applier stopped cannot run a barrier (it would wait for applies that never come): "not the
+        // leader", so the follower asks again once a member that applies leads.
+        if (!view.IsLeader || stateMachine.Stopped is not null)
             return PeerMessages.EncodeReadIndex(null);
         try
         {
