@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Runs RaftKv's whole test suite on a fresh machine: installs what the tests need, builds once, runs every test
 # project, and ends with one summary line. Exit code 0 only if every test passed.
+#   ./run-tests.sh              the whole suite (the fuzzers run a fixed list of seeds, a minute or so)
+#   ./run-tests.sh --fuzz 600   only the fuzzers, on fresh random seeds for 600 s each; a failure prints its seed
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
+
+filter=()
+projects=(tests/*/*.Tests.csproj)
+if [[ ${1:-} == --fuzz ]]; then
+  export RAFTKV_FUZZ_SECONDS=${2:-600}
+  filter=(--filter "FullyQualifiedName~.Fuzz.")
+  projects=(tests/RaftKv.StateMachine.Tests/RaftKv.StateMachine.Tests.csproj tests/RaftKv.Node.Tests/RaftKv.Node.Tests.csproj)
+fi
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
@@ -36,20 +46,21 @@ dotnet build RaftKv.sln -c Release -nologo -v q -clp:ErrorsOnly
 export RAFTKV_NO_BUILD=1   # the process-level tests reuse the build above
 results=$(mktemp -d)
 export RAFTKV_CHAOS_OUT="$results/chaos"   # chaos histories, reports and their summary lines
+export RAFTKV_FUZZ_OUT="$results/fuzz.log"  # one line per fuzzer: seeds and cases run
 status=0
-for project in tests/*/*.Tests.csproj; do
+for project in "${projects[@]}"; do
   name=$(basename "$project" .csproj)
   echo "== $name"
   dotnet test "$project" -c Release --no-build -nologo \
       --logger "console;verbosity=minimal" --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
-      --blame-hang-timeout 5m || status=1
+      --blame-hang-timeout 5m "${filter[@]}" || status=1
 done
 
 # --- summary ----------------------------------------------------------------------------------------------------
 echo
 echo "== summary"
 total_passed=0; total_failed=0; total_skipped=0
-for project in tests/*/*.Tests.csproj; do
+for project in "${projects[@]}"; do
   name=$(basename "$project" .csproj)
   trx="$results/$name.trx"
   counters=$(grep -ao '<Counters [^>]*>' "$trx" 2>/dev/null || true)
@@ -60,6 +71,10 @@ for project in tests/*/*.Tests.csproj; do
   printf '  %-28s passed %4s  failed %3s  skipped %3s\n' "$name" "$passed" "$failed" "$skipped"
   total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed)); total_skipped=$((total_skipped + skipped))
 done
+if [[ -f $RAFTKV_FUZZ_OUT ]]; then
+  echo "  fuzzers:"
+  sed 's/^/    /' "$RAFTKV_FUZZ_OUT"
+fi
 if [[ -f $RAFTKV_CHAOS_OUT/summaries.log ]]; then
   echo "  chaos runs (histories and reports in $RAFTKV_CHAOS_OUT):"
   sed 's/^/    /' "$RAFTKV_CHAOS_OUT/summaries.log"

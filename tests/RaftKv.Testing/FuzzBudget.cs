@@ -73,6 +73,18 @@ public sealed class FuzzBudget
         }
     }
 
+    /// <summary>Where <see cref="Report"/> appends its line: set by <c>run-tests.sh</c>, which prints the file in its summary.</summary>
+    public const string ReportVariable = "RAFTKV_FUZZ_OUT";
+
+    /// <summary>Records one fuzzer's case counts for the suite's summary (a no-op outside <c>run-tests.sh</c>).</summary>
+    public static void Report(string fuzzer, string line)
+    {
+        if (Environment.GetEnvironmentVariable(ReportVariable) is not { Length: > 0 } file)
+            return;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        File.AppendAllText(file, $"{fuzzer}: {line}{Environment.NewLine}");
+    }
+
     /// <summary>How to run seed <paramref name="seed"/> again, for a failure message.</summary>
     public static string Replay(int seed, string testClass)
         => $"replay: {SeedVariable}={seed} dotnet test -c Release --filter FullyQualifiedName~{testClass}";

@@ -48,6 +48,7 @@ public sealed class RespParserFuzzTests(ITestOutputHelper output)
             runs++;
         }
 
+        FuzzBudget.Report("RESP parser", $"{budget.Describe(runs)}: {stats.Streams:N0} streams, {stats.Requests:N0} requests, {stats.Bytes:N0} bytes, each parsed whole and cut, {budget.Elapsed.TotalSeconds:F0} s");
         output.WriteLine($"{budget.Describe(runs)}: {stats.Streams:N0} streams ({stats.Bytes:N0} bytes, {stats.Reads:N0} reads, "
                          + $"{stats.Requests:N0} requests) in {budget.Elapsed.TotalSeconds:F1} s; {stats.SplitDependentErrors} streams whose error text depended on the cuts (see SameError); ends: "
                          + string.Join(", ", stats.Ends.OrderByDescending(static e => e.Value).Select(static e => $"{e.Key} ×{e.Value}")));
@@ -95,6 +96,7 @@ public sealed class RespParserFuzzTests(ITestOutputHelper output)
             runs++;
         }
 
+        FuzzBudget.Report("RESP server", $"{budget.Describe(runs)}: {stats.Streams:N0} streams over connections, {stats.Requests:N0} requests answered, {budget.Elapsed.TotalSeconds:F0} s");
         output.WriteLine($"{budget.Describe(runs)}: {stats.Streams:N0} streams over connections ({stats.Bytes:N0} bytes, "
                          + $"{stats.Requests:N0} requests answered) in {budget.Elapsed.TotalSeconds:F1} s");
     }

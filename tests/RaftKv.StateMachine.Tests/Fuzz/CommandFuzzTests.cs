@@ -47,6 +47,7 @@ public sealed class CommandFuzzTests(ITestOutputHelper output)
             runs++;
         }
 
+        FuzzBudget.Report("commands", $"{budget.Describe(runs)}: {stats.Cases:N0} requests ({stats.Writes:N0} writes in {stats.Entries:N0} entries, {stats.Reads:N0} reads) on 3 replicas, {budget.Elapsed.TotalSeconds:F0} s");
         output.WriteLine($"{budget.Describe(runs)}: {stats.Cases:N0} requests ({stats.Writes:N0} writes in {stats.Entries:N0} entries, "
                          + $"{stats.Reads:N0} reads, {stats.ParseErrors:N0} refused by the parser, {stats.Transactions:N0} transactions) "
                          + $"in {budget.Elapsed.TotalSeconds:F1} s");
