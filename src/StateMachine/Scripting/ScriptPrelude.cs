@@ -135,6 +135,17 @@ local function endpos(pos, len)
   if pos > len then return len elseif pos >= 0 then return pos elseif pos < -len then return 0 end
   return len + pos + 1
 end
+-- A native function's error names its caller's line: under a wrapper that would be a runtime line, so the wrappers
+-- call it protected and raise its message again at their own caller, as if it had been called directly.
+local function rethrow(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if type(e) == 'string' and ssub(e, 1, 8) == 'runtime:' then
+    local colon = sfind(e, ': ', 9, true)
+    if colon then e = ssub(e, colon + 2) end
+  end
+  error(e, 3)
+end
 
 -- string.rep loops in C once per copy, even of an empty string.
 string.rep = function(s, n, sep)
@@ -142,20 +153,20 @@ string.rep = function(s, n, sep)
   n = checkinteger(n, 2, 'rep')
   if sep ~= nil then sep = checkstring(sep, 3, 'rep') end
   if n > 0 then rawcharge(n // 2) end
-  return nativerep(s, n, sep)
+  return rethrow(pcall(nativerep, s, n, sep))
 end
 -- A byte at a time in C (the result's allocation is charged as well).
-string.upper = function(s) s = checkstring(s, 1, 'upper') rawcharge(#s // 8) return nativeupper(s) end
-string.lower = function(s) s = checkstring(s, 1, 'lower') rawcharge(#s // 8) return nativelower(s) end
-string.reverse = function(s) s = checkstring(s, 1, 'reverse') rawcharge(#s // 8) return nativereverse(s) end
+string.upper = function(s) s = checkstring(s, 1, 'upper') rawcharge(#s // 8) return rethrow(pcall(nativeupper, s)) end
+string.lower = function(s) s = checkstring(s, 1, 'lower') rawcharge(#s // 8) return rethrow(pcall(nativelower, s)) end
+string.reverse = function(s) s = checkstring(s, 1, 'reverse') rawcharge(#s // 8) return rethrow(pcall(nativereverse, s)) end
 string.byte = function(s, i, j)
   s = checkstring(s, 1, 'byte')
   local first = posrelat(optinteger(i, 2, 'byte', 1), #s)
   local last = endpos(optinteger(j, 3, 'byte', first), #s)
   if last >= first then rawcharge(last - first + 1) end
-  return nativebyte(s, first, last)
+  return rethrow(pcall(nativebyte, s, first, last))
 end
-string.char = function(...) rawcharge(select('#', ...)) return nativechar(...) end
+string.char = function(...) rawcharge(select('#', ...)) return rethrow(pcall(nativechar, ...)) end
 
 local function found(first, ...)
   if first == false then error((...), 0) end
@@ -218,7 +229,7 @@ string.gsub = function(s, p, repl, n)
     if not v then
       v = ssub(s, first, stop)
     elseif type(v) ~= 'string' and type(v) ~= 'number' then
-      error('invalid replacement value (a ' .. type(v) .. ')', 0)
+      error('invalid replacement value (a ' .. type(v) .. ')', 3)
     end
     parts[np + 1], parts[np + 2], np = ssub(s, position, first - 1), v, np + 2
     position, last = stop + 1, stop
@@ -242,16 +253,17 @@ table.concat = function(t, sep, i, j)
   i = optinteger(i, 3, 'concat', 1)
   j = optinteger(j, 4, 'concat', n)
   if j >= i then rawcharge((j - i + 1) * 4) end
-  return nativeconcat(t, sep, i, j)
+  return rethrow(pcall(nativeconcat, t, sep, i, j))
 end
 local function unpack(t, i, j)
   i = optinteger(i, 2, 'unpack', 1)
   if j == nil then j = #t else j = checkinteger(j, 3, 'unpack') end
   if j >= i then
     -- Lua's own limit (the stack holds at most a million values), checked before the charge.
-    if j - i >= 1000000 then error('too many results to unpack', 0) end
+    if j - i >= 1000000 then error('too many results to unpack', 2) end
     rawcharge((j - i + 1) * 2)
   end
+  -- Not through rethrow: a million results would overflow its frame.
   return tunpack(t, i, j)
 end
 table.unpack = unpack
@@ -263,7 +275,7 @@ table.insert = function(t, ...)
     local pos = (...)
     if type(pos) == 'number' and pos < n + 1 then rawcharge((n + 1 - pos) * 2) end
   end
-  return nativeinsert(t, ...)
+  return rethrow(pcall(nativeinsert, t, ...))
 end
 table.remove = function(t, ...)
   local n = tablelen(t, 1, 'remove')
@@ -271,14 +283,14 @@ table.remove = function(t, ...)
     local pos = (...)
     if type(pos) == 'number' and pos < n then rawcharge((n - pos) * 2) end
   end
-  return nativeremove(t, ...)
+  return rethrow(pcall(nativeremove, t, ...))
 end
 
 -- Converting a string to a number is linear in its length; so is compiling a chunk.
 local nativetonumber = tonumber
 G.tonumber = function(v, ...)
   if type(v) == 'string' then rawcharge(#v // 8) end
-  return nativetonumber(v, ...)
+  return rethrow(pcall(nativetonumber, v, ...))
 end
 local stringmeta = getmetatable('')
 for _, event in next, {'__add', '__sub', '__mul', '__mod', '__pow', '__div', '__idiv', '__unm'} do
@@ -287,7 +299,7 @@ for _, event in next, {'__add', '__sub', '__mul', '__mod', '__pow', '__div', '__
     rawset(stringmeta, event, function(a, b)
       if type(a) == 'string' then rawcharge(#a // 8) end
       if type(b) == 'string' then rawcharge(#b // 8) end
-      return arith(a, b)
+      return rethrow(pcall(arith, a, b))
     end)
   end
 end
@@ -298,9 +310,9 @@ G.collectgarbage = function(option, ...)
   if option == nil or option == 'collect' or option == 'step' then
     rawcharge(collectgarbage('count') * 1024 // 8)
   elseif option == 'incremental' or option == 'generational' then
-    error("bad argument #1 to 'collectgarbage' (invalid option '" .. option .. "')", 0)
+    error("bad argument #1 to 'collectgarbage' (invalid option '" .. option .. "')", 2)
   end
-  return collectgarbage(option, ...)
+  return rethrow(pcall(collectgarbage, option, ...))
 end
 -- The runtime's own uses (error texts, format strings) are counted too.
 sfind, sgsub, sgmatch = string.find, string.gsub, string.gmatch
