@@ -19,6 +19,7 @@ internal sealed unsafe partial class ScriptEngine
     private static readonly Reply NotAllowed = Reply.Error("ERR This Redis command is not allowed from script");
     private static readonly Reply WriteFromReadOnly = Reply.Error("ERR Write commands are not allowed from read-only scripts.");
     private static readonly Reply Pong = Reply.Status("PONG");
+    private static readonly Reply BudgetSpent = Reply.Error("ERR Script exceeded its instruction budget");
 
     // Commands Redis flags "noscript" (scripting itself, transactions, pub/sub, connection state), and RaftKv's session
     // and lock commands: a fencing token or session id is the position of one command in the log, which every command
@@ -35,8 +36,12 @@ internal sealed unsafe partial class ScriptEngine
         }.Select(Encoding.ASCII.GetBytes),
     ];
 
+    /// <summary>The error for a script reply nested deeper than a reply can be stored, forwarded or snapshotted.</summary>
+    internal static readonly Reply ReplyTooDeep = Reply.Error("ERR reached lua stack limit");
+
     private int protocol;
     private int database;
+    private bool replyTooDeep;
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int RedisCall(nint luaState) => EngineOf(luaState).Call(luaState, raise: true);
@@ -101,6 +106,21 @@ internal sealed unsafe partial class ScriptEngine
         var count = lua_gettop(luaState);
         if (count == 0)
             return NoArguments;
+
+        // Copying the arguments is charged before it is done (the command's reply is charged as it enters Lua).
+        long cost = count;
+        for (var i = 1; i <= count; i++)
+        {
+            if (lua_type(luaState, i) == LUA_TSTRING)
+            {
+                nuint size;
+                lua_tolstring(luaState, i, &size);
+                cost += (long)size / AllocationBytesPerInstruction;
+            }
+        }
+
+        if (!Charge(cost))
+            return BudgetSpent;
 
         var argv = new ReadOnlyMemory<byte>[count];
         for (var i = 0; i < count; i++)
@@ -291,10 +311,16 @@ internal sealed unsafe partial class ScriptEngine
         }
     }
 
+    // One depth limit for every reply: a script's reply nests no deeper than ReplySerializer.MaxDepth, so whatever a
+    // script answers can also be kept in a session, forwarded from the leader and written to a snapshot. A deeper one
+    // makes the whole reply the error (not an error inside the arrays, which would still be too deep).
     private Reply TableToReply(int index, int depth)
     {
-        if (depth >= MaxReplyDepth || lua_checkstack(state, 4) == 0)
-            return Reply.Error("ERR reached lua stack limit");
+        if (depth >= ReplySerializer.MaxDepth || replyTooDeep || lua_checkstack(state, 4) == 0)
+        {
+            replyTooDeep = true;
+            return ReplyTooDeep;
+        }
 
         // An error or status table: {err='...'} wins over {ok='...'}; only string fields count.
         if (RawField(index, "err"u8) is { } error)
@@ -369,6 +395,12 @@ internal sealed unsafe partial class ScriptEngine
         {
             nuint length = 0;
             var text = lua_type(luaState, 1) == LUA_TSTRING ? lua_tolstring(luaState, 1, &length) : null;
+            if (!engine.Charge(1 + ((long)length / 4)))
+            {
+                lua_pushnil(luaState);
+                return 1;
+            }
+
             var sha = ScriptCache.Sha1Hex(new ReadOnlySpan<byte>(text, (int)length));
             engine.PushBytes(Encoding.ASCII.GetBytes(sha));
             return 1;

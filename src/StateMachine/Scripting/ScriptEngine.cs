@@ -118,7 +118,10 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
         lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RandomSeed, 0);
         lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&IsCommand, 0);
         lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&InArena, 0);
-        if (lua_pcallk(state, Openers.Length + 8, 2, 0, 0, 0) != LUA_OK)
+        lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RawCharge, 0);
+        lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RawMatch, 0);
+        lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RawGsub, 0);
+        if (lua_pcallk(state, Openers.Length + 11, 2, 0, 0, 0) != LUA_OK)
             throw new InvalidOperationException("The script runtime failed to start: " + TopString());
 
         var globals = lua_gettop(state) - 1;
@@ -213,7 +216,8 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
         protocol = 2;
         random.Seed(0);
         instructionsLeft = limits.InstructionBudget;
-        budgetExceeded = memoryExceeded = false;
+        allocationCarry = 0;
+        budgetExceeded = memoryExceeded = replyTooDeep = false;
         errorLine = -1;
         try
         {
@@ -267,7 +271,10 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
             return WithLocation($"ERR Script exceeded its instruction budget of {limits.InstructionBudget} instructions");
         if (memoryExceeded || status == LUA_ERRMEM)
             return MemoryLimitError();
-        return status == LUA_OK ? ToReply(-1, 0) : ErrorReply();
+        if (status != LUA_OK)
+            return ErrorReply();
+        var reply = ToReply(-1, 0);
+        return replyTooDeep ? ReplyTooDeep : reply;
     }
 
     private Reply MemoryLimitError() => WithLocation($"ERR Script exceeded its memory limit of {limits.MemoryLimitBytes} bytes");
@@ -424,6 +431,11 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
     {
         if (!seedPatched && ++allocations == 2)
             PatchSeed();
+
+        // Growth is charged to the budget before Lua fills the block. (With no block, oldSize is a type tag, not a size.)
+        var growth = (long)newSize - (block == 0 ? 0 : (long)oldSize);
+        if (running && growth > 0 && !ChargeAllocation(growth) && !arena.Unbounded)
+            return 0;
 
         var result = arena.Reallocate(block, oldSize, newSize);
         if (result == 0 && newSize > 0)

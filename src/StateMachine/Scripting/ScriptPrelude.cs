@@ -17,7 +17,8 @@ internal static class ScriptPrelude
 
     public const string Source = """
 local openbase, openstring, opentable, openmath, opencoroutine, opendebug,
-  rawcall, rawpcall, rawsha1hex, rawsetresp, rawrand, rawseed, rawiscommand, rawinarena = ...
+  rawcall, rawpcall, rawsha1hex, rawsetresp, rawrand, rawseed, rawiscommand, rawinarena,
+  rawcharge, rawmatch, rawgsub = ...
 local G = openbase()
 local string = openstring()
 local table = opentable()
@@ -31,6 +32,9 @@ local error, type, select, tostring, setmetatable, rawget, rawset, rawequal, nex
 local sformat, sfind, sgsub, ssub, sgmatch = string.format, string.find, string.gsub, string.sub, string.gmatch
 local floor, tointeger = math.floor, math.tointeger
 local tunpack, nativesort = table.unpack, table.sort
+local nativeconcat, nativeinsert, nativeremove = table.concat, table.insert, table.remove
+local nativerep, nativebyte, nativechar = string.rep, string.byte, string.char
+local nativeupper, nativelower, nativereverse = string.upper, string.lower, string.reverse
 
 -- A runtime function that raises must be a C function, as in Redis: a Lua function that user code tail-calls
 -- ('return redis.call(...)') replaces the user's frame, and the error would lose its 'user_script:N' location.
@@ -58,13 +62,16 @@ G.string, G.table, G.math = string, table, math
 
 -- Lua 5.1 names Redis scripts use.
 G.unpack = tunpack
-G.loadstring = function(s, chunkname) return load(s, chunkname or s, 't') end
+G.loadstring = function(s, chunkname)
+  if type(s) == 'string' then rawcharge(#s) end
+  return load(s, chunkname or s, 't')
+end
 G.load = function(chunk, chunkname, mode, ...)
+  if type(chunk) == 'string' then rawcharge(#chunk) end
   if select('#', ...) > 0 then return load(chunk, chunkname, 't', ...) end
   return load(chunk, chunkname, 't')
 end
 G.gcinfo = function() return floor(collectgarbage('count')) end
-string.gfind = string.gmatch
 table.getn = function(t) return #t end
 table.setn = cfunction(function() error("'setn' is obsolete", 0) end)
 table.maxn = function(t)
@@ -93,6 +100,222 @@ math.frexp = function(x)
   if math.abs(m) >= 1 then m, e = m / 2, e + 1 elseif math.abs(m) < 0.5 then m, e = m * 2, e - 1 end
   return m, e
 end
+
+-- Work in C is invisible to the count hook: each library function whose work grows with its input is charged to the
+-- instruction budget before it runs, from its arguments alone (so the same on every replica), and heap growth is
+-- charged by the allocator (one instruction per 32 bytes). Pattern matching runs in a counted port of Lua's matcher
+-- (rawmatch, rawgsub). The cost model is in Scripting/README.md.
+local function argerror(i, name, message) error(sformat("bad argument #%d to '%s' (%s)", i, name, message), 0) end
+local function typename(v) if v == nil then return 'no value' end return type(v) end
+local function checkstring(v, i, name)
+  local t = type(v)
+  if t == 'string' then return v end
+  if t == 'number' then return v .. '' end
+  argerror(i, name, 'string expected, got ' .. typename(v))
+end
+-- A numeric string is converted in C in time proportional to its length (leading blanks, zeros).
+local function checkinteger(v, i, name)
+  local t = type(v)
+  if t == 'string' then rawcharge(#v // 8) end
+  local n = tonumber(v)
+  if n == nil then argerror(i, name, 'number expected, got ' .. typename(v)) end
+  local k = tointeger(n)
+  if k == nil then argerror(i, name, 'number has no integer representation') end
+  return k
+end
+local function optinteger(v, i, name, default)
+  if v == nil then return default end
+  return checkinteger(v, i, name)
+end
+local function posrelat(pos, len)
+  if pos > 0 then return pos elseif pos == 0 then return 1 elseif pos < -len then return 1 end
+  return len + pos + 1
+end
+local function endpos(pos, len)
+  if pos > len then return len elseif pos >= 0 then return pos elseif pos < -len then return 0 end
+  return len + pos + 1
+end
+-- A native function's error names its caller's line: under a wrapper that would be a runtime line, so the wrappers
+-- call it protected and raise its message again at their own caller, as if it had been called directly.
+local function rethrow(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if type(e) == 'string' and ssub(e, 1, 8) == 'runtime:' then
+    local colon = sfind(e, ': ', 9, true)
+    if colon then e = ssub(e, colon + 2) end
+  end
+  error(e, 3)
+end
+
+-- string.rep loops in C once per copy, even of an empty string.
+string.rep = function(s, n, sep)
+  s = checkstring(s, 1, 'rep')
+  n = checkinteger(n, 2, 'rep')
+  if sep ~= nil then sep = checkstring(sep, 3, 'rep') end
+  if n > 0 then rawcharge(n // 2) end
+  return rethrow(pcall(nativerep, s, n, sep))
+end
+-- A byte at a time in C (the result's allocation is charged as well).
+string.upper = function(s) s = checkstring(s, 1, 'upper') rawcharge(#s // 8) return rethrow(pcall(nativeupper, s)) end
+string.lower = function(s) s = checkstring(s, 1, 'lower') rawcharge(#s // 8) return rethrow(pcall(nativelower, s)) end
+string.reverse = function(s) s = checkstring(s, 1, 'reverse') rawcharge(#s // 8) return rethrow(pcall(nativereverse, s)) end
+string.byte = function(s, i, j)
+  s = checkstring(s, 1, 'byte')
+  local first = posrelat(optinteger(i, 2, 'byte', 1), #s)
+  local last = endpos(optinteger(j, 3, 'byte', first), #s)
+  if last >= first then rawcharge(last - first + 1) end
+  return rethrow(pcall(nativebyte, s, first, last))
+end
+string.char = function(...) rawcharge(select('#', ...)) return rethrow(pcall(nativechar, ...)) end
+
+local function found(first, ...)
+  if first == false then error((...), 0) end
+  return first, ...
+end
+local function captures(first, last, ...)
+  if first == false then error(last, 0) end
+  if first == nil then return nil end
+  return ...
+end
+string.find = function(s, p, init, plain)
+  s = checkstring(s, 1, 'find')
+  p = checkstring(p, 2, 'find')
+  init = posrelat(optinteger(init, 3, 'find', 1), #s)
+  if init > #s + 1 then return nil end
+  return found(rawmatch(s, p, init, plain and 4 or 0, -1))
+end
+string.match = function(s, p, init)
+  s = checkstring(s, 1, 'match')
+  p = checkstring(p, 2, 'match')
+  init = posrelat(optinteger(init, 3, 'match', 1), #s)
+  if init > #s + 1 then return nil end
+  return captures(rawmatch(s, p, init, 1, -1))
+end
+string.gmatch = function(s, p, init)
+  s = checkstring(s, 1, 'gmatch')
+  p = checkstring(p, 2, 'gmatch')
+  local position, last = posrelat(optinteger(init, 3, 'gmatch', 1), #s), -1
+  local function step(first, stop, ...)
+    if first == false then error(stop, 0) end
+    if first == nil then position = #s + 2 return end
+    position, last = stop + 1, stop
+    return ...
+  end
+  return function()
+    if position > #s + 1 then return end
+    return step(rawmatch(s, p, position, 2, last))
+  end
+end
+string.gfind = string.gmatch
+string.gsub = function(s, p, repl, n)
+  s = checkstring(s, 1, 'gsub')
+  p = checkstring(p, 2, 'gsub')
+  local tr = type(repl)
+  if tr == 'number' then repl, tr = repl .. '', 'string' end
+  if tr ~= 'string' and tr ~= 'function' and tr ~= 'table' then
+    argerror(3, 'gsub', 'string/function/table expected, got ' .. typename(repl))
+  end
+  local max = optinteger(n, 4, 'gsub', #s + 1)
+  if tr == 'string' then return found(rawgsub(s, p, repl, max)) end
+  -- A function or table replacement runs here, in the script's own thread, under the count hook.
+  local anchor = ssub(p, 1, 1) == '^'
+  local parts, np, position, last, count = {}, 0, 1, -1, 0
+  local function replace(first, stop, ...)
+    if first == false then error(stop, 0) end
+    if first == nil then return false end
+    count = count + 1
+    local v
+    if tr == 'function' then v = repl(...) else v = repl[(...)] end
+    if not v then
+      v = ssub(s, first, stop)
+    elseif type(v) ~= 'string' and type(v) ~= 'number' then
+      error('invalid replacement value (a ' .. type(v) .. ')', 3)
+    end
+    parts[np + 1], parts[np + 2], np = ssub(s, position, first - 1), v, np + 2
+    position, last = stop + 1, stop
+    return true
+  end
+  while count < max do
+    if not replace(rawmatch(s, p, position, 3, last)) or anchor then break end
+  end
+  parts[np + 1] = ssub(s, position)
+  rawcharge(np * 4)
+  return nativeconcat(parts), count
+end
+
+-- Table functions that walk a range in C.
+local function tablelen(t, i, name)
+  if type(t) ~= 'table' then argerror(i, name, 'table expected, got ' .. typename(t)) end
+  return #t
+end
+table.concat = function(t, sep, i, j)
+  local n = tablelen(t, 1, 'concat')
+  i = optinteger(i, 3, 'concat', 1)
+  j = optinteger(j, 4, 'concat', n)
+  if j >= i then rawcharge((j - i + 1) * 4) end
+  return rethrow(pcall(nativeconcat, t, sep, i, j))
+end
+local function unpack(t, i, j)
+  i = optinteger(i, 2, 'unpack', 1)
+  if j == nil then j = #t else j = checkinteger(j, 3, 'unpack') end
+  if j >= i then
+    -- Lua's own limit (the stack holds at most a million values), checked before the charge.
+    if j - i >= 1000000 then error('too many results to unpack', 2) end
+    rawcharge((j - i + 1) * 2)
+  end
+  -- Not through rethrow: a million results would overflow its frame.
+  return tunpack(t, i, j)
+end
+table.unpack = unpack
+G.unpack = unpack
+-- insert and remove shift every element after the position.
+table.insert = function(t, ...)
+  local n = tablelen(t, 1, 'insert')
+  if select('#', ...) == 2 then
+    local pos = (...)
+    if type(pos) == 'number' and pos < n + 1 then rawcharge((n + 1 - pos) * 2) end
+  end
+  return rethrow(pcall(nativeinsert, t, ...))
+end
+table.remove = function(t, ...)
+  local n = tablelen(t, 1, 'remove')
+  if select('#', ...) > 0 then
+    local pos = (...)
+    if type(pos) == 'number' and pos < n then rawcharge((n - pos) * 2) end
+  end
+  return rethrow(pcall(nativeremove, t, ...))
+end
+
+-- Converting a string to a number is linear in its length; so is compiling a chunk.
+local nativetonumber = tonumber
+G.tonumber = function(v, ...)
+  if type(v) == 'string' then rawcharge(#v // 8) end
+  return rethrow(pcall(nativetonumber, v, ...))
+end
+local stringmeta = getmetatable('')
+for _, event in next, {'__add', '__sub', '__mul', '__mod', '__pow', '__div', '__idiv', '__unm'} do
+  local arith = rawget(stringmeta, event)
+  if arith then
+    rawset(stringmeta, event, function(a, b)
+      if type(a) == 'string' then rawcharge(#a // 8) end
+      if type(b) == 'string' then rawcharge(#b // 8) end
+      return rethrow(pcall(arith, a, b))
+    end)
+  end
+end
+
+-- A full collection visits the whole heap. Lua 5.1 (Redis) has no 'incremental' or 'generational'; switching to the
+-- generational mode would run a full collection too.
+G.collectgarbage = function(option, ...)
+  if option == nil or option == 'collect' or option == 'step' then
+    rawcharge(collectgarbage('count') * 1024 // 8)
+  elseif option == 'incremental' or option == 'generational' then
+    error("bad argument #1 to 'collectgarbage' (invalid option '" .. option .. "')", 2)
+  end
+  return rethrow(pcall(collectgarbage, option, ...))
+end
+-- The runtime's own uses (error texts, format strings) are counted too.
+sfind, sgsub, sgmatch = string.find, string.gsub, string.gmatch
 
 -- Lua's sort picks a pivot from the clock once a large partition is unbalanced; replicas must not. Small arrays never
 -- reach that point; larger ones use a merge sort.
@@ -167,6 +390,7 @@ G.tostring = function(...)
   return safetostring((...))
 end
 string.format = function(fmt, ...)
+  if type(fmt) == 'string' then rawcharge(#fmt) end
   if type(fmt) == 'string' and sfind(fmt, 'p', 1, true) then
     for conversion in sgmatch(fmt, '%%[-+ #0]*%d*%.?%d*(.)') do
       if conversion == 'p' then error("invalid conversion '%p' to 'format'", 2) end

@@ -14,7 +14,7 @@ namespace RaftKv.StateMachine.Tests.Scripting;
 public sealed class ScriptDeterminismTests
 {
     private const long Start = 1_700_000_000_000;
-    private static readonly ScriptLimits Limits = new() { InstructionBudget = 300_000, MemoryLimitBytes = 4 << 20 };
+    private static readonly ScriptLimits Limits = new() { InstructionBudget = 3_000_000, MemoryLimitBytes = 4 << 20 };
 
     private static readonly string[] Keys = ["a", "b", "c", "lock"];
 
