@@ -17,6 +17,15 @@ internal static unsafe partial class LuaNative
 {
     private const string Library = "lua54";
 
+    // glibc's categories: Lua's string comparison (`<`, `<=`) uses strcoll, and lstrlib's upper/lower/%a use the ctype
+    // functions, so both follow the C library's locale.
+    public const int LC_CTYPE = 0;
+    public const int LC_COLLATE = 3;
+
+    /// <summary>The C library's <c>setlocale</c>; <paramref name="locale"/> null queries. Returns the locale's name or 0.</summary>
+    [LibraryImport("libc.so.6", EntryPoint = "setlocale", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint setlocale(int category, string? locale);
+
     public const int LUA_OK = 0;
     public const int LUA_ERRRUN = 2;
     public const int LUA_ERRSYNTAX = 3;

@@ -84,8 +84,24 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
     /// <summary>Heap bytes of the runtime every script starts from (the image).</summary>
     public long BaselineBytes => arena.ImageUsed;
 
+    /// <summary>
+    /// Puts the C library's collation and character classes in the "C" locale: otherwise a node
+    /// started under, say, <c>LANG=en_US.UTF-8</c> (if anything in the process called <c>setlocale(LC_ALL, "")</c>)
+    /// would answer <c>'a' &lt; 'B'</c> or <c>string.upper</c> of a byte above 127 differently from a node in the C
+    /// locale, and replicas would diverge. Process-wide, but .NET's own culture support does not use the C locale. Set
+    /// at every build of an engine's image (cheap, and robust to anything that changed it since).
+    /// </summary>
+    internal static void UseCLocale()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        if (setlocale(LC_COLLATE, "C") == 0 || setlocale(LC_CTYPE, "C") == 0)
+            throw new InvalidOperationException("setlocale(\"C\") failed: Lua's string comparison would depend on the process's locale.");
+    }
+
     private void Build()
     {
+        UseCLocale();
         arena.Reset();
         arena.Unbounded = true;
         state = lua_newstate(&Allocate, GCHandle.ToIntPtr(self));
