@@ -235,12 +235,14 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
         allocationCarry = 0;
         budgetExceeded = memoryExceeded = replyTooDeep = false;
         errorLine = -1;
+        StartStringTracking();
         try
         {
             return Execute(bytecode);
         }
         finally
         {
+            StopStringTracking();
             running = false;
             lua_sethook(state, 0, 0, 0);
             arena.Unbounded = false;
@@ -275,8 +277,7 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
         if (memoryExceeded)
             return MemoryLimitError();
 
-        quantum = (int)Math.Min(HookQuantum, instructionsLeft);
-        lua_sethook(state, (nint)(delegate* unmanaged[Cdecl]<nint, nint, void>)&CountHook, LUA_MASKCOUNT, quantum);
+        ArmCountHook();
         running = true;
         status = lua_pcallk(state, 0, 1, 1, 0, 0);
         running = false;
@@ -454,6 +455,7 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
             return 0;
 
         var result = arena.Reallocate(block, oldSize, newSize);
+        TrackBlock(block, oldSize, newSize, result);
         if (result == 0 && newSize > 0)
             StopForMemory();
         else if (allocations == 1 && block == 0)
@@ -520,17 +522,17 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
 
     private void OnCount(nint luaState)
     {
-        instructionsLeft -= quantum;
+        // Each instruction of the stretch, plus what comparing the long strings held may have cost in it.
+        instructionsLeft -= quantum * (1 + comparisonSurcharge);
         if (instructionsLeft <= 0)
         {
             // From now on every instruction raises: the script unwinds, and a pcall that catches it gets no further.
             budgetExceeded = true;
             lua_sethook(luaState, ErrorHook, LUA_MASKCOUNT, 1);
         }
-        else if (instructionsLeft < quantum)
+        else if (instructionsLeft < quantum * (1 + comparisonSurcharge) || comparisonSurcharge > 0 || quantum < HookQuantum)
         {
-            quantum = (int)instructionsLeft;
-            lua_sethook(luaState, (nint)(delegate* unmanaged[Cdecl]<nint, nint, void>)&CountHook, LUA_MASKCOUNT, quantum);
+            ArmCountHook();
         }
     }
 

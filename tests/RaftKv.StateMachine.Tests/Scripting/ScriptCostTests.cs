@@ -25,6 +25,9 @@ public sealed class ScriptCostTests
         "return #string.rep('', 1.5e9)",
         "local s = '' for i = 1, 20 do s = s .. string.rep('a', 50000) end for i = 1, 1e9 do s = s:upper() s = s:lower() end",
         "local s = string.rep('a', 1e6) for i = 1, 1e9 do s:reverse() end",
+        "local a, b = string.rep('x', 5e7), string.rep('x', 5e7) local n = 0 for i = 1, 1e9 do if a == b then n = n + 1 end end return n",
+        "local a, b = string.rep('x', 5e7), string.rep('x', 5e7) local n = 0 for i = 1, 1e9 do if a < b or a <= b then n = n + 1 end end return n",
+        "local a, b = string.rep('x', 1e5), string.rep('x', 1e5) local t = {[a] = 1} for i = 1, 1e9 do local _ = t[b] end",
         "return string.find(string.rep('a', 5000), '.-.-.-b')",
         "return string.find(string.rep('a', 100000), 'a*b')",
         "return #string.gsub(string.rep('a', 100000), 'a*b', 'x')",
@@ -78,7 +81,21 @@ public sealed class ScriptCostTests
         // Heap growth: building 16 MB charges half a million instructions on top of the loop.
         const string Grow = "local t = {} for i = 1, 256 do t[i] = string.rep('m', 65536) .. i end return #t";
         Assert.StartsWith(BudgetError + "1000000 instructions", small.Exec(T, "EVAL", Grow, "0").Text, StringComparison.Ordinal);
-        Assert.Equal(Int(256), large.Exec(T, "EVAL", Grow, "0"));
+        // Holding 256 strings of 64 KB, each instruction also pays for a 64 KB comparison (ScriptEngine.Comparisons).
+        Assert.Equal(Int(256), new LuaRedis(new ScriptLimits { InstructionBudget = 100_000_000 }).Exec(T, "EVAL", Grow, "0"));
+    }
+
+    [Fact]
+    public void One_big_string_costs_nothing_extra_two_pay_for_what_they_could_compare()
+    {
+        // One 50 MB value held (a GET of a big key): a million-iteration loop runs as it would without it.
+        Assert.Equal(Int(1_000_000), new LuaRedis().Exec(T, "EVAL", "local a = string.rep('x', 5e7) local n = 0 for i = 1, 1e6 do n = n + 1 end return n", "0"));
+        // Two small strings: no surcharge either.
+        Assert.Equal(Int(1_000_000), new LuaRedis().Exec(T, "EVAL", "local a, b = 'abc', 'abc' local n = 0 for i = 1, 1e6 do if a == b then n = n + 1 end end return n", "0"));
+        // Two 1 MB strings: each instruction costs what comparing 1 MB does, so the same loop stops at the budget.
+        Assert.StartsWith(BudgetError, new LuaRedis().Exec(T, "EVAL", "local a, b = string.rep('x', 1e6), string.rep('y', 1e6) local n = 0 for i = 1, 1e6 do n = n + 1 end return n", "0").Text, StringComparison.Ordinal);
+        // Once one is garbage and collected, the surcharge is gone.
+        Assert.Equal(Int(1_000_000), new LuaRedis().Exec(T, "EVAL", "local a = string.rep('x', 1e6) local b = string.rep('y', 1e6) b = nil collectgarbage() local n = 0 for i = 1, 1e6 do n = n + 1 end return n", "0"));
     }
 
     [Fact]
