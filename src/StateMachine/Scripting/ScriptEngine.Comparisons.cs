@@ -31,17 +31,35 @@ internal sealed unsafe partial class ScriptEngine
 
     private readonly Dictionary<nint, long> longStrings = [];
     private readonly SortedSet<(long Length, nint Block)> longStringsBySize = [];
+    // Varargs: f(...) copies every value of the vararg list inside one VM instruction. Only unpack and string.byte
+    // make lists longer than a function's 255 registers (at most 8000 values, Redis's limit), so once a script has
+    // made one of n >= 256 values, every instruction also costs n / 4 (16-byte values, about 4 per instruction's
+    // time) for the rest of the run: the list may be passed on from call to call, out of sight.
+    private const long SpreadValuesTracked = 256;
+    private const long SpreadValuesPerInstruction = 4;
+
     private bool trackingStrings;
     private long comparisonSurcharge;
+    private long spreadSurcharge;
 
     /// <summary>Extra instructions each VM instruction costs now (see the type's remarks).</summary>
-    internal long ComparisonSurcharge => comparisonSurcharge;
+    internal long Surcharge => comparisonSurcharge + spreadSurcharge;
+
+    /// <summary>The prelude's <c>unpack</c> and <c>string.byte</c> report how many values they are about to return.</summary>
+    private void NoteSpread(long values)
+    {
+        if (values < SpreadValuesTracked)
+            return;
+        var previous = Surcharge;
+        spreadSurcharge = Math.Max(spreadSurcharge, values / SpreadValuesPerInstruction);
+        Rearm(previous);
+    }
 
     private void StartStringTracking()
     {
         longStrings.Clear();
         longStringsBySize.Clear();
-        comparisonSurcharge = 0;
+        comparisonSurcharge = spreadSurcharge = 0;
         trackingStrings = true;
     }
 
@@ -50,7 +68,7 @@ internal sealed unsafe partial class ScriptEngine
         trackingStrings = false;
         longStrings.Clear();
         longStringsBySize.Clear();
-        comparisonSurcharge = 0;
+        comparisonSurcharge = spreadSurcharge = 0;
     }
 
     // From OnAllocate, after the arena answered.
@@ -83,14 +101,17 @@ internal sealed unsafe partial class ScriptEngine
             second = descending.Current.Length;
         }
 
-        var surcharge = second / ComparedBytesPerInstruction;
-        var rises = surcharge > comparisonSurcharge;
-        var previous = comparisonSurcharge;
-        comparisonSurcharge = surcharge;
-        if (!rises || !running || budgetExceeded)
-            return;
+        var previous = Surcharge;
+        comparisonSurcharge = second / ComparedBytesPerInstruction;
+        Rearm(previous);
+    }
 
-        // The quantum in progress, in full at the old rate; then count at the new one from the next instruction.
+    // When the surcharge rose from previous: the stretch in progress is charged in full at the old rate, and the hook
+    // counts at the new one from the next instruction.
+    private void Rearm(long previous)
+    {
+        if (Surcharge <= previous || !running || budgetExceeded)
+            return;
         instructionsLeft -= quantum * (1 + previous);
         ArmCountHook();
     }
@@ -104,7 +125,7 @@ internal sealed unsafe partial class ScriptEngine
             return;
         }
 
-        quantum = (int)Math.Clamp(instructionsLeft / (1 + comparisonSurcharge), 1, HookQuantum);
+        quantum = (int)Math.Clamp(instructionsLeft / (1 + Surcharge), 1, HookQuantum);
         lua_sethook(state, (nint)(delegate* unmanaged[Cdecl]<nint, nint, void>)&CountHook, LUA_MASKCOUNT, quantum);
     }
 }

@@ -55,14 +55,19 @@ internal sealed unsafe partial class ScriptEngine
     private static long ToCost(double cost)
         => double.IsNaN(cost) ? 0 : cost >= long.MaxValue ? long.MaxValue : cost <= 0 ? 0 : (long)Math.Ceiling(cost);
 
-    /// <summary><c>rawcharge(n)</c>: the prelude charges the work of a library function before calling it.</summary>
+    /// <summary>
+    /// <c>rawcharge(n [, values])</c>: the prelude charges the work of a library function before calling it; <c>values</c>,
+    /// when given, is how many values it is about to return (see <see cref="NoteSpread"/>).
+    /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int RawCharge(nint luaState)
     {
         try
         {
             var cost = lua_isinteger(luaState, 1) != 0 ? lua_tointegerx(luaState, 1, null) : ToCost(lua_tonumberx(luaState, 1, null));
-            EngineOf(luaState).Charge(Math.Max(cost, 0));
+            var engine = EngineOf(luaState);
+            if (engine.Charge(Math.Max(cost, 0)) && lua_isinteger(luaState, 2) != 0)
+                engine.NoteSpread(lua_tointegerx(luaState, 2, null));
         }
         catch
         {

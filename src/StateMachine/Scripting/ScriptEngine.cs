@@ -522,15 +522,15 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
 
     private void OnCount(nint luaState)
     {
-        // Each instruction of the stretch, plus what comparing the long strings held may have cost in it.
-        instructionsLeft -= quantum * (1 + comparisonSurcharge);
+        // Each instruction of the stretch, plus what comparing long strings or copying varargs may have cost in it.
+        instructionsLeft -= quantum * (1 + Surcharge);
         if (instructionsLeft <= 0)
         {
             // From now on every instruction raises: the script unwinds, and a pcall that catches it gets no further.
             budgetExceeded = true;
             lua_sethook(luaState, ErrorHook, LUA_MASKCOUNT, 1);
         }
-        else if (instructionsLeft < quantum * (1 + comparisonSurcharge) || comparisonSurcharge > 0 || quantum < HookQuantum)
+        else if (instructionsLeft < quantum * (1 + Surcharge) || Surcharge > 0 || quantum < HookQuantum)
         {
             ArmCountHook();
         }

@@ -163,7 +163,10 @@ string.byte = function(s, i, j)
   s = checkstring(s, 1, 'byte')
   local first = posrelat(optinteger(i, 2, 'byte', 1), #s)
   local last = endpos(optinteger(j, 3, 'byte', first), #s)
-  if last >= first then rawcharge(last - first + 1) end
+  if last >= first then
+    if last - first >= 8000 then error('string slice too long', 2) end -- Redis's limit, as for unpack
+    rawcharge(last - first + 1, last - first + 1)
+  end
   return rethrow(pcall(nativebyte, s, first, last))
 end
 string.char = function(...) rawcharge(select('#', ...)) return rethrow(pcall(nativechar, ...)) end
@@ -259,11 +262,12 @@ local function unpack(t, i, j)
   i = optinteger(i, 2, 'unpack', 1)
   if j == nil then j = #t else j = checkinteger(j, 3, 'unpack') end
   if j >= i then
-    -- Lua's own limit (the stack holds at most a million values), checked before the charge.
-    if j - i >= 1000000 then error('too many results to unpack', 2) end
-    rawcharge((j - i + 1) * 2)
+    -- Redis's limit (its Lua 5.1 grows the C stack to about 8000 values at most), checked before the charge. It also
+    -- bounds what a vararg call f(...) copies inside one VM instruction, where no charge reaches.
+    if j - i >= 8000 then error('too many results to unpack', 2) end
+    rawcharge((j - i + 1) * 2, j - i + 1)
   end
-  -- Not through rethrow: a million results would overflow its frame.
+  -- Not through rethrow: thousands of results would overflow its frame.
   return tunpack(t, i, j)
 end
 table.unpack = unpack

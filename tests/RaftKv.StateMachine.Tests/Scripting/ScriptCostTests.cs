@@ -28,6 +28,8 @@ public sealed class ScriptCostTests
         "local a, b = string.rep('x', 5e7), string.rep('x', 5e7) local n = 0 for i = 1, 1e9 do if a == b then n = n + 1 end end return n",
         "local a, b = string.rep('x', 5e7), string.rep('x', 5e7) local n = 0 for i = 1, 1e9 do if a < b or a <= b then n = n + 1 end end return n",
         "local a, b = string.rep('x', 1e5), string.rep('x', 1e5) local t = {[a] = 1} for i = 1, 1e9 do local _ = t[b] end",
+        "local t = {} for i = 1, 7999 do t[i] = i end local function g(...) return 0 end local function f(...) for i = 1, 1e9 do g(...) end end f(table.unpack(t))",
+        "local function g(...) return 0 end local function f(...) for i = 1, 1e9 do g(...) end end f(string.byte(string.rep('a', 7999), 1, -1))",
         "return string.find(string.rep('a', 5000), '.-.-.-b')",
         "return string.find(string.rep('a', 100000), 'a*b')",
         "return #string.gsub(string.rep('a', 100000), 'a*b', 'x')",
@@ -35,8 +37,8 @@ public sealed class ScriptCostTests
         "local n = 0 for w in string.gmatch(string.rep('a', 50000), 'a-b') do n = n + 1 end return n",
         "local s = string.rep('a', 1e6) for i = 1, 1e9 do string.find(s, 'b', 1, true) end",
         "local t = {} for i = 1, 1e5 do t[i] = 'x' end for i = 1, 1e9 do table.concat(t) end",
-        "local t = {} for i = 1, 5e5 do t[i] = i end for i = 1, 1e9 do local a = select('#', table.unpack(t)) end",
-        "for i = 1, 1e9 do local n = select('#', table.unpack({}, 1, 900000)) end",
+        "local t = {} for i = 1, 8000 do t[i] = i end for i = 1, 1e9 do local a = select('#', table.unpack(t)) end",
+        "for i = 1, 1e9 do local n = select('#', table.unpack({}, 1, 7999)) end",
         "local t = {} for i = 1, 1e5 do t[i] = i end for i = 1, 1e9 do table.insert(t, 1, i) table.remove(t, 1) end",
         "local t = {} for i = 1, 2e5 do t[i] = (i * 7919) % 10007 end table.sort(t) table.sort(t, function(a, b) return a > b end) for i = 1, 1e9 do table.sort(t) end",
         "local s = string.rep(' ', 1e7) for i = 1, 1e9 do tonumber(s) end",
@@ -47,7 +49,7 @@ public sealed class ScriptCostTests
         "local s = 'return 1 --' .. string.rep('x', 1e6) for i = 1, 1e9 do load(s) end",
         "local f = string.rep('x', 1e6) for i = 1, 1e9 do string.format(f) end",
         "local s = string.rep('a', 1e6) for i = 1, 1e9 do local x = s .. 'b' end",
-        "local s = string.rep('a', 1e5) for i = 1, 1e9 do string.byte(s, 1, -1) end",
+        "local s = string.rep('a', 7999) for i = 1, 1e9 do string.byte(s, 1, -1) end",
     ];
 
     [Theory]
@@ -83,6 +85,21 @@ public sealed class ScriptCostTests
         Assert.StartsWith(BudgetError + "1000000 instructions", small.Exec(T, "EVAL", Grow, "0").Text, StringComparison.Ordinal);
         // Holding 256 strings of 64 KB, each instruction also pays for a 64 KB comparison (ScriptEngine.Comparisons).
         Assert.Equal(Int(256), new LuaRedis(new ScriptLimits { InstructionBudget = 100_000_000 }).Exec(T, "EVAL", Grow, "0"));
+    }
+
+    [Fact]
+    public void Unpack_and_byte_stop_at_Redis_s_8000_values()
+    {
+        var redis = new LuaRedis();
+        Assert.Equal(Int(7999), redis.Exec(T, "EVAL", "return select('#', table.unpack({}, 1, 7999))", "0"));
+        Assert.StartsWith("ERR user_script:1: too many results to unpack", redis.Exec(T, "EVAL", "return select('#', table.unpack({}, 1, 8001))", "0").Text, StringComparison.Ordinal);
+        Assert.Equal(Int(7999), redis.Exec(T, "EVAL", "return select('#', string.byte(string.rep('a', 7999), 1, -1))", "0"));
+        Assert.StartsWith("ERR user_script:1: string slice too long", redis.Exec(T, "EVAL", "return select('#', string.byte(string.rep('a', 8001), 1, -1))", "0").Text, StringComparison.Ordinal);
+
+        // A list of n >= 256 values makes every later instruction cost n / 4 more (its copies are out of sight), which
+        // still leaves the common DEL of a thousand keys followed by some work well inside the budget.
+        Assert.Equal(Int(10_000), redis.Exec(T, "EVAL",
+            "local keys = {} for i = 1, 1000 do keys[i] = 'k' .. i end redis.call('del', unpack(keys)) local n = 0 for i = 1, 10000 do n = n + 1 end return n", "0"));
     }
 
     [Fact]
