@@ -71,7 +71,7 @@ public sealed class ClientConfigParameters(ClientLimits limits) : IConfigParamet
             };
             if (clientClass is null)
                 return new ConfigChange.Invalid(InvalidBufferLimitClass);
-            if (!TryParseMemory(words[i + 1], out var hard) || !TryParseMemory(words[i + 2], out var soft)
+            if (!MemoryConfigParameters.TryParseMemory(words[i + 1], out var hard) || !MemoryConfigParameters.TryParseMemory(words[i + 2], out var soft)
                 || !long.TryParse(words[i + 3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seconds) || seconds < 0)
             {
                 return new ConfigChange.Invalid(InvalidBufferLimitValue);
@@ -107,54 +107,13 @@ public sealed class ClientConfigParameters(ClientLimits limits) : IConfigParamet
 
     private static ConfigChange.Invalid? Memory(string value, long min, long max, out long bytes)
     {
-        if (!TryParseMemory(value, out bytes))
+        if (!MemoryConfigParameters.TryParseMemory(value, out bytes))
             return new(NotAMemoryValue);
         return bytes < min || bytes > max ? new(Range(min, max)) : null;
     }
 
     private static string Range(long min, long max)
         => string.Create(CultureInfo.InvariantCulture, $"argument must be between {min} and {max} inclusive");
-
-    /// <summary>
-    /// Redis's <c>memtoull</c>: digits, then an optional unit, any case — <c>b</c>, <c>k</c> (1000), <c>kb</c> (1024),
-    /// <c>m</c>, <c>mb</c>, <c>g</c>, <c>gb</c>. A value that does not fit in a <see langword="long"/> is refused
-    /// (Redis lets the multiplication wrap).
-    /// </summary>
-    internal static bool TryParseMemory(string text, out long bytes)
-    {
-        bytes = 0;
-        var digits = 0;
-        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
-            digits++;
-
-        long multiplier = text[digits..].ToLowerInvariant() switch
-        {
-            "" or "b" => 1,
-            "k" => 1000,
-            "kb" => 1024,
-            "m" => 1000 * 1000,
-            "mb" => 1024 * 1024,
-            "g" => 1000L * 1000 * 1000,
-            "gb" => 1024L * 1024 * 1024,
-            _ => 0,
-        };
-        if (multiplier == 0)
-            return false;
-        if (digits == 0)
-            return true; // strtoull of no digits is 0, as in Redis ("mb" is 0).
-        if (!long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
-            return false;
-
-        try
-        {
-            bytes = checked(value * multiplier);
-            return true;
-        }
-        catch (OverflowException)
-        {
-            return false;
-        }
-    }
 
     private static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

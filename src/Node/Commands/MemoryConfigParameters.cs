@@ -39,8 +39,9 @@ public sealed class MemoryConfigParameters(RaftStateMachine stateMachine) : ICon
     }
 
     /// <summary>
-    /// Parses a memory value as Redis's <c>memtoull</c> does: a non-negative integer with an optional unit, ignoring case
-    /// — <c>b</c>, <c>k</c> (1000), <c>kb</c> (1024), <c>m</c>, <c>mb</c>, <c>g</c>, <c>gb</c>.
+    /// Redis's <c>memtoull</c>: digits, then an optional unit, any case — <c>b</c>, <c>k</c> (1000), <c>kb</c> (1024),
+    /// <c>m</c>, <c>mb</c>, <c>g</c>, <c>gb</c>. A value that does not fit in a <see langword="long"/> is refused
+    /// (Redis lets the multiplication wrap).
     /// </summary>
     public static bool TryParseMemory(string text, out long bytes)
     {
@@ -48,6 +49,7 @@ public sealed class MemoryConfigParameters(RaftStateMachine stateMachine) : ICon
         var digits = 0;
         while (digits < text.Length && char.IsAsciiDigit(text[digits]))
             digits++;
+
         long multiplier = text[digits..].ToLowerInvariant() switch
         {
             "" or "b" => 1,
@@ -59,11 +61,22 @@ public sealed class MemoryConfigParameters(RaftStateMachine stateMachine) : ICon
             "gb" => 1024L * 1024 * 1024,
             _ => 0,
         };
-        if (digits == 0 || multiplier == 0 || !long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var number)
-            || number > long.MaxValue / multiplier)
+        if (multiplier == 0)
             return false;
-        bytes = number * multiplier;
-        return true;
+        if (digits == 0)
+            return true; // strtoull of no digits is 0, as in Redis ("mb" is 0).
+        if (!long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            return false;
+
+        try
+        {
+            bytes = checked(value * multiplier);
+            return true;
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Bytes as Redis's <c>bytesToHuman</c> prints them: <c>512B</c>, <c>1.50K</c>, <c>100.00M</c>, <c>2.00G</c>...</summary>

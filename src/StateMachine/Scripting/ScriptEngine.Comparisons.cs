@@ -76,7 +76,7 @@ internal sealed unsafe partial class ScriptEngine
     {
         if (!trackingStrings)
             return;
-        if (block != 0 && longStrings.Remove(block, out var length))
+        if (block != 0 && longStrings.Count != 0 && longStrings.Remove(block, out var length))
         {
             longStringsBySize.Remove((length, block));
             UpdateSurcharge();

@@ -89,7 +89,13 @@ internal sealed unsafe partial class ScriptEngine
     /// captures, otherwise the whole match when the pattern has none.
     /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int RawMatch(nint luaState)
+    private static int RawMatch(nint luaState) => InApi(luaState, &MatchOf);
+
+    private static int MatchOf(ScriptEngine engine, nint luaState) => engine.Match(luaState);
+
+    // A primitive's body, run against the engine with the API entered; anything it throws answers nil (the prelude
+    // treats nil as "stopped": the budget or memory error is already set).
+    private static int InApi(nint luaState, delegate*<ScriptEngine, nint, int> body)
     {
         var engine = EngineOf(luaState);
         var previous = engine.active;
@@ -97,7 +103,7 @@ internal sealed unsafe partial class ScriptEngine
         engine.EnterApi();
         try
         {
-            return engine.Match(luaState);
+            return body(engine, luaState);
         }
         catch
         {
@@ -216,28 +222,9 @@ internal sealed unsafe partial class ScriptEngine
     /// the count, <c>false, message</c> for a bad pattern or replacement, or nil when the script was stopped.
     /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int RawGsub(nint luaState)
-    {
-        var engine = EngineOf(luaState);
-        var previous = engine.active;
-        engine.active = luaState;
-        engine.EnterApi();
-        try
-        {
-            return engine.Gsub(luaState);
-        }
-        catch
-        {
-            lua_settop(luaState, 0);
-            lua_pushnil(luaState);
-            return 1;
-        }
-        finally
-        {
-            engine.LeaveApi();
-            engine.active = previous;
-        }
-    }
+    private static int RawGsub(nint luaState) => InApi(luaState, &GsubOf);
+
+    private static int GsubOf(ScriptEngine engine, nint luaState) => engine.Gsub(luaState);
 
     private int Gsub(nint luaState)
     {
