@@ -39,6 +39,21 @@ internal static class StackExchangeRedis
         var options = new ConfigurationOptions { AbortOnConnectFail = false, ConnectTimeout = 10_000, SyncTimeout = 10_000, AsyncTimeout = 10_000 };
         foreach (var port in ports)
             options.EndPoints.Add($"127.0.0.1:{port}");
-        return ConnectionMultiplexer.ConnectAsync(options);
+        return ConnectedToAPrimaryAsync(ConnectionMultiplexer.ConnectAsync(options));
+    }
+
+    /// <summary>
+    /// With AbortOnConnectFail off, ConnectAsync can return before the primary it learned of (the Raft leader, found
+    /// through CLUSTER NODES or INFO) has its own connection up; a write issued in that window goes to a replica and
+    /// fails with "Command cannot be issued to a replica". Wait, bounded, for a connected primary, as an application
+    /// would before its first write.
+    /// </summary>
+    private static async Task<ConnectionMultiplexer> ConnectedToAPrimaryAsync(Task<ConnectionMultiplexer> connecting)
+    {
+        var redis = await connecting;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!redis.GetServers().Any(static s => s.IsConnected && !s.IsReplica) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        return redis;
     }
 }
