@@ -6,6 +6,7 @@ using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Routing;
 using RaftKv.Node.Resp;
+using RaftKv.Node.Security;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
@@ -59,18 +60,17 @@ public sealed class NodeCommands(
 
     private readonly DateTimeOffset startedAt = time.GetUtcNow();
 
-    /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
-    /// <remarks><c>CONFIG SET</c> of a replicated parameter completes once the log applied it; everything else at once.</remarks>
-    public ValueTask<Reply> ExecuteAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
-        => argv.Length >= 2 && Ascii.EqualsIgnoreCase(argv[0].Span, "config"u8)
-            ? services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection)
-            : new(Execute(argv, connection));
+    private AccessControl Access => field ??= services.GetRequiredService<AccessControl>();
 
-    /// <summary>Executes a node command other than a CONFIG with arguments, or answers Redis's unknown-command error.</summary>
-    public Reply Execute(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
+    /// <remarks>
+    /// <c>CONFIG SET</c> of a replicated parameter and <c>ACL LOAD</c> complete once the log applied them, a failed
+    /// <c>AUTH</c> after a read barrier (<see cref="AccessControl.AuthenticateAfterBarrierAsync"/>); everything else at once.
+    /// </remarks>
+    public ValueTask<Reply> ExecuteAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
     {
         if (argv.IsEmpty)
-            return UnknownCommand(argv);
+            return new(UnknownCommand(argv));
 
         var name = argv[0].Span;
         CommandSpec? spec = null;
@@ -84,10 +84,22 @@ public sealed class NodeCommands(
         }
 
         if (spec is null)
-            return UnknownCommand(argv);
+            return new(UnknownCommand(argv));
         if (!CommandParser.HasValidArity(spec.Arity, argv.Length))
-            return CommandParser.WrongArity(spec.Name);
+            return new(CommandParser.WrongArity(spec.Name));
 
+        return spec.Name switch
+        {
+            "config" => services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection),
+            "acl" => services.GetRequiredService<AclCommands>().ExecuteAsync(argv, connection),
+            "auth" => ConnectionCommands.AuthAsync(argv, connection, Access),
+            "hello" => ConnectionCommands.HelloAsync(argv, connection, Access, view.IsLeader),
+            _ => new(Execute(spec, argv, connection)),
+        };
+    }
+
+    private Reply Execute(CommandSpec spec, ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    {
         switch (spec.Name)
         {
             case "ping":
@@ -110,14 +122,10 @@ public sealed class NodeCommands(
                 return Time();
             case "select":
                 return ConnectionCommands.Select(argv, connection);
-            case "hello":
-                return ConnectionCommands.Hello(argv, connection, view.IsLeader);
             case "client":
                 return ConnectionCommands.Client(argv, connection, services.GetRequiredService<RespServer>().Connections, time.GetUtcNow());
             case "reset":
-                return ConnectionCommands.Reset(connection);
-            case "auth":
-                return ConnectionCommands.Auth(argv);
+                return ConnectionCommands.Reset(connection, Access);
             case "cluster":
                 return options.Value.ClusterCommands
                     ? new ClusterCommands(view, AppliedIndex).Execute(argv)

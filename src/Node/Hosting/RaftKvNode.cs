@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using RaftKv.Node.Commands;
 using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
+using RaftKv.Node.Security;
 using RaftKv.Node.Resp;
 using RaftKv.Node.Routing;
 
@@ -51,6 +52,10 @@ public static class RaftKvNode
         if (!tcp)
             builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
+        builder.Services.Configure<SecurityOptions>(builder.Configuration.GetSection(SecurityOptions.Section));
+
+        // A configuration problem in the users (an unreadable or wrong ACL file) stops the start, before any port opens.
+        _ = ConfiguredUsers.Load(builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new(), onlyIfUninitialized: true);
         builder.Services.AddSingleton(new NodeIdentity(self));
         AddPeerChannel(builder.Services, nodeOptions, self);
 
@@ -100,6 +105,10 @@ public static class RaftKvNode
             .AddSingleton<CommandRouter>()
             .AddHostedService<IdleExpirySweep>()
             .AddHostedService<ConfiguredMaxMemory>()
+            .AddSingleton<AccessControl>()
+            .AddHostedService<ConfiguredUsers>()
+            .AddSingleton<AclCommands>()
+            .AddSingleton<IConfigParameters, SecurityConfigParameters>()
             .AddHostedService<StoppedApplierStepDown>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<ConfigCommands>()

@@ -5,6 +5,7 @@ using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Options;
 using RaftKv.StateMachine;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Raft;
@@ -86,6 +87,26 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     private long maxMemory;
 
     /// <summary>
+    /// A copy of the applied users (<see cref="KeyValueStore.Acl"/>), replaced after each apply or restore that changed
+    /// them: connections check permissions against it without taking the state's lock. Never changed in place.
+    /// </summary>
+    public AclTable Acl => Volatile.Read(ref acl);
+
+    private AclTable acl = new();
+    private (AclTable Source, long Version) aclPublished;
+
+    // Under the write lock: a copy only when the users changed (an ACL command or a restore), so a data write costs a
+    // comparison.
+    private void PublishAcl()
+    {
+        var source = store.Acl;
+        if (ReferenceEquals(aclPublished.Source, source) && aclPublished.Version == source.Version)
+            return;
+        Volatile.Write(ref acl, source.Clone());
+        aclPublished = (source, source.Version);
+    }
+
+    /// <summary>
     /// <c>-OOM</c> when the applied state already refuses <paramref name="command"/> for memory (see
     /// <see cref="KeyValueStore.RefusalForMemory"/>); null otherwise, and always without a <c>maxmemory</c>.
     /// </summary>
@@ -162,6 +183,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         {
             replies = store.Apply(batch, entry.Index);
             Volatile.Write(ref maxMemory, store.MaxMemory);
+            PublishAcl();
         }
         finally
         {
@@ -222,6 +244,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
             store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
             lastSnapshotBytes = bytes.Length;
             Volatile.Write(ref maxMemory, store.MaxMemory);
+            PublishAcl();
         }
         finally
         {

@@ -88,6 +88,7 @@ internal sealed class RespSession
 
         _time = time;
         Connection = new RespConnection(id, TryGetRemoteEndPoint(socket), TryGetLocalEndPoint(socket), time.GetUtcNow(), _aborted.Token);
+        handler.Accepted(Connection);
     }
 
     /// <summary>The connection as handlers see it.</summary>
@@ -159,7 +160,7 @@ internal sealed class RespSession
                 var buffer = result.Buffer;
 
                 RespParseResult parsed;
-                while ((parsed = _parser.Parse(buffer, _request)).Status == RespParseStatus.Complete)
+                while ((parsed = _parser.Parse(buffer, _request, unauthenticated: Connection.Authenticated == false)).Status == RespParseStatus.Complete)
                 {
                     // A limit closed the connection: run nothing more (the cancellation reaches the loops shortly).
                     if (Volatile.Read(ref _closing) != 0)
