@@ -32,8 +32,6 @@ public sealed class NodeCommands(
     /// <summary>The Redis version we answer as: the one whose replies and error texts we follow.</summary>
     public const string RedisVersion = "7.0.15";
 
-    private static readonly CommandParse NotParsed = static _ => ParsedCommand.Unknown;
-
     /// <summary>The node commands, as <c>COMMAND</c> describes them.</summary>
     public static IReadOnlyList<CommandSpec> Specs { get; } =
     [

@@ -30,8 +30,6 @@ public enum TransactionVerb : byte
 /// </summary>
 public static class TransactionCommands
 {
-    private static readonly CommandParse NotParsed = static _ => ParsedCommand.Unknown;
-
     /// <summary>The transaction commands, as <c>COMMAND</c> describes them, in <see cref="TransactionVerb"/> order.</summary>
     public static IReadOnlyList<CommandSpec> Specs { get; } = NodeCommandTable.Transaction;
 
