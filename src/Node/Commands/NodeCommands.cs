@@ -33,28 +33,12 @@ public sealed class NodeCommands(
     /// <summary>The Redis version we answer as: the one whose replies and error texts we follow.</summary>
     public const string RedisVersion = "7.0.15";
 
-    private static readonly CommandParse NotParsed = static _ => ParsedCommand.Unknown;
-
     /// <summary>The node commands, as <c>COMMAND</c> describes them.</summary>
     public static IReadOnlyList<CommandSpec> Specs { get; } =
     [
-        new("ping", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("echo", 2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("quit", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("command", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("role", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("info", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("time", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("select", 2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("hello", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("client", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("reset", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("auth", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("cluster", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("debug", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("config", -2, IsWrite: false, 0, 0, 0, NotParsed),
-
-        // MULTI, EXEC, DISCARD, WATCH, UNWATCH: handled by the dispatcher before this class sees a request.
+        // Their metadata (arity, ACL categories, subcommands) lives in RaftKv.StateMachine's NodeCommandTable: ACL rules
+        // are applied there. MULTI, EXEC, DISCARD, WATCH, UNWATCH: handled by the dispatcher before this class sees a request.
+        .. NodeCommandTable.Server,
         .. TransactionCommands.Specs,
     ];
 
