@@ -98,16 +98,17 @@ public sealed class AclCommands(CommandRouter router, ReadBarrier barrier, RaftK
         string text;
         try
         {
-            text = await File.ReadAllTextAsync(path, connection.Aborted).ConfigureAwait(false);
+            text = await File.ReadAllTextAsync(path, Encoding.Latin1, connection.Aborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return Reply.Error($"ERR Error loading ACLs, opening file '{path}': {e.Message}");
         }
 
-        if (!AclFile.TryParse(text, path, out var users, out var error))
+        var parsed = AclFile.Parse(text, path);
+        if (parsed.Error is { } error)
             return Reply.Error("ERR " + error);
-        return await router.WriteAsync(new AclLoadCommand { Users = users, OnlyIfUninitialized = false }, connection).ConfigureAwait(false);
+        return await router.WriteAsync(parsed.ToLoadCommand(onlyIfUninitialized: false), connection).ConfigureAwait(false);
     }
 
     // ACL SAVE: the users this node has applied after a read barrier (so at least every change acknowledged before
@@ -130,7 +131,7 @@ public sealed class AclCommands(CommandRouter router, ReadBarrier barrier, RaftK
         var temporary = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         try
         {
-            await File.WriteAllTextAsync(temporary, string.Join('\n', lines) + "\n").ConfigureAwait(false);
+            await File.WriteAllTextAsync(temporary, string.Join('\n', lines) + "\n", Encoding.Latin1).ConfigureAwait(false);
             File.Move(temporary, path, overwrite: true);
             return Reply.Ok;
         }

@@ -56,7 +56,11 @@ public sealed class NodeCommands(
         if (argv.IsEmpty)
             return new(UnknownCommand(argv));
 
+        // The subcommands of ACL the state machine leaves to the node (its parser checked the arity).
         var name = argv[0].Span;
+        if (Ascii.EqualsIgnoreCase(name, "acl"u8) && argv.Length >= 2)
+            return services.GetRequiredService<AclCommands>().ExecuteAsync(argv, connection);
+
         CommandSpec? spec = null;
         foreach (var candidate in Specs)
         {
@@ -75,7 +79,6 @@ public sealed class NodeCommands(
         return spec.Name switch
         {
             "config" => services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection),
-            "acl" => services.GetRequiredService<AclCommands>().ExecuteAsync(argv, connection),
             "auth" => ConnectionCommands.AuthAsync(argv, connection, Access),
             "hello" => ConnectionCommands.HelloAsync(argv, connection, Access, view.IsLeader),
             _ => new(Execute(spec, argv, connection)),

@@ -113,13 +113,18 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     public Reply? RefusalForMemory(WriteCommand command, int database, long localClockMs)
         => MaxMemory <= 0 ? null : Inspect(store => store.RefusalForMemory(command, database, localClockMs));
 
-    /// <summary>Runs a read against the applied state of database <paramref name="database"/>.</summary>
-    public Reply Read(ReadCommand command, int database, long localClockMs)
+    /// <summary>
+    /// Runs a read against the applied state of database <paramref name="database"/>, as ACL user
+    /// <paramref name="user"/> (what a read-only script's calls are checked against).
+    /// </summary>
+    public Reply Read(ReadCommand command, int database, long localClockMs, string user = AclTable.DefaultUserName)
     {
         gate.EnterReadLock();
         try
         {
-            return store.Read(command, database, localClockMs);
+            // A user deleted since its connection was checked reads nothing (never as default, which a null would mean).
+            var resolved = user == AclTable.DefaultUserName ? store.Acl.Default : store.Acl.Find(user);
+            return resolved is null ? Security.AccessControl.UserGone : store.Read(command, database, localClockMs, resolved);
         }
         finally
         {

@@ -210,7 +210,7 @@ public sealed partial class CommandRouter(
         // The applier may have stopped while the barrier waited: its state is then not the one the barrier promised.
         return stateMachine.Stopped is { } stop
             ? NodeReplies.ApplierStopped(stop)
-            : stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds());
+            : stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds(), connection.UserName);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Read barrier failed ({Reason}); answering CLUSTERDOWN")]

@@ -39,7 +39,7 @@ public sealed class AccessControl
         this.stateMachine = stateMachine;
         this.barrier = barrier;
         ConfiguredUsers = Security.ConfiguredUsers.Load(options.Value, onlyIfUninitialized: true);
-        configured = AclTable.From(ConfiguredUsers);
+        configured = AclTable.FromLoad(ConfiguredUsers);
     }
 
     /// <summary>The users in force on this node now.</summary>

@@ -1,8 +1,7 @@
-using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
 using RaftKv.Node.Raft;
 using RaftKv.StateMachine.Acl;
+using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Security;
 
@@ -20,7 +19,6 @@ internal sealed partial class ConfiguredUsers(
     RaftStateMachine stateMachine,
     AccessControl access,
     TimeProvider time,
-    IOptions<SecurityOptions> options,
     ILogger<ConfiguredUsers> logger) : BackgroundService
 {
     private static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(200);
@@ -32,29 +30,27 @@ internal sealed partial class ConfiguredUsers(
     /// <exception cref="NodeStartupException">The ACL file cannot be read or has an error (the message says where).</exception>
     public static AclLoadCommand Load(SecurityOptions options, bool onlyIfUninitialized)
     {
-        var users = new List<AclUserDefinition>();
+        var users = new List<AclUserRules>();
         if (options.AclFile is { Length: > 0 } path)
         {
             string text;
             try
             {
-                text = File.ReadAllText(path);
+                text = File.ReadAllText(path, Encoding.Latin1);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new NodeStartupException($"RaftKv:Security:AclFile '{path}' cannot be read: {e.Message}");
             }
 
-            if (!AclFile.TryParse(text, path, out var parsed, out var error))
+            var parsed = AclFile.Parse(text, path);
+            if (parsed.Error is { } error)
                 throw new NodeStartupException($"RaftKv:Security:AclFile: {error}");
-            users.AddRange(parsed);
+            users.AddRange(parsed.Users);
         }
 
-        if (options.ResolveRequirePass() is { } password && !users.Any(static u => u.Name == AclTable.DefaultUserName))
-        {
-            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(password)));
-            users.Add(new AclUserDefinition(AclTable.DefaultUserName, ["on", "#" + hash, "~*", "&*", "+@all"]));
-        }
+        if (options.ResolveRequirePass() is { } password && !users.Any(static u => u.Name.AsSpan().SequenceEqual("default"u8)))
+            users.AddRange(AclFile.RequirePass(password).Users);
 
         return new AclLoadCommand { Users = [.. users], OnlyIfUninitialized = onlyIfUninitialized };
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.StateMachine.Acl;
 
@@ -54,6 +55,34 @@ public sealed class AclTable
 
     /// <summary>The user named <paramref name="name"/> (its bytes); null when there is none.</summary>
     public AclUser? Find(ReadOnlySpan<byte> name) => users.GetValueOrDefault(Encoding.Latin1.GetString(name));
+
+    /// <summary>
+    /// A copy that later changes of this table do not touch (users are immutable, so it shares them): what a node
+    /// publishes for its connections to check against without the state's lock.
+    /// </summary>
+    public AclTable Clone()
+    {
+        var copy = new AclTable();
+        copy.users.Clear();
+        foreach (var (name, user) in users)
+            copy.users.Add(name, user);
+        copy.Version = Version;
+        copy.Initialized = Initialized;
+        copy.UsedMemory = UsedMemory;
+        return copy;
+    }
+
+    /// <summary>A table holding the users of <paramref name="load"/> (the node's configured users), as if it applied.</summary>
+    /// <remarks>Only for a node's stand-in before its cluster's state ever held users; never part of the replicated state.</remarks>
+    public static AclTable FromLoad(AclLoadCommand load)
+    {
+        var store = new KeyValueStore();
+        store.Apply(new CommandBatch { Timestamp = 0, Commands = [load] }, 1);
+        return store.Acl.Clone();
+    }
+
+    /// <summary>The users as <c>ACL LIST</c> prints them (and <c>ACL SAVE</c> writes them), one line each.</summary>
+    public IEnumerable<string> ListLines() => users.Values.Select(static u => u.Describe());
 
     /// <summary>Puts <paramref name="user"/> in place of the one of that name, or adds it.</summary>
     internal void Put(AclUser user)

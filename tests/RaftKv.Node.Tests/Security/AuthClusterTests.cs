@@ -127,7 +127,7 @@ public sealed class AuthClusterTests
         const string secret = "bob-very-secret-password-42";
         await using (var admin = await LoginAsync(cluster, leader))
         {
-            Assert.Equal(Reply.Ok, await admin.CallAsync("ACL", "SETUSER", "bob", "on", ">" + secret, "allkeys", "+@read", "+@write"));
+            Assert.Equal(Reply.Ok, await admin.CallAsync("ACL", "SETUSER", "bob", "on", ">" + secret, "allkeys", "+@read", "+@write", "-@dangerous"));
             for (var i = 0; i < 60; i++)
                 Assert.Equal(Reply.Ok, await admin.CallAsync("SET", $"k{i}", "v"));
             var info = await admin.CallAsync("INFO", "everything");
@@ -187,9 +187,9 @@ public sealed class AuthClusterTests
             Assert.Equal(Reply.Ok, await locker.CallAsync("EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "lock:y"));
             var denied = await locker.CallAsync("EVAL", "return redis.call('set', 'other:y', 'v')", "1", "lock:y");
             Assert.Equal(ReplyKind.Error, denied.Kind);
-            Assert.Contains("no permissions", denied.Text, StringComparison.Ordinal);
+            Assert.StartsWith("ERR The user executing the script can't access at least one of the keys", denied.Text, StringComparison.Ordinal);
             var flush = await locker.CallAsync("EVAL", "return redis.call('flushall')", "0");
-            Assert.Equal(ReplyKind.Error, flush.Kind);
+            Assert.StartsWith("ERR The user executing the script can't run this command or subcommand", flush.Text, StringComparison.Ordinal);
             Assert.Equal(Reply.FromInteger(0), await locker.CallAsync("EVAL", "return redis.acl_check_cmd('set', 'other:z', 'v') and 1 or 0", "0"));
             Assert.Equal(Reply.FromInteger(1), await locker.CallAsync("EVAL", "return redis.acl_check_cmd('set', 'lock:z', 'v') and 1 or 0", "0"));
 
@@ -228,15 +228,15 @@ public sealed class AuthClusterTests
         await using var bob = await LoginAsync(cluster, leader, "bob", "b");
         await using var stranger = await cluster.ConnectAsync(leader);
         var unknown = await bob.CallAsync("SESSION.EXEC", "123456789", "1", "1", "SET", "s:key", "bob");
-        Assert.Equal(ReplyKind.Error, unknown.Kind);
+        Assert.True(unknown.Kind == ReplyKind.Error, unknown.ToString());
 
         // Another user's session answers exactly as one that does not exist, for EXEC, KEEPALIVE and CLOSE.
         Assert.Equal(unknown.Text!.Replace("123456789", id, StringComparison.Ordinal), (await bob.CallAsync("SESSION.EXEC", id, "2", "1", "SET", "s:key", "bob")).Text);
-        Assert.Equal(ReplyKind.Error, (await bob.CallAsync("SESSION.KEEPALIVE", id)).Kind);
-        Assert.Equal(ReplyKind.Error, (await bob.CallAsync("SESSION.CLOSE", id)).Kind);
+        Assert.Equal(await bob.CallAsync("SESSION.KEEPALIVE", "123456789"), await bob.CallAsync("SESSION.KEEPALIVE", id));
+        Assert.Equal(await bob.CallAsync("SESSION.CLOSE", "123456789"), await bob.CallAsync("SESSION.CLOSE", id));
         Assert.Equal(Reply.FromBulk("alice"), await bob.CallAsync("GET", "s:key"));
         Assert.Equal(Reply.Ok, await alice.CallAsync("SESSION.EXEC", id, "2", "2", "SET", "s:key", "alice2"));
-        Assert.Equal(Reply.Ok, await alice.CallAsync("SESSION.CLOSE", id));
+        Assert.Equal(Reply.FromInteger(1), await alice.CallAsync("SESSION.CLOSE", id));
     }
 
     [Fact]
