@@ -42,7 +42,7 @@ internal sealed class RespSession
     private const long NotOverSoftLimit = long.MinValue;
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly RespRequestParser _parser;
@@ -60,6 +60,7 @@ internal sealed class RespSession
     public RespSession(
         long id,
         Socket socket,
+        Stream? stream,
         RespRequestParser parser,
         ClientLimits limits,
         IRespRequestHandler handler,
@@ -81,7 +82,9 @@ internal sealed class RespSession
             FullMode = BoundedChannelFullMode.Wait,
         });
 
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        // Plaintext reads the socket; TLS an SslStream over it, after its handshake. Either way the pipes below are the
+        // same, so requests are parsed from the pipe's buffers (no copy per argument) with or without TLS.
+        _stream = stream ?? new NetworkStream(socket, ownsSocket: false);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(
             bufferSize: ReceiveBufferSize, leaveOpen: true, useZeroByteReads: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: SendBufferSize, leaveOpen: true));
