@@ -33,6 +33,25 @@ public sealed class TlsConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void The_options_bind_from_RaftKv_Tls_with_Redis_s_values()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["RaftKv:Tls:Port"] = "6390",
+            ["RaftKv:Tls:AuthClients"] = "optional",
+            ["RaftKv:Tls:Protocols"] = "Tls12, Tls13",
+            ["RaftKv:Tls:Cluster"] = "true",
+        }).Build();
+
+        var options = configuration.GetSection(NodeOptions.Section).Get<NodeOptions>()!.Tls;
+
+        Assert.Equal(6390, options.Port);
+        Assert.Equal(TlsAuthClients.Optional, options.AuthClients);
+        Assert.Equal(SslProtocols.Tls12 | SslProtocols.Tls13, options.Protocols);
+        Assert.True(options.Cluster);
+    }
+
+    [Fact]
     public void Valid_files_load()
     {
         var credentials = TlsConfiguration.Validate(Valid(), plaintextPort: 0);
