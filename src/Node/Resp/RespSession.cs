@@ -505,6 +505,8 @@ internal sealed class RespSession
         // Completing with an error discards it instead of blocking on a client that may have stopped reading.
         await _output.CompleteAsync(new OperationCanceledException("The connection is closing.")).ConfigureAwait(false);
         await _input.CompleteAsync().ConfigureAwait(false);
+        if (_stream is System.Net.Security.SslStream tls)
+            await SendCloseNotifyAsync(tls).ConfigureAwait(false);
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -518,6 +520,21 @@ internal sealed class RespSession
         _socket.Dispose();
         _request.Dispose();
         _aborted.Dispose();
+    }
+
+    // TLS's orderly close (close_notify), so the client can tell the end of the connection from a truncation. Both
+    // loops have ended, so nothing else writes; a client that does not read gets no more than a moment.
+    private async Task SendCloseNotifyAsync(System.Net.Security.SslStream tls)
+    {
+        try
+        {
+            await tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException
+            or NotSupportedException or TimeoutException or System.Security.Authentication.AuthenticationException)
+        {
+            // The client is gone, or the stream was mid-write when a limit closed it: close without it.
+        }
     }
 
     private static EndPoint? TryGetRemoteEndPoint(Socket socket)

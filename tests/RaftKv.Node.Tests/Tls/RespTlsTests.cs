@@ -52,6 +52,27 @@ public sealed class RespTlsTests(TlsNodeFixture fixture) : IClassFixture<TlsNode
     }
 
     [Fact]
+    public async Task QUIT_over_TLS_answers_OK_then_closes_in_order()
+    {
+        await using var client = await TlsTestClients.ConnectAsync(fixture.Port, Certificates, Certificates.Client);
+
+        Assert.Equal(Reply.Ok, await client.CallAsync("QUIT"));
+        await Assert.ThrowsAsync<EndOfStreamException>(() => client.ReadReplyAsync());
+        await TlsTestClients.AssertServesAsync(fixture.Port, Certificates, Certificates.Client);
+    }
+
+    [Fact]
+    public async Task CLIENT_LIST_shows_a_TLS_client_s_address()
+    {
+        await using var client = await TlsTestClients.ConnectAsync(fixture.Port, Certificates, Certificates.Client);
+
+        var list = Encoding.UTF8.GetString((await client.CallAsync("CLIENT", "LIST")).Bulk!);
+
+        Assert.Contains($"laddr=127.0.0.1:{fixture.Port}", list, StringComparison.Ordinal);
+        Assert.Contains("addr=127.0.0.1:", list, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_node_reports_its_TLS_port_and_no_plaintext_port()
     {
         Assert.Equal(0, fixture.Cluster.Service<RespServer>(0).Port);
