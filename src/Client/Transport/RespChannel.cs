@@ -196,7 +196,16 @@ internal sealed class RespChannel : IAsyncDisposable
         finally
         {
             FailLeftoversIfClosed();
-            await output.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                // Closed: what is still buffered goes nowhere (completing with an error discards it, no write to a
+                // disposed socket). Retired and drained: nothing is buffered.
+                await output.CompleteAsync(Volatile.Read(ref closeStarted) != 0 ? new ConnectionLostException(Endpoint, "the connection closed") : null).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The socket closed under the last flush.
+            }
         }
     }
 
