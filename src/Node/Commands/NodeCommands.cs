@@ -266,7 +266,10 @@ public sealed class NodeCommands(
         Line(text, "redis_mode", "standalone");
         Line(text, "os", System.Runtime.InteropServices.RuntimeInformation.OSDescription);
         Line(text, "process_id", Environment.ProcessId);
-        Line(text, "tcp_port", services.GetRequiredService<RespServer>().Port);
+        var resp = services.GetRequiredService<RespServer>();
+        Line(text, "tcp_port", resp.Port);
+        if (resp.TlsPort != 0)
+            Line(text, "tls_port", resp.TlsPort); // not in Redis's INFO; says where TLS clients connect
         Line(text, "uptime_in_seconds", uptime);
         Line(text, "uptime_in_days", uptime / 86400);
     }

@@ -10,6 +10,7 @@ using RaftKv.Node.Raft;
 using RaftKv.Node.Security;
 using RaftKv.Node.Resp;
 using RaftKv.Node.Routing;
+using RaftKv.Node.Tls;
 
 namespace RaftKv.Node.Hosting;
 
@@ -43,6 +44,8 @@ public static class RaftKvNode
             throw new NodeStartupException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
         if (nodeOptions.MaxMemory is { } maxMemory && !MemoryConfigParameters.TryParseMemory(maxMemory, out _))
             throw new NodeStartupException($"'{NodeOptions.Section}:MaxMemory' is '{maxMemory}', not a memory value (bytes, or a number with k, kb, m, mb, g or gb).");
+        var respOptions = builder.Configuration.GetSection(RespServerOptions.SectionName).Get<RespServerOptions>() ?? new RespServerOptions();
+        TlsConfiguration.AddRespTls(builder.Services, nodeOptions.Tls, respOptions.Port);
         var self = nodeOptions.Members.FirstOrDefault(m => SameAddress(m.Raft, publicEndPoint))
             ?? throw new NodeStartupException($"'{RaftSection}:publicEndPoint' {publicEndPoint} is not the Raft address of any of '{NodeOptions.Section}:Members'.");
 
