@@ -45,6 +45,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     public int RespPort(int node) => nodes[node].RespPort;
 
+    /// <summary>The port of the node's Raft transport (<c>tcp://127.0.0.1:port</c> in <c>RaftKv:Members</c>).</summary>
+    public int RaftPort(int node) => nodes[node].RaftPort;
+
     /// <summary>The port of the node's peer channel (forwarded writes and read indexes between members).</summary>
     public int PeerPort(int node) => nodes[node].PeerPort;
 
