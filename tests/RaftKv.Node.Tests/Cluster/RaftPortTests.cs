@@ -41,11 +41,11 @@ public sealed class RaftPortTests
         await using (var raw = await RawRaft.ConnectAsync(cluster.RaftPort(leader)))
         {
             await raw.WriteAsync(RaftFrames.ResignRequest());
+            await AssertUndisturbedAsync(cluster, leader, before);
             Assert.True(await raw.IsClosedAsync(), "the Raft port kept an unauthenticated connection open");
         }
 
         Assert.Equal(refused + 1, transport.ConnectionsRefused);
-        await AssertUndisturbedAsync(cluster, leader, before);
 
         // Control: the same byte after a valid handshake reaches DotNext, and the leader resigns (an election follows).
         await using var proven = await RawRaft.AuthenticatedAsync(cluster.RaftPort(leader), cluster.Secret);
@@ -73,12 +73,12 @@ public sealed class RaftPortTests
         await using (var raw = await RawRaft.ConnectAsync(cluster.RaftPort(follower)))
         {
             await raw.WriteAsync(frame);
+            await AssertUndisturbedAsync(cluster, leader, before);
+            Assert.Equal(last, log.LastEntryIndex);
             Assert.True(await raw.IsClosedAsync(), "the Raft port kept an unauthenticated connection open");
         }
 
         Assert.Equal(refused + 1, transport.ConnectionsRefused);
-        await AssertUndisturbedAsync(cluster, leader, before);
-        Assert.Equal(last, log.LastEntryIndex);
 
         // Control: after a valid handshake the same bytes make the follower take the forged term and entry.
         await using var proven = await RawRaft.AuthenticatedAsync(cluster.RaftPort(follower), cluster.Secret);
