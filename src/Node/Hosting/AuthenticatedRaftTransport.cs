@@ -268,6 +268,6 @@ public sealed partial class AuthenticatedRaftTransport(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a connection to the Raft port from {Remote}: {Problem}")]
     private static partial void LogRefused(ILogger logger, EndPoint? remote, string problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The Raft port of {Member} refused this node: {Problem}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The Raft port of {Member} refused this node: {Problem}")]
     private static partial void LogConnectRefused(ILogger logger, EndPoint member, string problem);
 }
