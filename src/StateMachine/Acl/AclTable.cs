@@ -49,6 +49,12 @@ public sealed class AclTable
     /// <summary>What the users cost in <c>used_memory</c>, kept up to date by every change.</summary>
     public long UsedMemory { get; private set; }
 
+    /// <summary>
+    /// What a user costs in <c>used_memory</c>: <c>default</c> always exists, so it is part of the empty store and costs 0,
+    /// as every user costs in Redis's <c>used_memory</c> baseline.
+    /// </summary>
+    internal static long Cost(AclUser user) => user.Name == DefaultUserName ? 0 : user.MemoryCost();
+
     /// <summary>The user named <paramref name="name"/>; null when there is none.</summary>
     public AclUser? Find(string name) => users.GetValueOrDefault(name);
 
@@ -59,9 +65,9 @@ public sealed class AclTable
     internal void Put(AclUser user)
     {
         if (users.Remove(user.Name, out var old))
-            UsedMemory -= old.MemoryCost();
+            UsedMemory -= Cost(old);
         users.Add(user.Name, user);
-        UsedMemory += user.MemoryCost();
+        UsedMemory += Cost(user);
         Changed();
     }
 
@@ -70,7 +76,7 @@ public sealed class AclTable
     {
         if (name == DefaultUserName || !users.Remove(name, out var old))
             return false;
-        UsedMemory -= old.MemoryCost();
+        UsedMemory -= Cost(old);
         return true;
     }
 
@@ -82,14 +88,14 @@ public sealed class AclTable
         foreach (var user in replacement)
         {
             users.Add(user.Name, user);
-            UsedMemory += user.MemoryCost();
+            UsedMemory += Cost(user);
         }
 
         if (!users.ContainsKey(DefaultUserName))
         {
             var user = AclUser.CreateDefault();
             users.Add(user.Name, user);
-            UsedMemory += user.MemoryCost();
+            UsedMemory += Cost(user);
         }
 
         Changed();
@@ -108,7 +114,7 @@ public sealed class AclTable
         users.Clear();
         var user = AclUser.CreateDefault();
         users.Add(user.Name, user);
-        UsedMemory = user.MemoryCost();
+        UsedMemory = Cost(user);
         Version = 0;
         Initialized = false;
     }
@@ -121,7 +127,7 @@ public sealed class AclTable
         foreach (var user in restored)
         {
             users.Add(user.Name, user);
-            UsedMemory += user.MemoryCost();
+            UsedMemory += Cost(user);
         }
 
         if (!users.ContainsKey(DefaultUserName))
