@@ -255,6 +255,19 @@ public sealed class AclStateTests
     }
 
     [Fact]
+    public void The_node_s_ACL_subcommands_are_refused_inside_MULTI_and_the_state_machine_s_are_queued()
+    {
+        var argv = Args("ACL", "WHOAMI").Select(static a => (ReadOnlyMemory<byte>)a).ToArray();
+        Assert.Equal(QueueCheck.Refuse, TransactionCommand.CheckQueued(argv, out var error));
+        Assert.Equal(TransactionCommand.NotAllowed, error);
+        argv = Args("ACL", "SETUSER", "u", "on").Select(static a => (ReadOnlyMemory<byte>)a).ToArray();
+        Assert.Equal(QueueCheck.Queue, TransactionCommand.CheckQueued(argv, out _));
+        var redis = new AclDriver();
+        var reply = redis.Apply("default", new TransactionCommand { Commands = [Redis.Args("ACL", "SETUSER", "u", "on"), Redis.Args("ACL", "WHOAMI")] });
+        Assert.Equal([Reply.Ok, TransactionCommand.NotAllowed], reply.Items!);
+    }
+
+    [Fact]
     public void Sessions_belong_to_the_user_that_opened_them()
     {
         var redis = new AclDriver();
