@@ -145,6 +145,7 @@ public sealed class AclUser
     /// </summary>
     internal string? Apply(ReadOnlySpan<byte> op)
     {
+        description = null;
         if (op.IsEmpty)
             return null;
         if (op.Length > MaxRuleLength)
@@ -478,7 +479,12 @@ public sealed class AclUser
     /// The user as rules (Redis's <c>ACLDescribeUser</c>): flags, <c>#hash</c>es, key patterns, channels, command rules.
     /// Applied to <see cref="CreateNew"/>, they rebuild this user (snapshots rely on that).
     /// </summary>
-    public IReadOnlyList<string> DescribeRules()
+    public IReadOnlyList<string> DescribeRules() => description ??= ComputeDescription();
+
+    // A user in the table is never changed again (rules apply to a copy), so its description is computed once.
+    private IReadOnlyList<string>? description;
+
+    private List<string> ComputeDescription()
     {
         var rules = new List<string>(FlagNamesInOrder());
         foreach (var hash in passwords)
@@ -543,11 +549,9 @@ public sealed class AclUser
                 if (applied[j])
                     continue;
                 long on = 0, off = 0;
-                foreach (var command in AclCommands.Flattened)
+                foreach (var id in AclCommands.CategoryMembers[j])
                 {
-                    if ((command.Categories & categories[j].Category) == 0)
-                        continue;
-                    if (temp[command.Id])
+                    if (temp[id])
                         on++;
                     else
                         off++;
