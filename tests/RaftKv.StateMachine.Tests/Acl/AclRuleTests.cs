@@ -165,7 +165,7 @@ public sealed class AclRuleTests
         Assert.Equal("ERR wrong number of arguments for 'acl|setuser' command", Redis.Parse("ACL", "SETUSER").Error!.Text);
         Assert.Equal("ERR wrong number of arguments for 'acl|getuser' command", Redis.Parse("ACL", "GETUSER", "a", "b").Error!.Text);
         Assert.Equal("ERR wrong number of arguments for 'acl|list' command", Redis.Parse("ACL", "LIST", "x").Error!.Text);
-        Assert.Equal("ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.", Redis.Parse("ACL", "CAT", "a", "b").Error!.Text);
+        Assert.Equal("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.", Redis.Parse("ACL", "CAT", "a", "b").Error!.Text);
         Assert.Equal("ERR unknown subcommand 'nosuch'. Try ACL HELP.", Redis.Parse("ACL", "nosuch").Error!.Text);
         Assert.Equal("ERR Usernames can't contain spaces or null characters", Redis.Parse("ACL", "SETUSER", "a b").Error!.Text);
         Assert.Equal("ERR Usernames can't contain spaces or null characters", Redis.Parse("ACL", "SETUSER", "ab\0").Error!.Text);
