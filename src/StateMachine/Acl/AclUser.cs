@@ -489,7 +489,7 @@ public sealed class AclUser
         var rules = new List<string>(FlagNamesInOrder());
         foreach (var hash in passwords)
             rules.Add("#" + Convert.ToHexStringLower(hash));
-        rules.AddRange(DescribeKeys(listAll: false));
+        rules.AddRange(DescribeKeys());
         if (allChannels)
         {
             rules.Add("&*");
@@ -507,9 +507,8 @@ public sealed class AclUser
     /// <summary>The <c>ACL LIST</c> line: <c>user name rules...</c>.</summary>
     public string Describe() => "user " + Name + " " + string.Join(' ', DescribeRules());
 
-    private IEnumerable<string> DescribeKeys(bool listAll)
+    private IEnumerable<string> DescribeKeys()
     {
-        _ = listAll;
         if (allKeys)
             return ["~*"];
         return keyPatterns.Select(static p => p.Access switch
@@ -521,7 +520,7 @@ public sealed class AclUser
     }
 
     /// <summary><c>ACL GETUSER</c>'s <c>keys</c>: the patterns joined by spaces (<c>~*</c> for all keys).</summary>
-    public string DescribeKeyPatterns() => string.Join(' ', DescribeKeys(listAll: true));
+    public string DescribeKeyPatterns() => string.Join(' ', DescribeKeys());
 
     /// <summary><c>ACL GETUSER</c>'s <c>channels</c>: <c>&amp;*</c>, or the patterns joined by spaces.</summary>
     public string DescribeChannels() => allChannels ? "&*" : string.Join(' ', channels.Select(static c => "&" + c));
