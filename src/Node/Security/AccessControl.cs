@@ -134,6 +134,6 @@ public sealed class AccessControl
         return AclCheck.Check(user, argv);
     }
 
-    /// <summary>The reply before a connection whose user was deleted is closed.</summary>
-    public static Reply UserGone { get; } = Reply.Error("NOPERM the user this connection authenticated as no longer exists");
+    /// <summary>The reply before a connection whose user was deleted is closed (the state machine's, for the same case in apply).</summary>
+    public static Reply UserGone => KeyValueStore.UserGone;
 }
