@@ -10,17 +10,22 @@ namespace RaftKv.Testing;
 /// as <see cref="Reply"/> (<see cref="CallAsync"/>) or exactly as they came over the wire, RESP2 or RESP3
 /// (<see cref="CallRespAsync(byte[][])"/>).
 /// </summary>
-public sealed class RespTestClient : IAsyncDisposable
+public sealed partial class RespTestClient : IAsyncDisposable
 {
     private readonly TcpClient tcp;
-    private readonly NetworkStream stream;
+    private readonly Stream stream;
     private readonly PipeReader input;
     private readonly RespReplyReader replies;
 
     private RespTestClient(TcpClient tcp)
+        : this(tcp, tcp.GetStream())
+    {
+    }
+
+    private RespTestClient(TcpClient tcp, Stream stream)
     {
         this.tcp = tcp;
-        stream = tcp.GetStream();
+        this.stream = stream;
         input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
         replies = new RespReplyReader(input);
     }
@@ -116,6 +121,7 @@ public sealed class RespTestClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await input.CompleteAsync();
+        await stream.DisposeAsync();
         tcp.Dispose();
     }
 }
