@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using RaftKv.StateMachine;
@@ -17,16 +18,11 @@ public sealed partial class RespTestClient : IAsyncDisposable
     private readonly PipeReader input;
     private readonly RespReplyReader replies;
 
-    private RespTestClient(TcpClient tcp)
-        : this(tcp, tcp.GetStream())
-    {
-    }
-
-    private RespTestClient(TcpClient tcp, Stream stream)
+    private RespTestClient(TcpClient tcp, Stream? stream = null)
     {
         this.tcp = tcp;
-        this.stream = stream;
-        input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
+        this.stream = stream ?? tcp.GetStream();
+        input = PipeReader.Create(this.stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
         replies = new RespReplyReader(input);
     }
 
@@ -121,7 +117,8 @@ public sealed partial class RespTestClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await input.CompleteAsync();
-        await stream.DisposeAsync();
+        if (stream is SslStream ssl)
+            await ssl.DisposeAsync();
         tcp.Dispose();
     }
 }
