@@ -306,9 +306,10 @@ case "$cmd" in
     for n in "${NODES[@]}"; do start_node "$n"; done
     for n in "${NODES[@]}"; do wait_for_port "$n"; done
     leader=$(wait_for_leader)
-    echo "RaftKv cluster is up: leader is node$leader (RESP $(resp_port "$leader")$([[ $TLS == 1 ]] && echo ", TLS only"))."
-    if [[ $TLS == 1 ]]; then connect="redis-cli $(cli_tls_args)$([[ $NETNS == 1 ]] && echo "-h $(host_of 1) ")-p 6381"
-    else connect="redis-cli -h $(host_of 1) -p 6381"; fi
+    echo "RaftKv cluster is up: leader is node$leader (RESP $(resp_port "$leader")$( ((TLS)) && echo ", TLS only" || true))."
+    connect="redis-cli -h $(host_of 1) -p 6381"
+    [[ $TLS == 1 && $NETNS != 1 ]] && connect="redis-cli $(cli_tls_args)-p 6381"
+    [[ $TLS == 1 && $NETNS == 1 ]] && connect="redis-cli $(cli_tls_args)-h $(host_of 1) -p 6381"
     echo "Connect with:  $connect      (any node: ports 6381, 6382, 6383; followers forward writes to the leader)"
     [[ -z $PASS ]] || echo "Password set for the default user: redis-cli reads it from REDISCLI_AUTH (or AUTH <password> once connected)."
     command -v redis-cli >/dev/null || echo "(redis-cli is in Debian's redis-tools package: apt-get install -y redis-tools)"
