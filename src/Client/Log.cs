@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Debug, "{Command} is refused inside a session; sending it without one from now on")]
     public static partial void RefusedInSession(ILogger logger, string command);
 
+    [LoggerMessage(14, LogLevel.Warning, "{Endpoint} requires no password (AUTH: no password configured); using the connection without")]
+    public static partial void AuthNotRequired(ILogger logger, string endpoint);
+
     [LoggerMessage(20, LogLevel.Warning, "Lock {Name} (fencing token {FencingToken}) is lost: {Reason}")]
     public static partial void LockLost(ILogger logger, string name, long fencingToken, string reason);
 

@@ -46,6 +46,22 @@ public sealed class RaftKvClientOptions
     /// <summary>How often the connection asks its node whether it still leads, to move to a new leader promptly.</summary>
     public TimeSpan TopologyRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>TLS to the nodes; off unless <see cref="RaftKvTlsOptions.Enabled"/>.</summary>
+    public RaftKvTlsOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// The user to authenticate as (<c>AUTH user password</c>); null sends <c>AUTH password</c>, Redis's default user.
+    /// Needs <see cref="Password"/>.
+    /// </summary>
+    public string? User { get; set; }
+
+    /// <summary>
+    /// The password sent with <c>AUTH</c> on every connection the client opens, before anything else; null sends no
+    /// AUTH. A refusal (<c>-WRONGPASS</c>) fails with <see cref="RaftKvAuthenticationException"/>, not retried. A node
+    /// that answers that it needs no password is used as it is.
+    /// </summary>
+    public string? Password { get; set; }
+
     /// <summary>Checks the settings; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {
@@ -61,6 +77,10 @@ public sealed class RaftKvClientOptions
         RequirePositive(TopologyRefreshInterval, nameof(TopologyRefreshInterval));
         if (MaxRetryDelay < MinRetryDelay)
             throw new ArgumentException($"{nameof(MaxRetryDelay)} must be at least {nameof(MinRetryDelay)}.", nameof(MaxRetryDelay));
+        if (User is not null && Password is null)
+            throw new ArgumentException($"{nameof(User)} is set without a {nameof(Password)}.", nameof(Password));
+        ArgumentNullException.ThrowIfNull(Tls, nameof(Tls));
+        Tls.Validate();
         if (SessionTtl < TimeSpan.FromSeconds(1) || SessionTtl > TimeSpan.FromHours(24))
             throw new ArgumentException($"{nameof(SessionTtl)} must be between 1 second and 24 hours.", nameof(SessionTtl));
     }
@@ -77,6 +97,9 @@ public sealed class RaftKvClientOptions
             MaxRetryDelay = MaxRetryDelay,
             SessionTtl = SessionTtl,
             TopologyRefreshInterval = TopologyRefreshInterval,
+            Tls = Tls.Copy(),
+            User = User,
+            Password = Password,
         };
         foreach (var endpoint in Endpoints)
             copy.Endpoints.Add(Topology.EndpointAddress.Parse(endpoint).ToString());

@@ -56,7 +56,7 @@ public sealed partial class RaftKvConnection
                 using var deadline = StartDeadline(CancellationToken.None);
                 await GetChannelAsync(deadline).ConfigureAwait(false);
             }
-            catch (Exception e) when (!shutdown.IsCancellationRequested && e is IOException or OperationCanceledException or FormatException)
+            catch (Exception e) when (!shutdown.IsCancellationRequested && e is IOException or OperationCanceledException or FormatException or RaftKvAuthenticationException)
             {
                 Log.TopologyRefreshFailed(logger, current.Endpoint, e.Message);
             }

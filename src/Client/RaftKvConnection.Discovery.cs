@@ -110,13 +110,18 @@ public sealed partial class RaftKvConnection
         try
         {
             using var limit = deadline.Within(options.ConnectTimeout);
-            probe = await RespChannel.ConnectAsync(endpoint, time, options.ReplyTimeout, logger, limit.Token).ConfigureAwait(false);
+            probe = await RespChannel.ConnectAsync(endpoint, channelSetup, time, options.ReplyTimeout, logger, limit.Token).ConfigureAwait(false);
             var reply = await probe.SendAsync(new PendingReply(infoRaft), limit.Token).ConfigureAwait(false);
             if (reply.IsError)
                 throw new RaftKvServerException(reply.AsString()!);
             var result = (probe, RaftInfo.Parse(reply.AsString()!));
             probe = null;
             return result;
+        }
+        catch (RaftKvAuthenticationException)
+        {
+            // Wrong credentials: another node or a retry will not fix them.
+            throw;
         }
         catch (Exception e)
         {

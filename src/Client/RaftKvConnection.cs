@@ -37,6 +37,7 @@ public sealed partial class RaftKvConnection : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly ClusterTopology topology;
+    private readonly ChannelSetup channelSetup;
     private readonly RaftKvCommand infoRaft = new("INFO", ["raft"], Delivery.Idempotent);
     private readonly RaftKvCommand openSession;
     private readonly CancellationTokenSource shutdown = new();
@@ -60,6 +61,7 @@ public sealed partial class RaftKvConnection : IAsyncDisposable
         LoggerFactory = loggerFactory;
         logger = loggerFactory.CreateLogger<RaftKvConnection>();
         topology = new ClusterTopology([.. options.Endpoints], options.DiscoverMembers);
+        channelSetup = new ChannelSetup(TlsConnector.Create(options.Tls), options.User, options.Password);
         openSession = new RaftKvCommand("SESSION.OPEN", [(long)options.SessionTtl.TotalMilliseconds], Delivery.Idempotent);
     }
 
@@ -85,6 +87,7 @@ public sealed partial class RaftKvConnection : IAsyncDisposable
 
     /// <summary>Connects to the cluster: finds the leader and opens a session.</summary>
     /// <exception cref="RaftKvTimeoutException">No leader was found within <see cref="RaftKvClientOptions.OperationTimeout"/>.</exception>
+    /// <exception cref="RaftKvAuthenticationException">A node refused <see cref="RaftKvClientOptions.User"/>/<see cref="RaftKvClientOptions.Password"/>.</exception>
     public static Task<RaftKvConnection> ConnectAsync(RaftKvClientOptions options, CancellationToken cancellationToken = default)
         => ConnectAsync(options, null, null, cancellationToken);
 

@@ -74,6 +74,9 @@ public sealed class NodeOptions
     /// <summary>The channel between members (section <c>RaftKv:Peer</c>).</summary>
     public PeerOptions Peer { get; set; } = new();
 
+    /// <summary>TLS for RESP clients and between members (section <c>RaftKv:Tls</c>); off by default.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
     /// <summary>Where Kestrel listens for Raft traffic; defaults to <c>raft:publicEndPoint</c>.</summary>
     public string? RaftListen { get; set; }
 

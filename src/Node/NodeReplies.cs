@@ -100,6 +100,13 @@ public static class NodeReplies
     /// <summary><c>AUTH</c> with a password while none is configured (Redis's reply without <c>requirepass</c>).</summary>
     public static Reply WrongPass { get; } = Reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
 
+    /// <summary>Any command but AUTH, HELLO, QUIT and RESET before the connection authenticated.</summary>
+    public static Reply NoAuth { get; } = Reply.Error("NOAUTH Authentication required.");
+
+    /// <summary><c>HELLO</c> without <c>AUTH</c> from a connection that has not authenticated (networking.c helloCommand).</summary>
+    public static Reply HelloNoAuth { get; } = Reply.Error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+
     /// <summary><c>CLIENT SETNAME</c> with a space or a non-printable character.</summary>
     public static Reply BadClientName { get; } = Reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
 

@@ -4,6 +4,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Hashing;
 using MessagePack;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 using RaftKv.StateMachine.Memory;
 using RaftKv.StateMachine.Scripting;
@@ -22,9 +23,9 @@ namespace RaftKv.StateMachine;
 /// </remarks>
 public sealed class KeyValueStore
 {
-    // 1: data, scripts. 2: data, scripts, sessions. 3: data, scripts, sessions, replicated settings. All are read; 3 is
-    // written.
-    private const int SnapshotFormatVersion = 3;
+    // 1: data, scripts. 2: data, scripts, sessions. 3: data, scripts, sessions, replicated settings. 4: the same, sessions
+    // with their owner, and the ACL users. All are read; 4 is written.
+    private const int SnapshotFormatVersion = 4;
 
     // The name each replicated setting has in a snapshot (and in the digest).
     private const string MaxMemoryName = "maxmemory";
@@ -62,6 +63,12 @@ public sealed class KeyValueStore
 
     /// <summary>Client sessions (exactly-once writes), replicated like the data.</summary>
     public SessionTable Sessions { get; } = new();
+
+    /// <summary>
+    /// The ACL users, replicated like the data. The node reads it (AUTH, permission checks) under the same lock as any
+    /// other inspection of the store.
+    /// </summary>
+    public AclTable Acl { get; } = new();
 
     /// <summary>Scripts cached by SHA1, replicated like the data.</summary>
     public ScriptCache Scripts { get; } = new();
@@ -113,7 +120,7 @@ public sealed class KeyValueStore
     {
         get
         {
-            var used = Sessions.UsedMemory + ScriptMemory;
+            var used = Sessions.UsedMemory + ScriptMemory + Acl.UsedMemory;
             foreach (var database in keyspaces)
                 used += database.UsedMemory;
             return used;
@@ -164,6 +171,8 @@ public sealed class KeyValueStore
 
         foreach (var (_, body) in Scripts.Entries)
             used += MemoryCosts.Script(body.Length);
+        foreach (var user in Acl.Users)
+            used += user.MemoryCost();
         foreach (var session in Sessions.All)
         {
             used += MemoryCosts.PerSession;
@@ -207,6 +216,8 @@ public sealed class KeyValueStore
 
         var databases = batch.Databases;
         var databasesMatch = databases is null || databases.Length == commands.Length;
+        var users = batch.Users;
+        var usersMatch = users is null || users.Length == commands.Length;
         var replies = new Reply[commands.Length];
         for (var i = 0; i < replies.Length; i++)
         {
@@ -215,13 +226,24 @@ public sealed class KeyValueStore
             // the extra commands fail alike on every replica rather than share fencing tokens.
             replies[i] = i >= CommandContext.MaxCommandsPerEntry ? EntryTooLarge
                 : !databasesMatch ? RedisErrors.DatabasesMismatch
+                : !usersMatch ? UsersMismatch
                 : database >= DatabaseCount ? InvalidDatabase
                 : commands[i] is not { } command ? RedisErrors.NullCommand
-                : ApplyOne(command, new CommandContext(this, database, now, CommandContext.ToLogPosition(index, i)));
+                : ResolveUser(users?[i]) is not { } user ? UserGone
+                : ApplyOne(command, new CommandContext(this, database, now, CommandContext.ToLogPosition(index, i), user));
         }
 
         return replies;
     }
+
+    // The user a command of the batch runs as: default for none; null when it was deleted since the node accepted the
+    // command (every replica sees the same table at this point of the log).
+    private AclUser? ResolveUser(string? name) => name is null ? Acl.Default : Acl.Find(name);
+
+    private static Reply UsersMismatch { get; } = Reply.Error("ERR invalid command batch: Users does not match Commands");
+
+    /// <summary>The answer to a command whose user was deleted after the node accepted it: nothing changes.</summary>
+    public static Reply UserGone { get; } = Reply.Error("NOPERM the user this command was sent as no longer exists");
 
     /// <summary>
     /// Exchanges the contents of two databases (<c>SWAPDB</c>): a client that selected one of them sees the other's
@@ -268,9 +290,15 @@ public sealed class KeyValueStore
     /// Runs a read. Expiry is judged at the later of the serving node's clock and the last applied cluster time, so
     /// a key never reappears on a node whose clock lags and never outlives its TTL on an idle cluster.
     /// </summary>
-    public Reply Read(ReadCommand command, int database, long localClockMs)
+    public Reply Read(ReadCommand command, int database, long localClockMs) => Read(command, database, localClockMs, null);
+
+    /// <summary>
+    /// Runs a read as <paramref name="user"/> (a script's calls are checked against it: <c>EVAL_RO</c>); null for
+    /// <c>default</c>.
+    /// </summary>
+    public Reply Read(ReadCommand command, int database, long localClockMs, AclUser? user)
         => (uint)database < DatabaseCount
-            ? command.Execute(new CommandContext(this, database, Math.Max(localClockMs, ClusterTime)))
+            ? command.Execute(new CommandContext(this, database, Math.Max(localClockMs, ClusterTime), user: user))
             : InvalidDatabase;
 
     /// <summary>Runs a read in database 0.</summary>
@@ -355,7 +383,7 @@ public sealed class KeyValueStore
     public void WriteSnapshot(IBufferWriter<byte> destination)
     {
         var writer = new MessagePackWriter(destination);
-        writer.WriteArrayHeader(6);
+        writer.WriteArrayHeader(7);
         writer.Write(SnapshotFormatVersion);
         writer.Write(ClusterTime);
         var nonEmpty = Databases.Count(static d => d.Count > 0);
@@ -400,12 +428,61 @@ public sealed class KeyValueStore
             writer.Write(maxMemory);
         }
 
+        WriteAcl(ref writer);
         writer.Flush();
     }
 
+    // [initialized, version, [[name, [rule...]]...]]: each user as the rules that rebuild it from a new user.
+    private void WriteAcl(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(3);
+        writer.Write(Acl.Initialized);
+        writer.Write(Acl.Version);
+        writer.WriteArrayHeader(Acl.Count);
+        foreach (var user in Acl.Users)
+        {
+            writer.WriteArrayHeader(2);
+            writer.Write(System.Text.Encoding.Latin1.GetBytes(user.Name));
+            var rules = user.DescribeRules();
+            writer.WriteArrayHeader(rules.Count);
+            foreach (var rule in rules)
+                writer.Write(System.Text.Encoding.Latin1.GetBytes(rule));
+        }
+    }
+
+    private static (bool Initialized, long Version, List<AclUser> Users) ReadAcl(ref MessagePackReader reader)
+    {
+        if (reader.ReadArrayHeader() != 3)
+            throw new InvalidDataException("Malformed ACL table in snapshot.");
+        var initialized = reader.ReadBoolean();
+        var version = reader.ReadInt64();
+        var count = reader.ReadArrayHeader();
+        var users = new List<AclUser>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            if (reader.ReadArrayHeader() != 2)
+                throw new InvalidDataException("Malformed ACL user in snapshot.");
+            var name = System.Text.Encoding.Latin1.GetString(ReadBytes(ref reader));
+            var ruleCount = reader.ReadArrayHeader();
+            var rules = new List<byte[]>();
+            for (var r = 0; r < ruleCount; r++)
+                rules.Add(ReadBytes(ref reader));
+            if (!names.Add(name) || AclTable.Build(name, rules, out _, out _) is not { } user)
+                throw new InvalidDataException("Malformed ACL user in snapshot.");
+            users.Add(user);
+        }
+
+        if (!names.Contains(AclTable.DefaultUserName))
+            throw new InvalidDataException("Snapshot ACL table lacks the default user.");
+        return (initialized, version, users);
+    }
+
+    // A session of default is written as before owners existed (5 fields), so its digest is unchanged.
     private static void WriteSession(ref MessagePackWriter writer, Session session)
     {
-        writer.WriteArrayHeader(5);
+        var owned = session.Owner != AclTable.DefaultUserName;
+        writer.WriteArrayHeader(owned ? 6 : 5);
         writer.Write(session.Id);
         writer.Write(session.Ttl);
         writer.Write(session.ExpireAt);
@@ -417,11 +494,15 @@ public sealed class KeyValueStore
             writer.Write(sequence);
             ReplySerializer.Write(ref writer, reply);
         }
+
+        if (owned)
+            writer.Write(System.Text.Encoding.Latin1.GetBytes(session.Owner));
     }
 
     private static Session ReadSession(ref MessagePackReader reader)
     {
-        if (reader.ReadArrayHeader() != 5)
+        var fields = reader.ReadArrayHeader();
+        if (fields is not (5 or 6))
             throw new InvalidDataException("Malformed session in snapshot.");
         var session = new Session(reader.ReadInt64(), reader.ReadInt64())
         {
@@ -436,6 +517,8 @@ public sealed class KeyValueStore
             session.Remember(reader.ReadInt64(), ReplySerializer.Read(ref reader));
         }
 
+        if (fields == 6)
+            session.Owner = System.Text.Encoding.Latin1.GetString(ReadBytes(ref reader));
         return session;
     }
 
@@ -449,11 +532,12 @@ public sealed class KeyValueStore
         List<(string Sha, byte[] Body)> scripts = [];
         List<Session> sessions = [];
         long? maxMemory = null;
+        (bool Initialized, long Version, List<AclUser> Users)? acl = null;
         try
         {
             var fields = reader.ReadArrayHeader();
             var version = reader.ReadInt32();
-            if ((version, fields) is not ((1, 4) or (2, 5) or (3, 6)))
+            if ((version, fields) is not ((1, 4) or (2, 5) or (3, 6) or (4, 7)))
                 throw new InvalidDataException("Unknown snapshot format.");
 
             clusterTime = reader.ReadInt64();
@@ -495,6 +579,9 @@ public sealed class KeyValueStore
                 maxMemory = value;
             }
 
+            if (version >= 4)
+                acl = ReadAcl(ref reader);
+
             if (!reader.End)
                 throw new InvalidDataException("Trailing bytes after the snapshot.");
         }
@@ -520,10 +607,14 @@ public sealed class KeyValueStore
         Sessions.Clear();
         foreach (var session in sessions)
             Sessions.Restore(session);
-
-        static byte[] ReadBytes(ref MessagePackReader reader)
-            => reader.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("Null key or value in snapshot.");
+        if (acl is var (initialized, aclVersion, users))
+            Acl.Restore(initialized, aclVersion, users);
+        else
+            Acl.Reset();
     }
+
+    private static byte[] ReadBytes(ref MessagePackReader reader)
+        => reader.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("Null key or value in snapshot.");
 
     /// <summary>
     /// A digest of the whole replicated state, independent of dictionary order: equal on replicas that applied the
@@ -588,6 +679,29 @@ public sealed class KeyValueStore
             low += HashEntry(hasher, header, name, value.ToArray());
             header[^1] = 1;
             high += HashEntry(hasher, header, name, value.ToArray());
+        }
+
+        if (Acl.Initialized)
+        {
+            // ACL users hash like entries of database 252, each its ACL LIST line; the table's version as one more. A
+            // table never changed hashes as before users existed.
+            foreach (var user in Acl.Users)
+            {
+                header.Clear();
+                header[^2] = byte.MaxValue - 3;
+                var line = System.Text.Encoding.Latin1.GetBytes(user.Describe());
+                low += HashEntry(hasher, header, [], line);
+                header[^1] = 1;
+                high += HashEntry(hasher, header, [], line);
+            }
+
+            Span<byte> version = stackalloc byte[sizeof(long)];
+            BinaryPrimitives.WriteInt64LittleEndian(version, Acl.Version);
+            header.Clear();
+            header[^2] = byte.MaxValue - 4;
+            low += HashEntry(hasher, header, [], version.ToArray());
+            header[^1] = 1;
+            high += HashEntry(hasher, header, [], version.ToArray());
         }
 
         return string.Create(CultureInfo.InvariantCulture, $"{keys}:{Scripts.Count}:{Sessions.Count}:{ClusterTime}:{high:x16}{low:x16}");

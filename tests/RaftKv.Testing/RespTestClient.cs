@@ -44,6 +44,36 @@ public sealed partial class RespTestClient : IAsyncDisposable
         return new RespTestClient(tcp);
     }
 
+    /// <summary>
+    /// Connects over TLS: the handshake runs with <paramref name="tls"/> (target host, trust, client certificate) and
+    /// fails with its <see cref="System.Security.Authentication.AuthenticationException"/> or <see cref="IOException"/>.
+    /// </summary>
+    public static async Task<RespTestClient> ConnectTlsAsync(int port, SslClientAuthenticationOptions tls, CancellationToken token = default)
+    {
+        var tcp = new TcpClient { NoDelay = true };
+        SslStream? ssl = null;
+        try
+        {
+            await tcp.ConnectAsync("127.0.0.1", port, token);
+            ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            await ssl.AuthenticateAsClientAsync(tls, timeout.Token);
+        }
+        catch
+        {
+            if (ssl is not null)
+                await ssl.DisposeAsync();
+            tcp.Dispose();
+            throw;
+        }
+
+        return new RespTestClient(tcp, ssl);
+    }
+
+    /// <summary>The server's certificate, when connected over TLS.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate? RemoteCertificate => (stream as SslStream)?.RemoteCertificate;
+
     /// <summary>How long a send or a read waits before throwing <see cref="TimeoutException"/>.</summary>
     public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -24,8 +24,8 @@ public sealed class TestCluster : IAsyncDisposable
     {
         this.snapshotEvery = snapshotEvery;
         extraSettings = settings ?? new Dictionary<string, string?>();
-        var ports = LoopbackPorts.Free(size * 3);
-        nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[3 * i], ports[(3 * i) + 1], ports[(3 * i) + 2], Path.Combine(root, $"node{i + 1}")))];
+        var ports = LoopbackPorts.Free(size * 4);
+        nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[4 * i], ports[(4 * i) + 1], ports[(4 * i) + 2], Path.Combine(root, $"node{i + 1}")) { TlsPort = ports[(4 * i) + 3] })];
     }
 
     public int Size => nodes.Length;
@@ -33,7 +33,10 @@ public sealed class TestCluster : IAsyncDisposable
     private string transport = "tcp";
 
     /// <summary>
-    /// Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration.
+    /// Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration. In a
+    /// setting's value <c>{RespPort}</c> and <c>{TlsPort}</c> become that node's own ports: e.g.
+    /// <c>RaftKv:Tls:Port={TlsPort}</c> adds a TLS listener to every node, and <c>RaftKv:Resp:Port=0</c> with
+    /// <c>RaftKv:Tls:Port={RespPort}</c> makes the members' advertised RESP addresses TLS-only.
     /// <paramref name="transport"/> is the scheme of the Raft addresses: <c>tcp</c> (the default) or <c>http</c>.
     /// </summary>
     public static async Task<TestCluster> StartAsync(int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null, string transport = "tcp")
@@ -44,6 +47,9 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     public int RespPort(int node) => nodes[node].RespPort;
+
+    /// <summary>The port <c>{TlsPort}</c> stands for in this node's settings (free for a TLS listener; unused unless a setting names it).</summary>
+    public int TlsPort(int node) => nodes[node].TlsPort;
 
     /// <summary>The port of the node's peer channel (forwarded writes and read indexes between members).</summary>
     public int PeerPort(int node) => nodes[node].PeerPort;
@@ -90,9 +96,9 @@ public sealed class TestCluster : IAsyncDisposable
         }
 
         foreach (var (key, value) in extraSettings)
-            settings[key] = value;
+            settings[key] = OwnPorts(value, node);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
-            settings[key] = value;
+            settings[key] = OwnPorts(value, node);
 
         var app = RaftKvNode.Build([], config => config.AddInMemoryCollection(settings));
         try
@@ -168,12 +174,17 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
+    private static string? OwnPorts(string? value, TestNode node)
+        => value?.Replace("{RespPort}", node.RespPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{TlsPort}", node.TlsPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
     private sealed class TestNode(int index, int respPort, int raftPort, int peerPort, string dataPath)
     {
         public int Index { get; } = index;
         public int RespPort { get; } = respPort;
         public int RaftPort { get; } = raftPort;
         public int PeerPort { get; } = peerPort;
+        public int TlsPort { get; init; }
         public string DataPath { get; } = dataPath;
         public WebApplication? App { get; set; }
     }

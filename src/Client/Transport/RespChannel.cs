@@ -20,6 +20,7 @@ namespace RaftKv.Client.Transport;
 internal sealed class RespChannel : IAsyncDisposable
 {
     private readonly Socket socket;
+    private readonly Stream stream;
     private readonly PipeReader input;
     private readonly PipeWriter output;
     private readonly Channel<PendingReply> outbox = Channel.CreateUnbounded<PendingReply>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
@@ -36,20 +37,21 @@ internal sealed class RespChannel : IAsyncDisposable
     private volatile bool retiring;
     private volatile bool writerDone;
 
-    private RespChannel(string endpoint, Socket socket, TimeProvider time, TimeSpan replyTimeout, ILogger logger)
+    private RespChannel(string endpoint, Socket socket, Stream stream, TimeProvider time, TimeSpan replyTimeout, ILogger logger)
     {
         Endpoint = endpoint;
         this.socket = socket;
+        this.stream = stream;
         this.time = time;
         this.replyTimeout = replyTimeout;
         this.logger = logger;
-        var stream = new NetworkStream(socket, ownsSocket: false);
         input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var period = TimeSpan.FromTicks(Math.Max(replyTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10));
         watchdog = time.CreateTimer(static state => ((RespChannel)state!).CheckOwedReplies(), this, period, period);
         writing = Task.Run(WriteLoopAsync);
         reading = Task.Run(ReadLoopAsync);
+        _ = ReleaseStreamAsync();
     }
 
     /// <summary>The address this channel was opened to, as the client names it.</summary>
@@ -61,14 +63,23 @@ internal sealed class RespChannel : IAsyncDisposable
     /// <summary>Completes when the channel has closed.</summary>
     public Task Closed => closed.Task;
 
-    /// <summary>Opens a TCP connection to <paramref name="endpoint"/>.</summary>
+    /// <summary>
+    /// Opens a TCP connection to <paramref name="endpoint"/> and sets it up as <paramref name="setup"/> says (TLS
+    /// handshake, then AUTH) before anything else is sent on it.
+    /// </summary>
+    /// <exception cref="RaftKvAuthenticationException">The node refused the credentials.</exception>
     public static async Task<RespChannel> ConnectAsync(
-        string endpoint, TimeProvider time, TimeSpan replyTimeout, ILogger logger, CancellationToken cancellationToken)
+        string endpoint, ChannelSetup setup, TimeProvider time, TimeSpan replyTimeout, ILogger logger, CancellationToken cancellationToken)
     {
+        var address = EndpointAddress.Parse(endpoint);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream stream;
         try
         {
-            await socket.ConnectAsync(EndpointAddress.Parse(endpoint).ToEndPoint(), cancellationToken).ConfigureAwait(false);
+            await socket.ConnectAsync(address.ToEndPoint(), cancellationToken).ConfigureAwait(false);
+            stream = new NetworkStream(socket, ownsSocket: false);
+            if (setup.Tls is { } tls)
+                stream = await tls.AuthenticateAsync(stream, address.Host, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -76,7 +87,18 @@ internal sealed class RespChannel : IAsyncDisposable
             throw;
         }
 
-        return new RespChannel(endpoint, socket, time, replyTimeout, logger);
+        var channel = new RespChannel(endpoint, socket, stream, time, replyTimeout, logger);
+        try
+        {
+            await setup.AuthenticateAsync(channel, logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await channel.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return channel;
     }
 
     /// <summary>
@@ -117,6 +139,28 @@ internal sealed class RespChannel : IAsyncDisposable
         closing.Dispose();
     }
 
+    // The stream (an SslStream holds native state) goes once neither loop can touch it, however the channel closed.
+    private async Task ReleaseStreamAsync()
+    {
+        try
+        {
+            await Task.WhenAll(writing, reading).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The loops report through Close; here only the stream matters.
+        }
+
+        try
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The socket is gone already.
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         try
@@ -152,7 +196,16 @@ internal sealed class RespChannel : IAsyncDisposable
         finally
         {
             FailLeftoversIfClosed();
-            await output.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                // Closed: what is still buffered goes nowhere (completing with an error discards it, no write to a
+                // disposed socket). Retired and drained: nothing is buffered.
+                await output.CompleteAsync(Volatile.Read(ref closeStarted) != 0 ? new ConnectionLostException(Endpoint, "the connection closed") : null).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The socket closed under the last flush.
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Resp;
 using RaftKv.Node.Routing;
+using RaftKv.Node.Security;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
@@ -15,12 +16,22 @@ namespace RaftKv.Node.Commands;
 public sealed partial class CommandDispatcher(
     CommandRouter router,
     NodeCommands nodeCommands,
+    AccessControl access,
     IOptions<RespLimits> limits) : IRespRequestHandler
 {
+    /// <inheritdoc/>
+    public void Accepted(RespConnection connection) => access.Establish(connection);
+
     /// <inheritdoc/>
     public ValueTask<Reply> HandleAsync(RespRequest request, RespConnection connection)
     {
         var argv = request.Arguments;
+
+        // server.c processCommand's order: an unknown name and a wrong number of arguments are answered first, then
+        // an unauthenticated connection gets NOAUTH for all but AUTH/HELLO/QUIT/RESET, then the user's permissions
+        // are checked — before a command is queued in MULTI, parsed for its syntax or routed.
+        if (Admit(argv, connection) is { } refused)
+            return new(refused);
 
         // MULTI/EXEC/DISCARD/WATCH/UNWATCH, and every command while MULTI is open (CommandDispatcher.Transactions.cs).
         if (HandleTransaction(argv, connection) is { } transactional)
@@ -34,5 +45,22 @@ public sealed partial class CommandDispatcher(
             ParseOutcome.Error => new(parsed.Error!),
             _ => nodeCommands.ExecuteAsync(argv, connection),
         };
+    }
+
+    private Reply? Admit(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    {
+        access.Establish(connection);
+        if (argv.IsEmpty || CommandTable.Find(argv[0].Span) is not { } spec)
+            return null; // unknown: the paths below answer it (and refuse a MULTI it was sent in)
+
+        // A wrong number of arguments: the paths below answer it (it changes nothing), as Redis does before NOAUTH.
+        if (!CommandParser.HasValidArity(spec.Arity, argv.Length))
+            return null;
+        if (connection.Authenticated != true)
+            return spec.Name is "auth" or "hello" or "quit" or "reset" ? null : NodeReplies.NoAuth;
+
+        if (access.Authorize(connection, argv) is not { } denied)
+            return null;
+        return connection.Transaction is { InMulti: true } transaction ? Refuse(transaction, denied) : denied;
     }
 }

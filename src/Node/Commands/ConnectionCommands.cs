@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Text;
 using RaftKv.Node.Resp;
+using RaftKv.Node.Security;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
@@ -11,10 +12,7 @@ namespace RaftKv.Node.Commands;
 /// The commands that read or change a connection's own state — <c>SELECT</c>, <c>HELLO</c>, <c>CLIENT</c>,
 /// <c>RESET</c>, <c>AUTH</c> — with Redis 7.0's replies and errors. They never touch the replicated state.
 /// </summary>
-/// <remarks>
-/// There are no users or passwords yet: the node behaves as a Redis whose <c>default</c> user has no password
-/// (<c>nopass</c>), so <c>AUTH default anything</c> succeeds and any other user is refused.
-/// </remarks>
+/// <remarks>Who the connection is — users, passwords, permissions — is <see cref="AccessControl"/>'s.</remarks>
 internal static class ConnectionCommands
 {
 
@@ -77,18 +75,19 @@ internal static class ConnectionCommands
     /// <c>HELLO [protover [AUTH user pass] [SETNAME name]]</c>: switches the connection's RESP version and answers
     /// the server's description as a map (a flat array in RESP2), already in the new version.
     /// </summary>
-    public static Reply Hello(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection, bool isLeader)
+    public static ValueTask<Reply> HelloAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection, AccessControl access, bool isLeader)
     {
         var version = 0L;
         if (argv.Length >= 2)
         {
             if (!RedisNumbers.TryParseInt64(argv[1].Span, out version))
-                return NodeReplies.ProtocolVersionNotInteger;
+                return new(NodeReplies.ProtocolVersionNotInteger);
             if (version is < 2 or > 3)
-                return NodeReplies.NoProto;
+                return new(NodeReplies.NoProto);
         }
 
         ReadOnlyMemory<byte>? user = null;
+        ReadOnlyMemory<byte> password = default;
         ReadOnlyMemory<byte>? name = null;
         for (var i = 2; i < argv.Length; i++)
         {
@@ -96,6 +95,7 @@ internal static class ConnectionCommands
             if (IsWord(argv[i].Span, "AUTH") && more >= 2)
             {
                 user = argv[i + 1];
+                password = argv[i + 2];
                 i += 2;
             }
             else if (IsWord(argv[i].Span, "SETNAME") && more >= 1)
@@ -104,12 +104,26 @@ internal static class ConnectionCommands
             }
             else
             {
-                return NodeReplies.HelloSyntax(CString(argv[i].Span));
+                return new(NodeReplies.HelloSyntax(CString(argv[i].Span)));
             }
         }
 
-        if (user is { } u && !IsDefaultUser(u.Span))
-            return NodeReplies.WrongPass;
+        // networking.c helloCommand: AUTH first (a failure changes nothing), then an unauthenticated client is refused.
+        if (user is not { } u || access.Authenticate(connection, u.Span, password.Span))
+            return new(HelloReply(connection, name, version, isLeader));
+        return AfterBarrierAsync(connection, access, u.ToArray(), password.ToArray(), name?.ToArray(), version, isLeader);
+
+        static async ValueTask<Reply> AfterBarrierAsync(
+            RespConnection connection, AccessControl access, byte[] user, byte[] password, byte[]? name, long version, bool isLeader)
+            => await access.AuthenticateAfterBarrierAsync(connection, user, password).ConfigureAwait(false)
+                ? HelloReply(connection, name, version, isLeader)
+                : NodeReplies.WrongPass;
+    }
+
+    private static Reply HelloReply(RespConnection connection, ReadOnlyMemory<byte>? name, long version, bool isLeader)
+    {
+        if (connection.Authenticated != true)
+            return NodeReplies.HelloNoAuth;
         if (name is { } n && SetName(connection, n.Span) is { } error)
             return error;
 
@@ -167,28 +181,40 @@ internal static class ConnectionCommands
         }
     }
 
-    /// <summary><c>RESET</c>: back to a fresh connection's state (database 0, RESP2, no name, no transaction or watched keys).</summary>
-    public static Reply Reset(RespConnection connection)
+    /// <summary>
+    /// <c>RESET</c>: back to a fresh connection's state (database 0, RESP2, no name, no transaction or watched keys, and
+    /// the <c>default</c> user — authenticated only if it has no password).
+    /// </summary>
+    public static Reply Reset(RespConnection connection, AccessControl access)
     {
         connection.Transaction = null;
         connection.Database = 0;
         connection.Protocol = 2;
         connection.Name = null;
+        access.ResetToDefault(connection);
         return NodeReplies.Reset;
     }
 
-    /// <summary><c>AUTH [user] password</c>, answered as Redis does when no password is configured.</summary>
-    public static Reply Auth(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    /// <summary><c>AUTH [user] password</c> (<c>AUTH password</c> is <c>AUTH default password</c>), with Redis 7.0's errors.</summary>
+    public static ValueTask<Reply> AuthAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection, AccessControl access)
     {
         if (argv.Length > 3)
-            return Reply.SyntaxError;
-        if (argv.Length == 2)
+            return new(Reply.SyntaxError);
+
+        // acl.c authCommand: the one-argument form is a misconfiguration while default needs no password.
+        if (argv.Length == 2 && access.DefaultHasNoPassword)
         {
-            return Reply.Error(
-                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return new(Reply.Error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
 
-        return IsDefaultUser(argv[1].Span) ? Reply.Ok : NodeReplies.WrongPass;
+        var user = argv.Length == 2 ? "default"u8 : argv[1].Span;
+        if (access.Authenticate(connection, user, argv[^1].Span))
+            return new(Reply.Ok);
+        return AfterBarrierAsync(connection, access, user.ToArray(), argv[^1].ToArray());
+
+        static async ValueTask<Reply> AfterBarrierAsync(RespConnection connection, AccessControl access, byte[] user, byte[] password)
+            => await access.AuthenticateAfterBarrierAsync(connection, user, password).ConfigureAwait(false) ? Reply.Ok : NodeReplies.WrongPass;
     }
 
     // CLIENT LIST [TYPE type] | [ID id ...]: every connection is a normal client.
@@ -241,7 +267,7 @@ internal static class ConnectionCommands
         return string.Create(CultureInfo.InvariantCulture,
             $"id={client.Id} addr={client.RemoteEndPoint} laddr={client.LocalEndPoint} fd=-1 name={client.Name} age={age} idle={idle} " +
             $"flags=N db={client.Database} sub=0 psub=0 ssub=0 multi=-1 qbuf={input} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 " +
-            $"obl=0 oll={client.PendingReplies} omem={output} tot-mem={input + output} events=r cmd={command} user=default redir=-1 resp={client.Protocol}");
+            $"obl=0 oll={client.PendingReplies} omem={output} tot-mem={input + output} events=r cmd={command} user={client.UserName} redir=-1 resp={client.Protocol}");
     }
 
     /// <summary>The command table's name for <paramref name="lastCommand"/> in lower case, or <c>NULL</c> when it names no command.</summary>
@@ -267,9 +293,6 @@ internal static class ConnectionCommands
         connection.Name = name.IsEmpty ? null : Encoding.ASCII.GetString(name);
         return null;
     }
-
-    // The only user: "default", without a password, so any password is accepted.
-    private static bool IsDefaultUser(ReadOnlySpan<byte> user) => user.SequenceEqual("default"u8);
 
     // Redis compares option words as C strings (up to a NUL), ignoring case.
     private static bool IsWord(ReadOnlySpan<byte> argument, string word)

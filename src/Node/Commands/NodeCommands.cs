@@ -6,6 +6,7 @@ using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Routing;
 using RaftKv.Node.Resp;
+using RaftKv.Node.Security;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Commands;
 
@@ -32,47 +33,34 @@ public sealed class NodeCommands(
     /// <summary>The Redis version we answer as: the one whose replies and error texts we follow.</summary>
     public const string RedisVersion = "7.0.15";
 
-    private static readonly CommandParse NotParsed = static _ => ParsedCommand.Unknown;
-
     /// <summary>The node commands, as <c>COMMAND</c> describes them.</summary>
     public static IReadOnlyList<CommandSpec> Specs { get; } =
     [
-        new("ping", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("echo", 2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("quit", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("command", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("role", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("info", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("time", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("select", 2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("hello", -1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("client", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("reset", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("auth", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("cluster", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("debug", -2, IsWrite: false, 0, 0, 0, NotParsed),
-        new("config", -2, IsWrite: false, 0, 0, 0, NotParsed),
-
-        // MULTI, EXEC, DISCARD, WATCH, UNWATCH: handled by the dispatcher before this class sees a request.
+        // Their metadata (arity, ACL categories, subcommands) lives in RaftKv.StateMachine's NodeCommandTable: ACL rules
+        // are applied there. MULTI, EXEC, DISCARD, WATCH, UNWATCH: handled by the dispatcher before this class sees a request.
+        .. NodeCommandTable.Server,
         .. TransactionCommands.Specs,
     ];
 
     private readonly DateTimeOffset startedAt = time.GetUtcNow();
 
-    /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
-    /// <remarks><c>CONFIG SET</c> of a replicated parameter completes once the log applied it; everything else at once.</remarks>
-    public ValueTask<Reply> ExecuteAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
-        => argv.Length >= 2 && Ascii.EqualsIgnoreCase(argv[0].Span, "config"u8)
-            ? services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection)
-            : new(Execute(argv, connection));
+    private AccessControl Access => field ??= services.GetRequiredService<AccessControl>();
 
-    /// <summary>Executes a node command other than a CONFIG with arguments, or answers Redis's unknown-command error.</summary>
-    public Reply Execute(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
+    /// <remarks>
+    /// <c>CONFIG SET</c> of a replicated parameter and <c>ACL LOAD</c> complete once the log applied them, a failed
+    /// <c>AUTH</c> after a read barrier (<see cref="AccessControl.AuthenticateAfterBarrierAsync"/>); everything else at once.
+    /// </remarks>
+    public ValueTask<Reply> ExecuteAsync(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
     {
         if (argv.IsEmpty)
-            return UnknownCommand(argv);
+            return new(UnknownCommand(argv));
 
+        // The subcommands of ACL the state machine leaves to the node (its parser checked the arity).
         var name = argv[0].Span;
+        if (Ascii.EqualsIgnoreCase(name, "acl"u8) && argv.Length >= 2)
+            return services.GetRequiredService<AclCommands>().ExecuteAsync(argv, connection);
+
         CommandSpec? spec = null;
         foreach (var candidate in Specs)
         {
@@ -84,10 +72,21 @@ public sealed class NodeCommands(
         }
 
         if (spec is null)
-            return UnknownCommand(argv);
+            return new(UnknownCommand(argv));
         if (!CommandParser.HasValidArity(spec.Arity, argv.Length))
-            return CommandParser.WrongArity(spec.Name);
+            return new(CommandParser.WrongArity(spec.Name));
 
+        return spec.Name switch
+        {
+            "config" => services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection),
+            "auth" => ConnectionCommands.AuthAsync(argv, connection, Access),
+            "hello" => ConnectionCommands.HelloAsync(argv, connection, Access, view.IsLeader),
+            _ => new(Execute(spec, argv, connection)),
+        };
+    }
+
+    private Reply Execute(CommandSpec spec, ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    {
         switch (spec.Name)
         {
             case "ping":
@@ -110,14 +109,10 @@ public sealed class NodeCommands(
                 return Time();
             case "select":
                 return ConnectionCommands.Select(argv, connection);
-            case "hello":
-                return ConnectionCommands.Hello(argv, connection, view.IsLeader);
             case "client":
                 return ConnectionCommands.Client(argv, connection, services.GetRequiredService<RespServer>().Connections, time.GetUtcNow());
             case "reset":
-                return ConnectionCommands.Reset(connection);
-            case "auth":
-                return ConnectionCommands.Auth(argv);
+                return ConnectionCommands.Reset(connection, Access);
             case "cluster":
                 return options.Value.ClusterCommands
                     ? new ClusterCommands(view, AppliedIndex).Execute(argv)
@@ -271,7 +266,10 @@ public sealed class NodeCommands(
         Line(text, "redis_mode", "standalone");
         Line(text, "os", System.Runtime.InteropServices.RuntimeInformation.OSDescription);
         Line(text, "process_id", Environment.ProcessId);
-        Line(text, "tcp_port", services.GetRequiredService<RespServer>().Port);
+        var resp = services.GetRequiredService<RespServer>();
+        Line(text, "tcp_port", resp.Port);
+        if (resp.TlsPort != 0)
+            Line(text, "tls_port", resp.TlsPort); // not in Redis's INFO; says where TLS clients connect
         Line(text, "uptime_in_seconds", uptime);
         Line(text, "uptime_in_days", uptime / 86400);
     }

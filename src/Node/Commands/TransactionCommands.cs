@@ -30,17 +30,8 @@ public enum TransactionVerb : byte
 /// </summary>
 public static class TransactionCommands
 {
-    private static readonly CommandParse NotParsed = static _ => ParsedCommand.Unknown;
-
     /// <summary>The transaction commands, as <c>COMMAND</c> describes them, in <see cref="TransactionVerb"/> order.</summary>
-    public static IReadOnlyList<CommandSpec> Specs { get; } =
-    [
-        new("multi", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("exec", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("discard", 1, IsWrite: false, 0, 0, 0, NotParsed),
-        new("watch", -2, IsWrite: false, 1, -1, 1, NotParsed),
-        new("unwatch", 1, IsWrite: false, 0, 0, 0, NotParsed),
-    ];
+    public static IReadOnlyList<CommandSpec> Specs { get; } = NodeCommandTable.Transaction;
 
     /// <summary>Which transaction command <paramref name="argv"/> is, if any; cheap enough for every request.</summary>
     public static TransactionVerb Identify(ReadOnlySpan<ReadOnlyMemory<byte>> argv)

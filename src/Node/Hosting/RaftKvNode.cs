@@ -7,8 +7,10 @@ using Microsoft.Extensions.Options;
 using RaftKv.Node.Commands;
 using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
+using RaftKv.Node.Security;
 using RaftKv.Node.Resp;
 using RaftKv.Node.Routing;
+using RaftKv.Node.Tls;
 
 namespace RaftKv.Node.Hosting;
 
@@ -42,6 +44,8 @@ public static class RaftKvNode
             throw new NodeStartupException($"Missing '{NodeOptions.Section}:Members' in the node configuration.");
         if (nodeOptions.MaxMemory is { } maxMemory && !MemoryConfigParameters.TryParseMemory(maxMemory, out _))
             throw new NodeStartupException($"'{NodeOptions.Section}:MaxMemory' is '{maxMemory}', not a memory value (bytes, or a number with k, kb, m, mb, g or gb).");
+        var respOptions = builder.Configuration.GetSection(RespServerOptions.SectionName).Get<RespServerOptions>() ?? new RespServerOptions();
+        TlsConfiguration.AddRespTls(builder.Services, nodeOptions.Tls, respOptions.Port);
         var self = nodeOptions.Members.FirstOrDefault(m => SameAddress(m.Raft, publicEndPoint))
             ?? throw new NodeStartupException($"'{RaftSection}:publicEndPoint' {publicEndPoint} is not the Raft address of any of '{NodeOptions.Section}:Members'.");
 
@@ -51,6 +55,10 @@ public static class RaftKvNode
         if (!tcp)
             builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
+        builder.Services.Configure<SecurityOptions>(builder.Configuration.GetSection(SecurityOptions.Section));
+
+        // A configuration problem in the users (an unreadable or wrong ACL file) stops the start, before any port opens.
+        _ = ConfiguredUsers.Load(builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new(), onlyIfUninitialized: true);
         builder.Services.AddSingleton(new NodeIdentity(self));
         AddPeerChannel(builder.Services, nodeOptions, self);
 
@@ -100,6 +108,10 @@ public static class RaftKvNode
             .AddSingleton<CommandRouter>()
             .AddHostedService<IdleExpirySweep>()
             .AddHostedService<ConfiguredMaxMemory>()
+            .AddSingleton<AccessControl>()
+            .AddHostedService<ConfiguredUsers>()
+            .AddSingleton<AclCommands>()
+            .AddSingleton<IConfigParameters, SecurityConfigParameters>()
             .AddHostedService<StoppedApplierStepDown>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<ConfigCommands>()

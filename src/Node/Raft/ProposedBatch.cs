@@ -1,5 +1,6 @@
 using RaftKv.Node.Routing;
 using RaftKv.StateMachine;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Raft;
@@ -12,6 +13,7 @@ internal sealed class ProposedBatch(int capacity)
 {
     private readonly List<WriteCommand> commands = new(Math.Min(capacity, 64));
     private List<byte>? databases;
+    private List<string>? users;
     private readonly TaskCompletionSource<BatchResult> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Count => commands.Count;
@@ -21,9 +23,20 @@ internal sealed class ProposedBatch(int capacity)
     /// <summary>Completes when apply computed the replies, or the batch ended another way.</summary>
     public Task<BatchResult> Result => result.Task;
 
-    /// <summary>Adds a command for database <paramref name="database"/>; returns its position, also that of its reply.</summary>
-    public int Add(WriteCommand command, int database)
+    /// <summary>
+    /// Adds a command for database <paramref name="database"/>, run as ACL user <paramref name="user"/>; returns its
+    /// position, also that of its reply.
+    /// </summary>
+    public int Add(WriteCommand command, int database, string user = AclTable.DefaultUserName)
     {
+        if (users is null && user != AclTable.DefaultUserName)
+        {
+            // The first command of another user than default makes the batch carry a user per command.
+            users = new List<string>(commands.Count + 1);
+            users.AddRange(Enumerable.Repeat(AclTable.DefaultUserName, commands.Count));
+        }
+
+        users?.Add(user);
         if (database != 0 && databases is null)
         {
             // The first command outside database 0 makes the batch carry a database per command.
@@ -36,7 +49,7 @@ internal sealed class ProposedBatch(int capacity)
         return commands.Count - 1;
     }
 
-    public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray() };
+    public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray(), Users = users?.ToArray() };
 
     /// <summary>Completes with the replies computed by apply; false if the batch already ended another way.</summary>
     public bool Complete(Reply[] computed) => result.TrySetResult(new(computed, WriteOutcomeKind.Answered));

@@ -3,6 +3,7 @@ using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Routing;
 using RaftKv.StateMachine;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Raft;
@@ -50,7 +51,7 @@ public sealed partial class Proposer(
     /// Proposes a write; completes once the entry carrying it is committed and applied here (answered with its
     /// reply), refused before the append (not applied), or in doubt (leadership lost after the append: unknown).
     /// </summary>
-    public async Task<WriteOutcome> ProposeAsync(WriteCommand command, int database = 0)
+    public async Task<WriteOutcome> ProposeAsync(WriteCommand command, int database = 0, string user = AclTable.DefaultUserName)
     {
         // A leader whose applier stopped steps down; meanwhile it takes nothing, so a forwarding follower routes again.
         if (stateMachine.Stopped is not null)
@@ -78,7 +79,7 @@ public sealed partial class Proposer(
             }
 
             batch = open;
-            position = batch.Add(command, database);
+            position = batch.Add(command, database, user);
             if (!pumping)
                 pumping = startPump = true;
         }

@@ -5,6 +5,7 @@ using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Options;
 using RaftKv.StateMachine;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Raft;
@@ -86,19 +87,44 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     private long maxMemory;
 
     /// <summary>
+    /// A copy of the applied users (<see cref="KeyValueStore.Acl"/>), replaced after each apply or restore that changed
+    /// them: connections check permissions against it without taking the state's lock. Never changed in place.
+    /// </summary>
+    public AclTable Acl => Volatile.Read(ref acl);
+
+    private AclTable acl = new();
+    private (AclTable Source, long Version) aclPublished;
+
+    // Under the write lock: a copy only when the users changed (an ACL command or a restore), so a data write costs a
+    // comparison.
+    private void PublishAcl()
+    {
+        var source = store.Acl;
+        if (ReferenceEquals(aclPublished.Source, source) && aclPublished.Version == source.Version)
+            return;
+        Volatile.Write(ref acl, source.Clone());
+        aclPublished = (source, source.Version);
+    }
+
+    /// <summary>
     /// <c>-OOM</c> when the applied state already refuses <paramref name="command"/> for memory (see
     /// <see cref="KeyValueStore.RefusalForMemory"/>); null otherwise, and always without a <c>maxmemory</c>.
     /// </summary>
     public Reply? RefusalForMemory(WriteCommand command, int database, long localClockMs)
         => MaxMemory <= 0 ? null : Inspect(store => store.RefusalForMemory(command, database, localClockMs));
 
-    /// <summary>Runs a read against the applied state of database <paramref name="database"/>.</summary>
-    public Reply Read(ReadCommand command, int database, long localClockMs)
+    /// <summary>
+    /// Runs a read against the applied state of database <paramref name="database"/>, as ACL user
+    /// <paramref name="user"/> (what a read-only script's calls are checked against).
+    /// </summary>
+    public Reply Read(ReadCommand command, int database, long localClockMs, string user = AclTable.DefaultUserName)
     {
         gate.EnterReadLock();
         try
         {
-            return store.Read(command, database, localClockMs);
+            // A user deleted since its connection was checked reads nothing (never as default, which a null would mean).
+            var resolved = user == AclTable.DefaultUserName ? store.Acl.Default : store.Acl.Find(user);
+            return resolved is null ? Security.AccessControl.UserGone : store.Read(command, database, localClockMs, resolved);
         }
         finally
         {
@@ -162,6 +188,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         {
             replies = store.Apply(batch, entry.Index);
             Volatile.Write(ref maxMemory, store.MaxMemory);
+            PublishAcl();
         }
         finally
         {
@@ -222,6 +249,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
             store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
             lastSnapshotBytes = bytes.Length;
             Volatile.Write(ref maxMemory, store.MaxMemory);
+            PublishAcl();
         }
         finally
         {

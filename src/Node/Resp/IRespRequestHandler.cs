@@ -21,4 +21,9 @@ public interface IRespRequestHandler
     /// </para>
     /// </remarks>
     ValueTask<Reply> HandleAsync(RespRequest request, RespConnection connection);
+
+    /// <summary>Called once for each new connection, before its first request is read (e.g. to decide whether it must authenticate).</summary>
+    void Accepted(RespConnection connection)
+    {
+    }
 }

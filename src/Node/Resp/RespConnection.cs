@@ -42,6 +42,22 @@ public sealed class RespConnection
     /// <summary>The name the client gave itself (<c>CLIENT SETNAME</c>), or null.</summary>
     public string? Name { get; set; }
 
+    /// <summary>
+    /// The ACL user the connection runs as (<c>AUTH</c>, <c>HELLO ... AUTH</c>; <c>default</c> until then), and whether it
+    /// has authenticated as that user. A new connection is authenticated as <c>default</c> only while that user is on
+    /// and has no password (Redis's rule); kept by <see cref="Security.AccessControl"/>.
+    /// </summary>
+    public string UserName { get; internal set; } = "default";
+
+    /// <summary>Whether the connection may run commands as <see cref="UserName"/>; null until its first request decides it.</summary>
+    public bool? Authenticated { get; internal set; }
+
+    /// <summary>The resolved user and the ACL version it was resolved at (a cache of <see cref="Security.AccessControl"/>).</summary>
+    internal (RaftKv.StateMachine.Acl.AclUser? User, long Version) AclCache { get; set; } = (null, -1);
+
+    /// <summary>The user table <see cref="AclCache"/> was resolved in (the configured one or the replicated one).</summary>
+    internal object? AclTableCache { get; set; }
+
     /// <summary>The selected database (<c>SELECT</c>); 0 by default.</summary>
     public int Database { get; set; }
 

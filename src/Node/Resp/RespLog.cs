@@ -8,6 +8,9 @@ internal static partial class RespLog
     [LoggerMessage(Level = LogLevel.Information, Message = "RESP server listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, EndPoint endPoint);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "RESP server listening for TLS on {EndPoint}")]
+    public static partial void ListeningTls(ILogger logger, EndPoint endPoint);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting a RESP connection failed")]
     public static partial void AcceptFailed(ILogger logger, Exception exception);
 

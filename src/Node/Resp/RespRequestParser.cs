@@ -28,6 +28,14 @@ internal sealed partial class RespRequestParser
     private const string InvalidBulkLength = "Protocol error: invalid bulk length";
     private const string TooBigMultibulkCount = "Protocol error: too big mbulk count string";
     private const string TooBigBulkCount = "Protocol error: too big bulk count string";
+    private const string UnauthenticatedMultibulkLength = "Protocol error: unauthenticated multibulk length";
+    private const string UnauthenticatedBulkLength = "Protocol error: unauthenticated bulk length";
+
+    /// <summary>The most arguments a request of a connection that has not authenticated may have (Redis's 10).</summary>
+    public const int UnauthenticatedMaxArguments = 10;
+
+    /// <summary>The longest argument a connection that has not authenticated may send (Redis's 16 KB).</summary>
+    public const int UnauthenticatedMaxBulkLength = 16 * 1024;
 
     // Redis's string2ll refuses strings of LONG_STR_SIZE (21) characters or more.
     private const int MaxIntegerLength = 20;
@@ -61,9 +69,11 @@ internal sealed partial class RespRequestParser
 
     /// <summary>
     /// Parses the first request in <paramref name="buffer"/> into <paramref name="request"/>, skipping the empty
-    /// requests Redis ignores (<c>*0</c>, <c>*-1</c>, blank lines).
+    /// requests Redis ignores (<c>*0</c>, <c>*-1</c>, blank lines). For a connection that has not authenticated
+    /// (<paramref name="unauthenticated"/>) a multibulk request may hold at most 10 arguments of at most 16 KB each, as in
+    /// Redis: a stranger cannot make the node buffer a gigabyte before it is asked for a password.
     /// </summary>
-    public RespParseResult Parse(in ReadOnlySequence<byte> buffer, RespRequest request)
+    public RespParseResult Parse(in ReadOnlySequence<byte> buffer, RespRequest request, bool unauthenticated = false)
     {
         ArgumentNullException.ThrowIfNull(request);
         var maxQueryBuffer = _limits.MaxQueryBuffer;
@@ -82,7 +92,7 @@ internal sealed partial class RespRequestParser
             var frameStart = reader.Position;
             var buffered = reader.Remaining;
             var status = first == (byte)'*'
-                ? ReadMultibulk(ref reader, request, maxQueryBuffer, out var error)
+                ? ReadMultibulk(ref reader, request, maxQueryBuffer, unauthenticated, out var error)
                 : ReadInline(ref reader, request, out error);
 
             switch (status)
@@ -108,11 +118,11 @@ internal sealed partial class RespRequestParser
     private static bool CanResume(in RespParseProgress progress, in ReadOnlySequence<byte> buffer)
         => progress.FrameStart.Equals(buffer.Start) && buffer.Length >= progress.Buffered;
 
-    private RespParseStatus ReadMultibulk(ref SequenceReader<byte> reader, RespRequest request, long maxQueryBuffer, out string? error)
+    private RespParseStatus ReadMultibulk(ref SequenceReader<byte> reader, RespRequest request, long maxQueryBuffer, bool unauthenticated, out string? error)
     {
         error = null;
         var frame = reader;
-        var maxBulkLength = _limits.MaxBulkLength;
+        var maxBulkLength = unauthenticated ? Math.Min(_limits.MaxBulkLength, UnauthenticatedMaxBulkLength) : _limits.MaxBulkLength;
 
         // Where the frame stands: fresh, or resumed from the progress saved by the last parse of this connection.
         long count = -1;
@@ -147,6 +157,12 @@ internal sealed partial class RespRequestParser
             if (!TryParseInteger(line.Slice(1), out count) || count > _maxArguments)
             {
                 error = InvalidMultibulkLength;
+                return RespParseStatus.ProtocolError;
+            }
+
+            if (unauthenticated && count > UnauthenticatedMaxArguments)
+            {
+                error = UnauthenticatedMultibulkLength;
                 return RespParseStatus.ProtocolError;
             }
 
@@ -187,7 +203,7 @@ internal sealed partial class RespRequestParser
 
             if (!TryParseInteger(line.Slice(1), out var length) || length < 0 || length > maxBulkLength)
             {
-                error = InvalidBulkLength;
+                error = unauthenticated && length > UnauthenticatedMaxBulkLength ? UnauthenticatedBulkLength : InvalidBulkLength;
                 return RespParseStatus.ProtocolError;
             }
 

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
+using RaftKv.Node.Tls;
 
 namespace RaftKv.Node.Resp;
 
@@ -15,6 +17,8 @@ namespace RaftKv.Node.Resp;
 /// <see cref="ClientLimits"/>: a connection beyond <c>maxclients</c> is answered
 /// <c>-ERR max number of clients reached</c> and closed; once a second a sweep closes connections idle for
 /// <c>timeout</c> seconds and those over the soft output buffer limit for too long (Redis's <c>clientsCron</c>).
+/// With a <see cref="RespTlsAuthenticator"/> a second listener serves TLS (Redis's <c>tls-port</c>): each connection
+/// runs its handshake off the accept loop, then is served like a plaintext one over the <see cref="SslStream"/>.
 /// </remarks>
 public sealed class RespServer : IHostedService, IAsyncDisposable
 {
@@ -29,10 +33,15 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     private readonly IRespRequestHandler _handler;
     private readonly TimeProvider _time;
     private readonly ILogger<RespServer> _logger;
+    private readonly RespTlsAuthenticator? _tls;
     private readonly ConcurrentDictionary<long, RespSession> _sessions = new();
+    private readonly ConcurrentDictionary<Task, byte> _handshakes = new();
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
+    private Socket? _tlsListener;
+    private bool _started;
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _tlsAcceptLoop = Task.CompletedTask;
     private Task _sweepLoop = Task.CompletedTask;
     private long _lastConnectionId;
     private long _totalConnections;
@@ -40,13 +49,14 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     private long _closedPeakOutputBytes;
     private int _connectedClients;
 
-    /// <summary>Creates the server; it listens from <see cref="StartAsync"/> on.</summary>
+    /// <summary>Creates the server; it listens from <see cref="StartAsync"/> on, for TLS too when <paramref name="tls"/> is given.</summary>
     public RespServer(
         IOptions<RespServerOptions> options,
         ClientLimits limits,
         IRespRequestHandler handler,
         TimeProvider time,
-        ILogger<RespServer> logger)
+        ILogger<RespServer> logger,
+        RespTlsAuthenticator? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(limits);
@@ -56,13 +66,20 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
         _handler = handler;
         _time = time;
         _logger = logger;
+        _tls = tls;
     }
 
-    /// <summary>The address the server listens on, once started (with the actual port when 0 was configured).</summary>
+    /// <summary>The plaintext listener's address, once started; null before, and when <c>Port</c> is 0.</summary>
     public IPEndPoint? LocalEndPoint { get; private set; }
 
-    /// <summary>The port the server listens on, once started; 0 before.</summary>
+    /// <summary>The plaintext port the server listens on, once started; 0 before, and when there is no plaintext listener.</summary>
     public int Port => LocalEndPoint?.Port ?? 0;
+
+    /// <summary>The TLS listener's address, once started; null when TLS is off.</summary>
+    public IPEndPoint? TlsLocalEndPoint { get; private set; }
+
+    /// <summary>The TLS port the server listens on (Redis's <c>tls_port</c>), once started; 0 when TLS is off.</summary>
+    public int TlsPort => TlsLocalEndPoint?.Port ?? 0;
 
     /// <summary>How many clients are connected now (Redis's <c>connected_clients</c>).</summary>
     public int ConnectedClients => Volatile.Read(ref _connectedClients);
@@ -96,16 +113,57 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
         Interlocked.Read(ref _closedPeakOutputBytes),
         _sessions.Values.Select(static session => session.PeakOutputBytes).DefaultIfEmpty().Max());
 
-    /// <summary>Binds the listening socket, so <see cref="Port"/> is known when this returns, and starts accepting.</summary>
-    /// <exception cref="InvalidOperationException">The server was started before, or the bind address is not an IP address.</exception>
+    /// <summary>
+    /// Binds the listening sockets (plaintext unless its port is 0, TLS when configured), so <see cref="Port"/> and
+    /// <see cref="TlsPort"/> are known when this returns, and starts accepting.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The server was started before, the bind address is not an IP address, or there is nothing to listen on.
+    /// </exception>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-        if (_listener is not null)
+        if (_started)
             throw new InvalidOperationException("The RESP server is already started.");
+        if (_options.Port == 0 && _tls is null)
+            throw new InvalidOperationException($"{RespServerOptions.SectionName}:{nameof(RespServerOptions.Port)} is 0 and TLS is off: the RESP server has nothing to listen on.");
 
-        var endPoint = new IPEndPoint(ParseBindAddress(_options.BindAddress), _options.Port);
+        var address = ParseBindAddress(_options.BindAddress);
+        _started = true;
+        if (_options.Port != 0)
+        {
+            _listener = Listen(new IPEndPoint(address, _options.Port));
+            LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+            RespLog.Listening(_logger, LocalEndPoint);
+        }
+
+        if (_tls is not null)
+        {
+            try
+            {
+                _tlsListener = Listen(new IPEndPoint(address, _tls.Port));
+            }
+            catch
+            {
+                _listener?.Dispose();
+                throw;
+            }
+
+            TlsLocalEndPoint = (IPEndPoint)_tlsListener.LocalEndPoint!;
+            RespLog.ListeningTls(_logger, TlsLocalEndPoint);
+        }
+
+        if (_listener is not null)
+            _acceptLoop = AcceptLoopAsync(_listener, tls: false, _stopping.Token);
+        if (_tlsListener is not null)
+            _tlsAcceptLoop = AcceptLoopAsync(_tlsListener, tls: true, _stopping.Token);
+        _sweepLoop = SweepLoopAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    private Socket Listen(IPEndPoint endPoint)
+    {
         var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -113,19 +171,13 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
                 listener.DualMode = true;
             listener.Bind(endPoint);
             listener.Listen(_options.Backlog);
+            return listener;
         }
         catch
         {
             listener.Dispose();
             throw;
         }
-
-        _listener = listener;
-        LocalEndPoint = (IPEndPoint)listener.LocalEndPoint!;
-        RespLog.Listening(_logger, LocalEndPoint);
-        _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
-        _sweepLoop = SweepLoopAsync(_stopping.Token);
-        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -134,13 +186,18 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_listener is null || _stopping.IsCancellationRequested)
+        if (!_started || _stopping.IsCancellationRequested)
             return;
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _listener.Dispose();
+        _listener?.Dispose();
+        _tlsListener?.Dispose();
         await _acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _tlsAcceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
         await _sweepLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // Handshakes see the cancellation and end; none starts a session once stopping.
+        await Task.WhenAll(_handshakes.Keys).WaitAsync(cancellationToken).ConfigureAwait(false);
 
         // Every session's token is linked to _stopping, so they are all closing; no new ones start after the accept loop.
         var closing = _sessions.Values.Select(static session => session.Completion);
@@ -152,10 +209,11 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _listener?.Dispose();
+        _tlsListener?.Dispose();
         _stopping.Dispose();
     }
 
-    private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
+    private async Task AcceptLoopAsync(Socket listener, bool tls, CancellationToken stopping)
     {
         while (!stopping.IsCancellationRequested)
         {
@@ -177,26 +235,88 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
                 continue;
             }
 
-            StartSession(socket, stopping);
+            if (tls)
+                StartHandshake(socket, stopping);
+            else if (TryAdmit(out var connected, out var maxClients))
+                StartSession(socket, null, stopping);
+            else
+                Refuse(socket, connected, maxClients);
         }
     }
 
-    private void StartSession(Socket socket, CancellationToken stopping)
+    // Counts the client in unless maxclients are connected. Plaintext and TLS connections are admitted from different
+    // threads, so the count is taken and checked in one step.
+    private bool TryAdmit(out int connected, out long maxClients)
     {
-        // Only this loop adds clients, so the count cannot grow between the check and the increment.
-        var connected = ConnectedClients;
-        var maxClients = _limits.MaxClients;
-        if (connected >= maxClients)
+        maxClients = _limits.MaxClients;
+        connected = Interlocked.Increment(ref _connectedClients);
+        if (connected <= maxClients)
+            return true;
+        connected = Interlocked.Decrement(ref _connectedClients);
+        return false;
+    }
+
+    // The handshake runs beside the accept loop, so a client that is slow to finish it (or never does, within the
+    // handshake timeout) delays nobody else.
+    private void StartHandshake(Socket socket, CancellationToken stopping)
+    {
+        try
         {
-            Refuse(socket, connected, maxClients);
-            return;
+            // The handshake is a few round trips; Nagle would only delay them.
+            socket.NoDelay = true;
+        }
+        catch (SocketException)
+        {
+            // Reset already; the handshake will fail.
         }
 
+        var handshake = HandshakeAsync(socket, stopping);
+        _handshakes[handshake] = 0;
+        _ = handshake.ContinueWith(static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _),
+            _handshakes, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task HandshakeAsync(Socket socket, CancellationToken stopping)
+    {
+        SslStream? stream = null;
+        var handedOver = false;
+        try
+        {
+            stream = await _tls!.AuthenticateAsync(socket, stopping).ConfigureAwait(false);
+            if (stream is null || stopping.IsCancellationRequested)
+                return;
+
+            if (TryAdmit(out var connected, out var maxClients))
+            {
+                StartSession(socket, stream, stopping);
+                handedOver = true;
+                return;
+            }
+
+            await RefuseAsync(stream, socket, connected, maxClients).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A bug: it must cost this connection only.
+            RespLog.AcceptFailed(_logger, e);
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                if (stream is not null)
+                    await stream.DisposeAsync().ConfigureAwait(false);
+                socket.Dispose();
+            }
+        }
+    }
+
+    private void StartSession(Socket socket, Stream? stream, CancellationToken stopping)
+    {
         var id = Interlocked.Increment(ref _lastConnectionId);
         Interlocked.Increment(ref _totalConnections);
-        Interlocked.Increment(ref _connectedClients);
 
-        var session = new RespSession(id, socket, _parser, _limits, _handler, _options.MaxPendingReplies,
+        var session = new RespSession(id, socket, stream, _parser, _limits, _handler, _options.MaxPendingReplies,
             _time, _logger, stopping);
         _sessions[id] = session;
         RespLog.Connected(_logger, id, session.Connection.RemoteEndPoint);
@@ -222,6 +342,35 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
         finally
         {
             socket.Dispose();
+        }
+    }
+
+    // The TLS form of Refuse: the error goes out encrypted, then the connection closes.
+    private async Task RefuseAsync(SslStream stream, Socket socket, int connected, long maxClients)
+    {
+        Interlocked.Increment(ref _rejectedConnections);
+        RespLog.MaxClientsReached(_logger, TryGetRemoteEndPoint(socket), connected, maxClients);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1), _time);
+            await stream.WriteAsync(MaxClientsReply, timeout.Token).ConfigureAwait(false);
+            await stream.FlushAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+        {
+            // The client is gone already, or does not read.
+        }
+    }
+
+    private static EndPoint? TryGetRemoteEndPoint(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint;
+        }
+        catch (SocketException)
+        {
+            return null;
         }
     }
 

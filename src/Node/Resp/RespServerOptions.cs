@@ -9,7 +9,10 @@ public sealed class RespServerOptions
     /// <summary>The IP address to listen on: <c>127.0.0.1</c> by default, <c>0.0.0.0</c> or <c>::</c> for all.</summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>The TCP port; 0 picks a free one, readable afterwards from <see cref="RespServer.Port"/>.</summary>
+    /// <summary>
+    /// The plaintext TCP port (Redis's <c>port</c>); 0 opens no plaintext listener, as in Redis (serve TLS only, on
+    /// <c>RaftKv:Tls:Port</c>).
+    /// </summary>
     public int Port { get; set; } = 6379;
 
     /// <summary>The listen backlog (Redis's <c>tcp-backlog</c>).</summary>

@@ -42,7 +42,7 @@ internal sealed class RespSession
     private const long NotOverSoftLimit = long.MinValue;
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly RespRequestParser _parser;
@@ -60,6 +60,7 @@ internal sealed class RespSession
     public RespSession(
         long id,
         Socket socket,
+        Stream? stream,
         RespRequestParser parser,
         ClientLimits limits,
         IRespRequestHandler handler,
@@ -81,13 +82,16 @@ internal sealed class RespSession
             FullMode = BoundedChannelFullMode.Wait,
         });
 
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        // Plaintext reads the socket; TLS an SslStream over it, after its handshake. Either way the pipes below are the
+        // same, so requests are parsed from the pipe's buffers (no copy per argument) with or without TLS.
+        _stream = stream ?? new NetworkStream(socket, ownsSocket: false);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(
             bufferSize: ReceiveBufferSize, leaveOpen: true, useZeroByteReads: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: SendBufferSize, leaveOpen: true));
 
         _time = time;
         Connection = new RespConnection(id, TryGetRemoteEndPoint(socket), TryGetLocalEndPoint(socket), time.GetUtcNow(), _aborted.Token);
+        handler.Accepted(Connection);
     }
 
     /// <summary>The connection as handlers see it.</summary>
@@ -159,7 +163,7 @@ internal sealed class RespSession
                 var buffer = result.Buffer;
 
                 RespParseResult parsed;
-                while ((parsed = _parser.Parse(buffer, _request)).Status == RespParseStatus.Complete)
+                while ((parsed = _parser.Parse(buffer, _request, unauthenticated: Connection.Authenticated == false)).Status == RespParseStatus.Complete)
                 {
                     // A limit closed the connection: run nothing more (the cancellation reaches the loops shortly).
                     if (Volatile.Read(ref _closing) != 0)
@@ -502,6 +506,8 @@ internal sealed class RespSession
         // Completing with an error discards it instead of blocking on a client that may have stopped reading.
         await _output.CompleteAsync(new OperationCanceledException("The connection is closing.")).ConfigureAwait(false);
         await _input.CompleteAsync().ConfigureAwait(false);
+        if (_stream is System.Net.Security.SslStream tls)
+            await SendCloseNotifyAsync(tls).ConfigureAwait(false);
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -515,6 +521,21 @@ internal sealed class RespSession
         _socket.Dispose();
         _request.Dispose();
         _aborted.Dispose();
+    }
+
+    // TLS's orderly close (close_notify), so the client can tell the end of the connection from a truncation. Both
+    // loops have ended, so nothing else writes; a client that does not read gets no more than a moment.
+    private async Task SendCloseNotifyAsync(System.Net.Security.SslStream tls)
+    {
+        try
+        {
+            await tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException
+            or NotSupportedException or TimeoutException or System.Security.Authentication.AuthenticationException)
+        {
+            // The client is gone, or the stream was mid-write when a limit closed it: close without it.
+        }
     }
 
     private static EndPoint? TryGetRemoteEndPoint(Socket socket)

@@ -48,6 +48,7 @@ public sealed partial class CommandRouter(
         // The database is the one selected when the write arrived, even if it is routed later.
         Task<Reply> reply;
         var database = connection.Database;
+        var user = connection.UserName;
         var order = connection.Order;
         lock (order.Lock)
         {
@@ -55,7 +56,7 @@ public sealed partial class CommandRouter(
             var gate = order.WriteGate;
             if ((gate is null || gate.IsCompleted) && view.CanRouteWrites)
             {
-                reply = Route(command, database, connection, sequence);
+                reply = Route(command, database, user, connection, sequence);
             }
             else
             {
@@ -64,7 +65,7 @@ public sealed partial class CommandRouter(
                 // one is routed, so they keep their order.
                 var routed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 order.WriteGate = routed.Task;
-                reply = WriteWhenSettledAsync(gate ?? Task.CompletedTask, routed, command, database, connection, sequence);
+                reply = WriteWhenSettledAsync(gate ?? Task.CompletedTask, routed, command, database, user, connection, sequence);
             }
 
             order.LastWrite = reply;
@@ -98,7 +99,7 @@ public sealed partial class CommandRouter(
     }
 
     private async Task<Reply> WriteWhenSettledAsync(
-        Task gate, TaskCompletionSource routed, WriteCommand command, int database, RespConnection connection, long sequence)
+        Task gate, TaskCompletionSource routed, WriteCommand command, int database, string user, RespConnection connection, long sequence)
     {
         Task<Reply> reply;
         try
@@ -108,7 +109,7 @@ public sealed partial class CommandRouter(
             // Elections take a few hundred milliseconds: a short wait serves a client better than CLUSTERDOWN.
             if (!view.CanRouteWrites)
                 await view.WaitForKnownLeaderAsync(options.Value.LeadershipWait, connection.Aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            reply = Route(command, database, connection, sequence);
+            reply = Route(command, database, user, connection, sequence);
         }
         finally
         {
@@ -118,25 +119,25 @@ public sealed partial class CommandRouter(
         return await reply.ConfigureAwait(false);
     }
 
-    private Task<Reply> Route(WriteCommand command, int database, RespConnection connection, long sequence)
+    private Task<Reply> Route(WriteCommand command, int database, string user, RespConnection connection, long sequence)
     {
-        var outcome = RouteOnce(command, database, connection);
+        var outcome = RouteOnce(command, database, user, connection);
         if (outcome.IsCompletedSuccessfully && (outcome.Result.Kind != WriteOutcomeKind.NotApplied || !forwardWrites))
             return Task.FromResult(ToReply(outcome.Result));
-        return forwardWrites ? RetryRefusedAsync(outcome, command, database, connection, sequence) : ToReplyAsync(outcome);
+        return forwardWrites ? RetryRefusedAsync(outcome, command, database, user, connection, sequence) : ToReplyAsync(outcome);
     }
 
     // The leader (or an elected leader whose leadership is not live yet: the proposer waits for it) proposes; a
     // follower forwards to the leader (or, in redirect mode, refuses with MOVED); with no leader known, not applied.
-    private Task<WriteOutcome> RouteOnce(WriteCommand command, int database, RespConnection connection)
-        => view.IsLeader || view.LeaderIsLocal ? proposer.ProposeAsync(command, database)
-            : forwardWrites ? forwarder.ForwardAsync(command, database, connection.Id)
+    private Task<WriteOutcome> RouteOnce(WriteCommand command, int database, string user, RespConnection connection)
+        => view.IsLeader || view.LeaderIsLocal ? proposer.ProposeAsync(command, database, user)
+            : forwardWrites ? forwarder.ForwardAsync(command, database, user, connection.Id)
             : Task.FromResult(WriteOutcome.NotApplied);
 
     // Not applied means the node we sent to was not the leader and took nothing, so routing again is safe — as long
     // as no later write of this connection was sent meanwhile, or the retry would overtake it. Later writes wait while
     // this one is routed again. A plain Redis client behind a follower thus rides through a failover.
-    private async Task<Reply> RetryRefusedAsync(Task<WriteOutcome> first, WriteCommand command, int database, RespConnection connection, long sequence)
+    private async Task<Reply> RetryRefusedAsync(Task<WriteOutcome> first, WriteCommand command, int database, string user, RespConnection connection, long sequence)
     {
         var outcome = await first.ConfigureAwait(false);
         var deadline = time.GetUtcNow() + options.Value.ForwardRetryWait;
@@ -162,7 +163,7 @@ public sealed partial class CommandRouter(
                 // a leader if none is known.
                 await Task.Delay(RetryPause, connection.Aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await view.WaitForKnownLeaderAsync(remaining, connection.Aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                outcome = await RouteOnce(command, database, connection).ConfigureAwait(false);
+                outcome = await RouteOnce(command, database, user, connection).ConfigureAwait(false);
             }
             finally
             {
@@ -209,7 +210,7 @@ public sealed partial class CommandRouter(
         // The applier may have stopped while the barrier waited: its state is then not the one the barrier promised.
         return stateMachine.Stopped is { } stop
             ? NodeReplies.ApplierStopped(stop)
-            : stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds());
+            : stateMachine.Read(command, database, time.GetUtcNow().ToUnixTimeMilliseconds(), connection.UserName);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Read barrier failed ({Reason}); answering CLUSTERDOWN")]

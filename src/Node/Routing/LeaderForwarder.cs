@@ -45,13 +45,13 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
     /// Forwards a write to the leader for the client connection <paramref name="connectionId"/>. The request is queued
     /// on the link before this returns, so calls made in order by one client reach the leader in that order.
     /// </summary>
-    public Task<WriteOutcome> ForwardAsync(WriteCommand command, int database, long connectionId)
+    public Task<WriteOutcome> ForwardAsync(WriteCommand command, int database, string user, long connectionId)
     {
         if (view.LeaderPeerAddress is not { } leader || view.LeaderIsLocal)
             return Task.FromResult(WriteOutcome.NotApplied);
 
         Interlocked.Increment(ref forwarded);
-        var call = LinkTo(leader, (int)(connectionId % (links.Length - 1))).CallAsync(PeerMessages.ProposeFrame(command, database));
+        var call = LinkTo(leader, (int)(connectionId % (links.Length - 1))).CallAsync(PeerMessages.ProposeFrame(command, database, user));
         return DecodeAsync(call);
 
         static async Task<WriteOutcome> DecodeAsync(Task<PeerCallResult> call) => PeerMessages.DecodeWrite(await call.ConfigureAwait(false));

@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Buffers.Binary;
 using MessagePack;
 using RaftKv.Node.Peers;
+using System.Text;
 using RaftKv.StateMachine;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Routing;
@@ -15,6 +17,7 @@ namespace RaftKv.Node.Routing;
 /// <list type="table">
 /// <item><term>0x01 Propose</term><description>follower → leader: <c>[u8 database][MessagePack WriteCommand]</c>.</description></item>
 /// <item><term>0x02 ReadIndex</term><description>follower → leader: empty.</description></item>
+/// <item><term>0x03 ProposeAs</term><description>follower → leader, a write of a user other than <c>default</c>: <c>[u8 database][u8 user length][user, UTF-8][MessagePack WriteCommand]</c>.</description></item>
 /// <item><term>0x81 Answered</term><description>the write's reply, <c>[MessagePack Reply]</c> (<see cref="ReplySerializer"/>).</description></item>
 /// <item><term>0x82 NotApplied</term><description>this node is not the leader and took nothing: route again.</description></item>
 /// <item><term>0x83 Unknown</term><description>leadership changed after the append: the write may or may not apply.</description></item>
@@ -28,6 +31,9 @@ public static class PeerMessages
 
     /// <summary>A read-index request.</summary>
     public const byte ReadIndex = 0x02;
+
+    /// <summary>A forwarded write of a user other than <c>default</c>.</summary>
+    public const byte ProposeAs = 0x03;
 
     /// <summary>Answer: the write's reply.</summary>
     public const byte Answered = 0x81;
@@ -46,20 +52,39 @@ public static class PeerMessages
     /// <summary>The frame of a read-index request.</summary>
     public static byte[] ReadIndexRequest => ReadIndexRequestFrame;
 
-    /// <summary>The frame forwarding <paramref name="command"/> for database <paramref name="database"/>.</summary>
-    public static byte[] ProposeFrame(WriteCommand command, int database)
+    /// <summary>
+    /// The frame forwarding <paramref name="command"/> for database <paramref name="database"/>, run as ACL user
+    /// <paramref name="user"/> (whose permissions the state machine checks for what runs inside apply: a script's calls,
+    /// EXEC's commands, a session's owner).
+    /// </summary>
+    public static byte[] ProposeFrame(WriteCommand command, int database, string user = AclTable.DefaultUserName)
     {
         var body = new ArrayBufferWriter<byte>(256);
         body.GetSpan(1)[0] = (byte)database;
         body.Advance(1);
+        var asDefault = user == AclTable.DefaultUserName;
+        if (!asDefault)
+        {
+            var length = Encoding.UTF8.GetByteCount(user);
+            if (length > MaxUserNameBytes)
+                throw new ArgumentException($"A user name of {length} bytes cannot be forwarded.", nameof(user));
+            var span = body.GetSpan(1 + length);
+            span[0] = (byte)length;
+            Encoding.UTF8.GetBytes(user, span[1..]);
+            body.Advance(1 + length);
+        }
+
         MessagePackSerializer.Serialize(body, command, KeyValueStore.SerializerOptions);
-        return PeerProtocol.Frame(Propose, body.WrittenSpan);
+        return PeerProtocol.Frame(asDefault ? Propose : ProposeAs, body.WrittenSpan);
     }
 
-    /// <summary>Reads a <see cref="Propose"/> payload.</summary>
-    /// <exception cref="InvalidDataException">Empty, or the database is out of range.</exception>
+    /// <summary>The longest user name a forwarded write carries, in bytes of UTF-8.</summary>
+    public const int MaxUserNameBytes = 255;
+
+    /// <summary>Reads a <see cref="Propose"/> (or, with <paramref name="withUser"/>, a <see cref="ProposeAs"/>) payload.</summary>
+    /// <exception cref="InvalidDataException">Empty, the database is out of range, or the user name is cut or not UTF-8.</exception>
     /// <remarks>Throws MessagePack's <c>MessagePackSerializationException</c> when the command cannot be decoded.</remarks>
-    public static (int Database, WriteCommand Command) ReadPropose(in ReadOnlySequence<byte> payload)
+    public static (int Database, string User, WriteCommand Command) ReadPropose(in ReadOnlySequence<byte> payload, bool withUser = false)
     {
         if (payload.IsEmpty)
             throw new InvalidDataException("Empty Propose payload.");
@@ -68,11 +93,33 @@ public static class PeerMessages
         var database = first[0];
         if (database >= KeyValueStore.DatabaseCount)
             throw new InvalidDataException($"Propose for database {database}.");
-        var reader = new MessagePackReader(payload.Slice(1));
+
+        var user = AclTable.DefaultUserName;
+        var rest = payload.Slice(1);
+        if (withUser)
+        {
+            if (rest.IsEmpty)
+                throw new InvalidDataException("ProposeAs payload without a user.");
+            rest.Slice(0, 1).CopyTo(first);
+            if (rest.Length < 1 + first[0])
+                throw new InvalidDataException("ProposeAs payload with a cut user name.");
+            try
+            {
+                user = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(rest.Slice(1, first[0]));
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidDataException("ProposeAs user name is not UTF-8.", e);
+            }
+
+            rest = rest.Slice(1 + first[0]);
+        }
+
+        var reader = new MessagePackReader(rest);
         var command = MessagePackSerializer.Deserialize<WriteCommand>(ref reader, KeyValueStore.SerializerOptions);
         if (command is null || !reader.End)
             throw new InvalidDataException("Propose payload is not exactly one command.");
-        return (database, command);
+        return (database, user, command);
     }
 
     /// <summary>The answer frame for a write's outcome.</summary>

@@ -28,19 +28,21 @@ public sealed partial class PeerRequestHandler(
     /// <inheritdoc/>
     public Task<PeerFrame>? Handle(byte type, in ReadOnlySequence<byte> payload) => type switch
     {
-        PeerMessages.Propose => Propose(payload),
+        PeerMessages.Propose => Propose(payload, withUser: false),
+        PeerMessages.ProposeAs => Propose(payload, withUser: true),
         PeerMessages.ReadIndex when payload.IsEmpty => ReadIndexAsync(),
         PeerMessages.ReadIndex => throw new InvalidDataException("ReadIndex carries no payload."),
         _ => null,
     };
 
-    private Task<PeerFrame> Propose(in ReadOnlySequence<byte> payload)
+    private Task<PeerFrame> Propose(in ReadOnlySequence<byte> payload, bool withUser)
     {
         int database;
+        string user;
         StateMachine.Commands.WriteCommand command;
         try
         {
-            (database, command) = PeerMessages.ReadPropose(payload);
+            (database, user, command) = PeerMessages.ReadPropose(payload, withUser);
         }
         catch (MessagePackSerializationException e)
         {
@@ -56,7 +58,7 @@ public sealed partial class PeerRequestHandler(
             return Task.FromResult(PeerMessages.Encode(WriteOutcome.NotApplied));
 
         // ProposeAsync joins the open batch before it first awaits, so writes arriving in order are proposed in order.
-        return EncodeAsync(proposer.ProposeAsync(limits.Apply(command), database));
+        return EncodeAsync(proposer.ProposeAsync(limits.Apply(command), database, user));
 
         static async Task<PeerFrame> EncodeAsync(Task<WriteOutcome> outcome) => PeerMessages.Encode(await outcome.ConfigureAwait(false));
     }

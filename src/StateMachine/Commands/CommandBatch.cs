@@ -23,4 +23,12 @@ public sealed class CommandBatch
     /// </summary>
     [Key(2)]
     public byte[]? Databases { get; set; }
+
+    /// <summary>
+    /// The ACL user each command runs as (the client's <c>AUTH</c>), parallel to <see cref="Commands"/>; null when every
+    /// command runs as <c>default</c>, so the common case costs nothing in the log, and a null entry is <c>default</c>.
+    /// A command whose user no longer exists when it applies answers <c>-NOPERM</c> and changes nothing.
+    /// </summary>
+    [Key(3)]
+    public string?[]? Users { get; set; }
 }

@@ -1,3 +1,5 @@
+using RaftKv.StateMachine.Acl;
+
 namespace RaftKv.StateMachine.Commands;
 
 /// <summary>
@@ -8,8 +10,11 @@ namespace RaftKv.StateMachine.Commands;
 /// <param name="database">The selected database.</param>
 /// <param name="now">The time the command executes at (Unix ms).</param>
 /// <param name="logPosition">Where the write sits in the log (see <see cref="LogPosition"/>); 0 for reads.</param>
-public readonly struct CommandContext(KeyValueStore store, int database, long now, long logPosition = 0)
+/// <param name="user">The user the command runs as; null for <c>default</c>.</param>
+public readonly struct CommandContext(KeyValueStore store, int database, long now, long logPosition = 0, AclUser? user = null)
 {
+    private readonly AclUser? user = user;
+
     /// <summary>Commands one log entry may carry: positions in an entry fit below this.</summary>
     public const int MaxCommandsPerEntry = 65_535;
 
@@ -28,11 +33,20 @@ public readonly struct CommandContext(KeyValueStore store, int database, long no
     /// </summary>
     public long LogPosition { get; } = logPosition;
 
+    /// <summary>
+    /// The user the command runs as (resolved in the ACL table when the command applied or read): scripts' calls and
+    /// EXEC's commands are checked against it, sessions belong to it. <c>default</c> when none was given.
+    /// </summary>
+    public AclUser User => user ?? Store.Acl.Default;
+
+    /// <summary>The name of <see cref="User"/>.</summary>
+    public string UserName => User.Name;
+
     /// <summary>The selected database's keys.</summary>
     public Keyspace Keyspace => Store.Databases[Database];
 
     /// <summary>The same context in another database (a script's or a transaction's <c>SELECT</c>).</summary>
-    public CommandContext WithDatabase(int database) => new(Store, database, Now, LogPosition);
+    public CommandContext WithDatabase(int database) => new(Store, database, Now, LogPosition, user);
 
     /// <summary>The log position of the command at <paramref name="position"/> in the entry at <paramref name="index"/>.</summary>
     public static long ToLogPosition(long index, int position) => (index << 16) + position;

@@ -1,4 +1,5 @@
 using System.Text;
+using RaftKv.StateMachine.Acl;
 
 namespace RaftKv.StateMachine.Commands;
 
@@ -34,7 +35,24 @@ public delegate ParsedCommand CommandParse(ReadOnlySpan<ReadOnlyMemory<byte>> ar
 /// A command of the state machine as <c>COMMAND</c> describes it. <see cref="Arity"/> follows Redis: positive is
 /// exact, negative is a minimum, both counting the name.
 /// </summary>
-public sealed record CommandSpec(string Name, int Arity, bool IsWrite, int FirstKey, int LastKey, int KeyStep, CommandParse Parse);
+public sealed record CommandSpec(string Name, int Arity, bool IsWrite, int FirstKey, int LastKey, int KeyStep, CommandParse Parse)
+{
+    /// <summary>Redis 7.0's ACL categories of the command (<c>+@read</c>, <c>-@dangerous</c>...).</summary>
+    public AclCategories Categories { get; init; }
+
+    /// <summary>
+    /// What ACL key patterns each key position needs (Redis's key specs reduced to read/write): the n-th key found from
+    /// <see cref="FirstKey"/>/<see cref="LastKey"/>/<see cref="KeyStep"/> uses entry n, the last entry serving the rest.
+    /// Empty for a command without fixed key positions (scripts: <see cref="AclCheck"/> reads their <c>numkeys</c>).
+    /// </summary>
+    public IReadOnlyList<KeyAccess> KeyAccess { get; init; } = [];
+
+    /// <summary>The subcommands (<c>config|get</c>...), named <c>parent|sub</c>; empty for most commands.</summary>
+    public IReadOnlyList<CommandSpec> Subcommands { get; init; } = [];
+
+    /// <summary>Redis's <c>no_auth</c> flag (AUTH, HELLO, QUIT, RESET): runs whatever the user's command rules say.</summary>
+    public bool NoAuth { get; init; }
+}
 
 /// <summary>
 /// The data commands: name lookup, arity, option syntax. Errors found here are answered by the node at once and never
@@ -48,7 +66,7 @@ public static class CommandParser
 {
     /// <summary>Every data command, in the order <c>COMMAND</c> lists them.</summary>
     /// <remarks>Each family keeps its table in its own file; this list only joins them.</remarks>
-    public static IReadOnlyList<CommandSpec> Commands { get; } = [.. StringCommandTable.Specs(), .. ScriptCommandTable.Specs(), .. SessionCommandTable.Specs()];
+    public static IReadOnlyList<CommandSpec> Commands { get; } = [.. StringCommandTable.Specs(), .. ScriptCommandTable.Specs(), .. SessionCommandTable.Specs(), .. AclCommandTable.Specs()];
 
     // Looked up by length first: a handful of ASCII comparisons, no string per request.
     private static readonly CommandSpec[][] ByLength = Commands

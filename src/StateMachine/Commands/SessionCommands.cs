@@ -3,6 +3,9 @@ using MessagePack;
 using RaftKv.StateMachine.Memory;
 using RaftKv.StateMachine.Sessions;
 
+using C = RaftKv.StateMachine.Acl.AclCategories;
+using K = RaftKv.StateMachine.Acl.KeyAccess;
+
 namespace RaftKv.StateMachine.Commands;
 
 /// <summary>The session commands' table entries and shared errors (see <c>docs/resp-extensions.md</c>).</summary>
@@ -10,13 +13,13 @@ internal static class SessionCommandTable
 {
     public static CommandSpec[] Specs() =>
     [
-        new("session.open", 2, IsWrite: true, 0, 0, 0, SessionOpenCommand.Parse),
-        new("session.exec", -5, IsWrite: true, 0, 0, 0, SessionExecCommand.Parse),
-        new("session.keepalive", 2, IsWrite: true, 0, 0, 0, SessionKeepAliveCommand.Parse),
-        new("session.close", 2, IsWrite: true, 0, 0, 0, SessionCloseCommand.Parse),
-        new("lock.acquire", 4, IsWrite: true, 1, 1, 1, LockAcquireCommand.Parse),
-        new("lock.extend", 4, IsWrite: true, 1, 1, 1, LockExtendCommand.Parse),
-        new("lock.release", 3, IsWrite: true, 1, 1, 1, LockReleaseCommand.Parse),
+        new("session.open", 2, IsWrite: true, 0, 0, 0, SessionOpenCommand.Parse) { Categories = C.Write | C.Fast },
+        new("session.exec", -5, IsWrite: true, 0, 0, 0, SessionExecCommand.Parse) { Categories = C.Write | C.Fast },
+        new("session.keepalive", 2, IsWrite: true, 0, 0, 0, SessionKeepAliveCommand.Parse) { Categories = C.Write | C.Fast },
+        new("session.close", 2, IsWrite: true, 0, 0, 0, SessionCloseCommand.Parse) { Categories = C.Write | C.Fast },
+        new("lock.acquire", 4, IsWrite: true, 1, 1, 1, LockAcquireCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.Write] },
+        new("lock.extend", 4, IsWrite: true, 1, 1, 1, LockExtendCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.ReadWrite] },
+        new("lock.release", 3, IsWrite: true, 1, 1, 1, LockReleaseCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.ReadWrite] },
     ];
 
     public static Reply NoSession { get; } = Reply.Error("NOSESSION Unknown or expired session");
@@ -89,7 +92,7 @@ public sealed class SessionOpenCommand : WriteCommand
             sessions.SweepExpired(context.Now, SweepWhenFull);
         if (sessions.Count >= SessionTable.MaxSessions)
             return SessionCommandTable.TooManySessions;
-        sessions.Open(id, Ttl, context.Now);
+        sessions.Open(id, Ttl, context.Now, context.UserName);
         return Reply.FromInteger(id);
     }
 }
@@ -163,7 +166,7 @@ public sealed class SessionExecCommand : WriteCommand
     private protected override Reply ApplyCore(in CommandContext context)
     {
         var sessions = context.Store.Sessions;
-        if (!sessions.TryGetLive(Session, context.Now, out var session))
+        if (!sessions.TryGetLive(Session, context.Now, context.UserName, out var session))
             return SessionCommandTable.NoSession;
 
         sessions.Acknowledge(session, AcknowledgedBelow);
@@ -191,7 +194,7 @@ public sealed class SessionExecCommand : WriteCommand
     /// remembered replies, or a session that is gone, is never refused. The remembered reply is charged once it exists.
     /// </remarks>
     internal override long? MemoryGrowth(in CommandContext context)
-        => context.Store.Sessions.TryGetLive(Session, context.Now, out var session)
+        => context.Store.Sessions.TryGetLive(Session, context.Now, context.UserName, out var session)
            && !session.Replies.ContainsKey(Sequence) && Sequence >= Math.Max(session.AcknowledgedBelow, AcknowledgedBelow)
             ? Command.MemoryGrowth(context)
             : null;
@@ -218,7 +221,7 @@ public sealed class SessionKeepAliveCommand : WriteCommand
 
     private protected override Reply ApplyCore(in CommandContext context)
     {
-        if (!context.Store.Sessions.TryGetLive(Session, context.Now, out var session))
+        if (!context.Store.Sessions.TryGetLive(Session, context.Now, context.UserName, out var session))
             return SessionCommandTable.NoSession;
         context.Store.Sessions.Touch(session, context.Now);
         return Reply.Ok;
@@ -242,8 +245,12 @@ public sealed class SessionCloseCommand : WriteCommand
 
     private protected override Reply ApplyCore(in CommandContext context)
     {
-        var live = context.Store.Sessions.TryGetLive(Session, context.Now, out _);
-        context.Store.Sessions.Close(Session);
+        // Another user's session is left alone and answered as one that does not exist.
+        var sessions = context.Store.Sessions;
+        if (sessions.BelongsToAnother(Session, context.UserName))
+            return Reply.FromInteger(0);
+        var live = sessions.TryGetLive(Session, context.Now, out _);
+        sessions.Close(Session);
         return Reply.FromInteger(live ? 1 : 0);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using MessagePack;
+using RaftKv.StateMachine.Acl;
 
 namespace RaftKv.StateMachine.Commands;
 
@@ -212,6 +213,10 @@ public sealed class TransactionCommand : WriteCommand
                 return Reply.Error($"ERR unknown command '{unknown}' in a transaction");
         }
 
+        // Redis checks the permissions again at EXEC: the user's rules may have changed since the command was queued.
+        if (!context.User.IsUnrestricted && AclCheck.Evaluate(context.User, argv, out _, out _) is var denial and not AclDenial.None)
+            return denial == AclDenial.Command ? AclCommandDenied : AclKeyDenied;
+
         var name = argv[0].Span;
         if (Ascii.EqualsIgnoreCase(name, "ping"u8))
             return argv.Length == 1 ? Pong : argv.Length == 2 ? Reply.FromBulk(argv[1].ToArray()) : CommandParser.WrongArity("ping");
@@ -238,6 +243,12 @@ public sealed class TransactionCommand : WriteCommand
             return Reply.Ok;
         }
     }
+
+    private const string AclChanged =
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ";
+
+    private static readonly Reply AclCommandDenied = Reply.Error(AclChanged + "no permission to execute the command or subcommand");
+    private static readonly Reply AclKeyDenied = Reply.Error(AclChanged + "no permission to touch the specified keys");
 
     private WriteCommand WithLimits(WriteCommand command)
         => command is IStringLengthLimited limited && limited.MaxLength != MaxStringLength ? limited.WithMaxLength(MaxStringLength) : command;

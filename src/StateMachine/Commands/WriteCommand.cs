@@ -13,7 +13,7 @@ namespace RaftKv.StateMachine.Commands;
 /// <para>
 /// Each family of commands declares its own tags on a partial declaration of this class in its own file
 /// (<c>[Union(n, typeof(...))]</c>); tag ranges: 0–63 strings and keys, 64–79 scripting, 80–95 sessions and locks,
-/// 96–111 transactions (MULTI/EXEC), 112–127 configuration of the replicated state (<c>maxmemory</c>).
+/// 96–111 transactions (MULTI/EXEC), 112–127 configuration of the replicated state (<c>maxmemory</c>), 128–143 ACL users.
 /// </para>
 [Union(0, typeof(SetCommand))]
 [Union(1, typeof(DelCommand))]

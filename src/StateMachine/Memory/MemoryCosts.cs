@@ -38,6 +38,18 @@ public static class MemoryCosts
     /// <summary>Per cached script: its entry, its SHA1 name (a 40-character string) and the body's array header.</summary>
     public const long PerScript = 192;
 
+    /// <summary>
+    /// Per ACL user: the user, its command bitmap (one byte per command and subcommand of the table), its lists and its
+    /// table entry. Not measured: an estimate of the same order as a session's.
+    /// </summary>
+    public const long PerAclUser = 1024;
+
+    /// <summary>Per password, pattern or first-argument rule of an ACL user: its list slot and object.</summary>
+    public const long PerAclItem = 48;
+
+    /// <summary>What an ACL user costs, holding <paramref name="bytes"/> bytes of name, hashes and patterns in <paramref name="items"/> items.</summary>
+    public static long AclUser(long bytes, int items) => PerAclUser + bytes + (PerAclItem * items);
+
     /// <summary>What a key holding a value of <paramref name="valueLength"/> bytes costs.</summary>
     public static long Entry(long keyLength, long valueLength, bool expiring)
         => PerKey + keyLength + valueLength + (expiring ? PerExpiry : 0);

@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 using static RaftKv.StateMachine.Scripting.LuaNative;
 
@@ -32,7 +33,7 @@ internal sealed unsafe partial class ScriptEngine
             "discard", "watch", "unwatch", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe",
             "sunsubscribe", "quit", "reset", "hello", "auth", "monitor", "sync", "psync", "client", "wait",
             "session.open", "session.exec", "session.keepalive", "session.close", "lock.acquire", "lock.extend",
-            "lock.release",
+            "lock.release", "acl",
         }.Select(Encoding.ASCII.GetBytes),
     ];
 
@@ -148,6 +149,8 @@ internal sealed unsafe partial class ScriptEngine
     private Reply Execute(ReadOnlyMemory<byte>[] argv)
     {
         var name = argv[0].Span;
+        if (!call.User.IsUnrestricted && AclRefusal(argv) is { } refusal)
+            return refusal;
 
         // Connection commands Redis allows in scripts; the node owns them for clients, so scripts get them here.
         if (Ascii.EqualsIgnoreCase(name, "ping"u8))
@@ -180,6 +183,74 @@ internal sealed unsafe partial class ScriptEngine
             ParseOutcome.Read => parsed.Read!.Execute(context),
             _ => UnknownCommand,
         };
+    }
+
+    private static readonly Reply AclCommandDenied = Reply.Error("ERR The user executing the script can't run this command or subcommand");
+    private static readonly Reply AclKeyDenied =
+        Reply.Error("ERR The user executing the script can't access at least one of the keys mentioned in the command arguments");
+
+    // Redis checks the caller's permissions once the command is known, its arity right and it may run in a script:
+    // the other refusals keep their own errors, answered by Execute.
+    private Reply? AclRefusal(ReadOnlyMemory<byte>[] argv)
+    {
+        if (CommandTable.Find(argv[0].Span) is not { } spec || !CommandParser.HasValidArity(spec.Arity, argv.Length))
+            return null;
+        foreach (var denied in NotAllowedFromScript)
+        {
+            if (Ascii.EqualsIgnoreCase(argv[0].Span, denied))
+                return null;
+        }
+
+        return AclCheck.Evaluate(call.User, argv, out _, out _) switch
+        {
+            AclDenial.Command => AclCommandDenied,
+            AclDenial.Key => AclKeyDenied,
+            _ => null,
+        };
+    }
+
+    // redis.acl_check_cmd's native: true or false, nil for a command Redis would not find. Every argument is a string
+    // (the prelude converted numbers); copying them is charged as redis.call's are.
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int AclCheckCommand(nint luaState)
+    {
+        try
+        {
+            var engine = EngineOf(luaState);
+            var count = lua_gettop(luaState);
+            long cost = count;
+            for (var i = 1; i <= count; i++)
+            {
+                nuint size;
+                lua_tolstring(luaState, i, &size);
+                cost += (long)size / AllocationBytesPerInstruction;
+            }
+
+            if (!engine.Charge(cost))
+            {
+                lua_pushboolean(luaState, 0);
+                return 1;
+            }
+
+            var argv = new ReadOnlyMemory<byte>[count];
+            for (var i = 0; i < count; i++)
+            {
+                nuint length;
+                var bytes = lua_tolstring(luaState, i + 1, &length);
+                argv[i] = new ReadOnlySpan<byte>(bytes, checked((int)length)).ToArray();
+            }
+
+            if (CommandTable.Resolve(argv) is null)
+                lua_pushnil(luaState);
+            else
+                lua_pushboolean(luaState, AclCheck.Evaluate(engine.call.User, argv, out _, out _) == AclDenial.None ? 1 : 0);
+        }
+        catch
+        {
+            lua_pushboolean(luaState, 0);
+        }
+
+        return 1;
     }
 
     // TIME inside a script is the entry's cluster time (the read's time for EVAL_RO), never a clock.

@@ -137,7 +137,8 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
         lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RawCharge, 0);
         lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RawMatch, 0);
         lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&RawGsub, 0);
-        if (lua_pcallk(state, Openers.Length + 11, 2, 0, 0, 0) != LUA_OK)
+        lua_pushcclosure(state, (nint)(delegate* unmanaged[Cdecl]<nint, int>)&AclCheckCommand, 0);
+        if (lua_pcallk(state, Openers.Length + 12, 2, 0, 0, 0) != LUA_OK)
             throw new InvalidOperationException("The script runtime failed to start: " + TopString());
 
         var globals = lua_gettop(state) - 1;
@@ -588,8 +589,11 @@ internal sealed unsafe partial class ScriptEngine : IDisposable
 
 /// <summary>What a script runs against: the caller's store, database and time, and its keys and arguments.</summary>
 internal readonly struct ScriptCallContext(
-    KeyValueStore store, int database, long now, bool readOnly, string sha, byte[][] keys, byte[][] arguments)
+    KeyValueStore store, int database, long now, bool readOnly, string sha, byte[][] keys, byte[][] arguments, Acl.AclUser user)
 {
+    /// <summary>The caller: every <c>redis.call</c> is checked against its ACL permissions.</summary>
+    public Acl.AclUser User { get; } = user;
+
     public KeyValueStore Store { get; } = store;
 
     public int Database { get; } = database;

@@ -18,7 +18,7 @@ internal static class ScriptPrelude
     public const string Source = """
 local openbase, openstring, opentable, openmath, opencoroutine, opendebug,
   rawcall, rawpcall, rawsha1hex, rawsetresp, rawrand, rawseed, rawiscommand, rawinarena,
-  rawcharge, rawmatch, rawgsub = ...
+  rawcharge, rawmatch, rawgsub, rawaclcheck = ...
 local G = openbase()
 local string = openstring()
 local table = opentable()
@@ -488,11 +488,24 @@ redis.set_repl = cfunction(function(...)
     error({err = 'ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'})
   end
 end)
+-- Whether the script's caller could run the command (Redis's ACLCheckAllUserCommandPerm): arguments as redis.call
+-- takes them, the native gets strings only.
 redis.acl_check_cmd = cfunction(function(...)
-  if select('#', ...) < 1 then error({err = 'ERR Please specify at least one argument for this redis lib call'}) end
-  local name = ...
-  if type(name) ~= 'string' or not rawiscommand(name) then error({err = 'ERR Invalid command passed to redis.acl_check_cmd()'}) end
-  return true
+  local n = select('#', ...)
+  if n < 1 then error({err = 'ERR Please specify at least one argument for this redis lib call'}) end
+  local args = {...}
+  for i = 1, n do
+    local a = args[i]
+    local t = type(a)
+    if t == 'number' then
+      args[i] = math.type(a) == 'integer' and tostring(a) or string.format('%.17g', a)
+    elseif t ~= 'string' then
+      error({err = 'ERR Lua redis lib command arguments must be strings or integers'})
+    end
+  end
+  local allowed = rawaclcheck(table.unpack(args, 1, n))
+  if allowed == nil then error({err = 'ERR Invalid command passed to redis.acl_check_cmd()'}) end
+  return allowed
 end)
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end

@@ -49,7 +49,7 @@ public sealed class ScriptRuntime : IDisposable
             return error!;
         if (!store.Scripts.Contains(sha))
             store.Scripts.Add(body);
-        return engine.Run(code, new ScriptCallContext(store, context.Database, context.Now, readOnly: false, sha, keys, arguments));
+        return engine.Run(code, new ScriptCallContext(store, context.Database, context.Now, readOnly: false, sha, keys, arguments, context.User));
     }
 
     /// <summary><c>EVALSHA</c> (apply path).</summary>
@@ -60,7 +60,7 @@ public sealed class ScriptRuntime : IDisposable
         var engine = Writer();
         sha = sha.ToLowerInvariant();
         return Compiled(engine, sha, body, out var error) is { } code
-            ? engine.Run(code, new ScriptCallContext(store, context.Database, context.Now, readOnly: false, sha, keys, arguments))
+            ? engine.Run(code, new ScriptCallContext(store, context.Database, context.Now, readOnly: false, sha, keys, arguments, context.User))
             : error!;
     }
 
@@ -105,7 +105,7 @@ public sealed class ScriptRuntime : IDisposable
         try
         {
             return Compiled(engine, sha, body, out var error) is { } code
-                ? engine.Run(code, new ScriptCallContext(store, context.Database, context.Now, readOnly: true, sha, keys, arguments))
+                ? engine.Run(code, new ScriptCallContext(store, context.Database, context.Now, readOnly: true, sha, keys, arguments, context.User))
                 : error!;
         }
         finally

@@ -42,12 +42,12 @@ public sealed class SessionTable
 
     /// <summary>Opens a session that lives until <paramref name="now"/> + <paramref name="ttl"/> unless kept alive.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is outside <see cref="MinTtl"/> to <see cref="MaxTtl"/>.</exception>
-    public Session Open(long id, long ttl, long now)
+    public Session Open(long id, long ttl, long now, string owner = Acl.AclTable.DefaultUserName)
     {
         // A TTL from outside that range once overflowed Touch's sum into a session that never expired.
         ArgumentOutOfRangeException.ThrowIfLessThan(ttl, MinTtl);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, MaxTtl);
-        var session = new Session(id, ttl);
+        var session = new Session(id, ttl) { Owner = owner };
         sessions.Add(id, session);
         UsedMemory += session.UsedMemory;
         Touch(session, now);
@@ -60,6 +60,13 @@ public sealed class SessionTable
     /// <summary>Finds a live session at <paramref name="now"/>.</summary>
     public bool TryGetLive(long id, long now, out Session session)
         => sessions.TryGetValue(id, out session!) && session.ExpireAt > now;
+
+    /// <summary>True when a session with this id is held and another user than <paramref name="owner"/> opened it.</summary>
+    public bool BelongsToAnother(long id, string owner) => sessions.TryGetValue(id, out var session) && session.Owner != owner;
+
+    /// <summary>Finds a live session at <paramref name="now"/> that <paramref name="owner"/> opened (another's is not found).</summary>
+    public bool TryGetLive(long id, long now, string owner, out Session session)
+        => TryGetLive(id, now, out session) && session.Owner == owner;
 
     /// <summary>Extends a session's life to <paramref name="now"/> + its TTL.</summary>
     public void Touch(Session session, long now)
@@ -131,6 +138,12 @@ public sealed class Session(long id, long ttl)
 {
     /// <summary>The session id (the log position of the <c>SESSION.OPEN</c> that created it).</summary>
     public long Id { get; } = id;
+
+    /// <summary>
+    /// The ACL user that opened the session: only it may use, keep alive or close it (to anyone else the session does
+    /// not exist). In snapshots and the digest.
+    /// </summary>
+    public string Owner { get; internal set; } = Acl.AclTable.DefaultUserName;
 
     /// <summary>How long the session lives without activity (ms of cluster time).</summary>
     public long Ttl { get; } = ttl;

@@ -23,6 +23,7 @@ internal sealed class FakeNode : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private readonly Task accepting;
     private long nextSession = 100;
+    private int connections;
 
     public FakeNode()
     {
@@ -145,6 +146,7 @@ internal sealed class FakeNode : IAsyncDisposable
 
     private async Task ServeAsync(Socket socket)
     {
+        var connection = Interlocked.Increment(ref connections);
         await using var stream = new NetworkStream(socket, ownsSocket: true);
         var input = PipeReader.Create(stream);
         var muted = false;
@@ -158,7 +160,7 @@ internal sealed class FakeNode : IAsyncDisposable
                 var close = false;
                 while (!close && RespReader.TryRead(ref buffer, out var frame))
                 {
-                    var request = new FakeRequest([.. frame.Elements.Select(static e => e.AsString()!)]);
+                    var request = new FakeRequest([.. frame.Elements.Select(static e => e.AsString()!)]) { Connection = connection };
                     Received.Enqueue(request);
                     var reply = Intercept?.Invoke(request) ?? Answer(request);
                     if (reply.Closes)
@@ -192,6 +194,9 @@ internal sealed class FakeNode : IAsyncDisposable
 internal sealed record FakeRequest(string[] Args)
 {
     public string Name => Args[0].ToUpperInvariant();
+
+    /// <summary>Which connection to the node the request came on (1 for the first accepted, and so on).</summary>
+    public int Connection { get; init; }
 
     public bool IsSessionExec => Name == "SESSION.EXEC";
 

@@ -4,7 +4,7 @@ using RaftKv.Node.Resp;
 
 namespace RaftKv.Node.Tests.Resp;
 
-/// <summary>A <see cref="RespServer"/> on an ephemeral loopback port, stopped when disposed.</summary>
+/// <summary>A <see cref="RespServer"/> on a free loopback port, stopped when disposed.</summary>
 internal sealed class RespServerHarness : IAsyncDisposable
 {
     private RespServerHarness(RespServer server) => Server = server;
@@ -17,7 +17,7 @@ internal sealed class RespServerHarness : IAsyncDisposable
         int maxPendingReplies = 1024,
         TimeProvider? time = null)
     {
-        var options = new RespServerOptions { BindAddress = "127.0.0.1", Port = 0, MaxPendingReplies = maxPendingReplies };
+        var options = new RespServerOptions { BindAddress = "127.0.0.1", Port = RaftKv.Testing.LoopbackPorts.Free(1)[0], MaxPendingReplies = maxPendingReplies };
         var server = new RespServer(Options.Create(options), new ClientLimits(limits ?? new RespLimits()), handler,
             time ?? TimeProvider.System, NullLogger<RespServer>.Instance);
         await server.StartAsync(CancellationToken.None);

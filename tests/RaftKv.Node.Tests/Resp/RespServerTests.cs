@@ -209,7 +209,7 @@ public sealed class RespServerTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["RaftKv:Resp:BindAddress"] = "127.0.0.1",
-            ["RaftKv:Resp:Port"] = "0",
+            ["RaftKv:Resp:Port"] = RaftKv.Testing.LoopbackPorts.Free(1)[0].ToString(CultureInfo.InvariantCulture),
             ["RaftKv:Limits:MaxBulkLength"] = "4",
         });
         builder.Services.AddSingleton<IRespRequestHandler>(_handler);
