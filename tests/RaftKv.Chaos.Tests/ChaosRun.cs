@@ -57,10 +57,7 @@ internal static class ChaosRun
         {
             await cluster.WaitForLeaderAsync(TimeSpan.FromSeconds(30));
             var workloads = new Workloads.Workloads(cluster, history, RequestTimeout);
-            var clientOptions = new RaftKvClientOptions();
-            foreach (var node in LocalCluster.Nodes)
-                clientOptions.Endpoints.Add($"{cluster.Host(node)}:{LocalCluster.RespPort(node)}");
-            await using var client = await RaftKvConnection.ConnectAsync(clientOptions);
+            await using var client = await RaftKvConnection.ConnectAsync(cluster.ClientOptions());
             var nemesis = new Nemesis(cluster, history, new Random(rng.Next()), MaxClockSkew, profile.Faults);
 
             using (var stop = new CancellationTokenSource(profile.Duration))

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using RaftKv.Client;
 using RaftKv.Testing;
 
 namespace RaftKv.Chaos.Tests;
@@ -57,6 +58,31 @@ internal sealed class LocalCluster : IAsyncDisposable
             : new() { ["RAFTKV_TLS"] = "0", ["RAFTKV_REQUIREPASS"] = "" };
         await cluster.RunAsync(["start"], environment);
         return cluster;
+    }
+
+    /// <summary>RaftKv.Client's options for this cluster: every node, with its TLS files and password when it has them.</summary>
+    public RaftKvClientOptions ClientOptions()
+    {
+        var options = new RaftKvClientOptions();
+        foreach (var node in Nodes)
+            options.Endpoints.Add($"{Host(node)}:{RespPort(node)}");
+        if (Security is { } security)
+        {
+            options.User = security.User;
+            options.Password = security.Password;
+            if (security.CaCertFile is { } caFile)
+            {
+                options.Tls = new RaftKvTlsOptions
+                {
+                    Enabled = true,
+                    CaCertificateFile = caFile,
+                    ClientCertificateFile = security.CertFile,
+                    ClientKeyFile = security.KeyFile,
+                };
+            }
+        }
+
+        return options;
     }
 
     public Task<RespTestClient> ConnectAsync(int node, CancellationToken token = default) => RespTestClient.ConnectAsync(Host(node), RespPort(node), Security, token);
