@@ -29,7 +29,8 @@
 # handed over in the environment, never on a command line); RAFTKV_TLS=1 (at start) makes a development CA and
 # certificates once under data/local/tls and serves RESP over TLS only (same ports) with mutual TLS between nodes. Both
 # are remembered in data/local (the password in a mode-600 file) for every later verb until `wipe`; the verbs that talk
-# to the nodes then use redis-cli (--tls, and REDISCLI_AUTH for the password).
+# to the nodes then use redis-cli (--tls, and REDISCLI_AUTH for the password). A cluster whose default user's password
+# comes from elsewhere (an aclfile in RAFTKV_NODE_ARGS) is driven with REDISCLI_AUTH=<password> set for every verb.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -194,7 +195,7 @@ is_paused() {
 # close it), or with redis-cli when the cluster has TLS or a password (never on its command line: REDISCLI_AUTH).
 resp() {
   local n=$1; shift
-  if [[ $TLS == 1 || -n $PASS ]]; then
+  if [[ $TLS == 1 || -n $PASS || -n ${REDISCLI_AUTH:-} ]]; then
     # shellcheck disable=SC2046,SC2048,SC2086 # the option list and the command are meant to split into words
     (cd "$ROOT" && { [[ -z $PASS ]] || export REDISCLI_AUTH=$PASS; } &&
       timeout 2 redis-cli -h "$(host_of "$n")" -p "$(resp_port "$n")" $(cli_tls_args) $* 2>/dev/null) | tr -d '\r' || true
@@ -351,5 +352,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
