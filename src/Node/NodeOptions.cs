@@ -20,7 +20,8 @@ public sealed class ClusterMemberOptions
 
 /// <summary>
 /// The channel between members (configuration section <c>RaftKv:Peer</c>): a listener of its own, separate from the
-/// RESP port, that accepts only connections proving they hold the cluster secret.
+/// RESP port, that accepts only connections proving they hold the cluster secret. The same secret (with a handshake of
+/// its own) guards the Raft port.
 /// </summary>
 public sealed class PeerOptions
 {
@@ -43,7 +44,10 @@ public sealed class PeerOptions
     /// <summary>A file holding the cluster secret (surrounding white space is ignored); used when <see cref="ClusterSecret"/> is unset.</summary>
     public string? ClusterSecretFile { get; set; }
 
-    /// <summary>How long a new peer connection may take to complete the handshake before it is dropped.</summary>
+    /// <summary>
+    /// How long a new connection to the peer channel or to the Raft port may take to complete TLS (if on) and the
+    /// handshake before it is dropped.
+    /// </summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>

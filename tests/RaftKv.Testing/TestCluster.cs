@@ -51,6 +51,9 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>The port <c>{TlsPort}</c> stands for in this node's settings (free for a TLS listener; unused unless a setting names it).</summary>
     public int TlsPort(int node) => nodes[node].TlsPort;
 
+    /// <summary>The port of the node's Raft transport (<c>tcp://127.0.0.1:port</c> in <c>RaftKv:Members</c>).</summary>
+    public int RaftPort(int node) => nodes[node].RaftPort;
+
     /// <summary>The port of the node's peer channel (forwarded writes and read indexes between members).</summary>
     public int PeerPort(int node) => nodes[node].PeerPort;
 

@@ -335,6 +335,9 @@ public sealed class NodeCommands(
         var peers = services.GetService<PeerListener>();
         Line(text, "peer_connections_accepted", peers?.ConnectionsAccepted ?? 0);
         Line(text, "peer_connections_refused", peers?.ConnectionsRefused ?? 0);
+        var raftPort = services.GetService<Hosting.AuthenticatedRaftTransport>();
+        Line(text, "raft_connections_accepted", raftPort?.ConnectionsAccepted ?? 0);
+        Line(text, "raft_connections_refused", raftPort?.ConnectionsRefused ?? 0);
     }
 
     private void WriteKeyspace(StringBuilder text)

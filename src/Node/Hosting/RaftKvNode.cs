@@ -61,6 +61,10 @@ public static class RaftKvNode
         _ = ConfiguredUsers.Load(builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new(), onlyIfUninitialized: true);
         builder.Services.AddSingleton(new NodeIdentity(self));
         AddPeerChannel(builder.Services, nodeOptions, self);
+        var clusterTls = ClusterTls.FromOptions(nodeOptions.Tls);
+        if (clusterTls is not null && !tcp)
+            throw new NodeStartupException("RaftKv:Tls:Cluster=true needs the TCP Raft transport (tcp:// member addresses): the HTTP transport is not protected.");
+        builder.Services.AddSingleton(services => new PeerConnectionSecurity(services.GetRequiredService<ClusterSecret>(), clusterTls));
 
         var dataPath = Path.GetFullPath(nodeOptions.DataPath);
         var walOptions = new WriteAheadLog.Options

@@ -8,9 +8,11 @@ using Microsoft.Extensions.Options;
 namespace RaftKv.Node.Hosting;
 
 /// <summary>
-/// The Raft member over DotNext's own TCP transport (members addressed <c>tcp://host:port</c>) instead of HTTP/1.1 through
-/// Kestrel and HttpClient: one persistent connection per peer and DotNext's binary framing, without an HTTP request and
-/// response per AppendEntries.
+/// The Raft member over TCP (members addressed <c>tcp://host:port</c>) instead of HTTP/1.1 through Kestrel and
+/// HttpClient: one persistent connection per peer and DotNext's binary framing, without an HTTP request and response
+/// per AppendEntries. The sockets are RaftKv's (<see cref="AuthenticatedRaftTransport"/>, DotNext's custom transport):
+/// every connection proves the cluster secret — inside mutual TLS with <c>RaftKv:Tls:Cluster</c> — before DotNext reads
+/// a byte of it.
 /// </summary>
 internal static class TcpRaftTransport
 {
@@ -28,7 +30,8 @@ internal static class TcpRaftTransport
             {
                 var node = provider.GetRequiredService<IOptions<NodeOptions>>().Value;
                 var lower = raft.GetValue("lowerElectionTimeout", 150);
-                var configuration = new RaftCluster.TcpConfiguration(Resolve(node.RaftListen ?? publicEndPoint))
+                var transport = provider.GetRequiredService<AuthenticatedRaftTransport>();
+                var configuration = new RaftCluster.CustomTransportConfiguration(Resolve(node.RaftListen ?? publicEndPoint), transport, transport)
                 {
                     PublicEndPoint = Resolve(publicEndPoint),
                     ConfigurationStorage = null!, // DotNext's in-memory member list, filled below
@@ -36,6 +39,7 @@ internal static class TcpRaftTransport
                     UpperElectionTimeout = raft.GetValue("upperElectionTimeout", lower * 2),
                     // One request to a peer; rpcTimeout is the HTTP transport's name for the same bound.
                     RequestTimeout = raft.GetValue<TimeSpan?>("rpcTimeout") ?? raft.GetValue("requestTimeout", TimeSpan.FromSeconds(2)),
+                    // Covers the TCP connect, TLS and the handshake.
                     ConnectTimeout = TimeSpan.FromMilliseconds(lower),
                     HeartbeatThreshold = raft.GetValue("heartbeatThreshold", 0.5),
                     ColdStart = raft.GetValue("coldStart", false),
@@ -49,6 +53,7 @@ internal static class TcpRaftTransport
 
                 return new RaftCluster(configuration) { AuditTrail = provider.GetRequiredService<IPersistentState>() };
             })
+            .AddSingleton<AuthenticatedRaftTransport>()
             .AddSingleton<IRaftCluster>(provider => provider.GetRequiredService<RaftCluster>())
             .AddHostedService<Host>()
             .AddSingleton<IServer, NoHttpServer>();

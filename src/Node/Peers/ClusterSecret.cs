@@ -9,9 +9,6 @@ namespace RaftKv.Node.Peers;
 /// </summary>
 public sealed class ClusterSecret
 {
-    private static readonly byte[] ClientLabel = "raftkv-peer/1 client"u8.ToArray();
-    private static readonly byte[] ServerLabel = "raftkv-peer/1 server"u8.ToArray();
-
     private readonly byte[] key;
 
     /// <summary>A secret from its text.</summary>
@@ -65,20 +62,28 @@ public sealed class ClusterSecret
         }
     }
 
-    /// <summary>The proof a connecting member sends: MAC(client label, server nonce, client nonce).</summary>
-    public byte[] ClientProof(ReadOnlySpan<byte> serverNonce, ReadOnlySpan<byte> clientNonce) => Mac(ClientLabel, serverNonce, clientNonce);
+    /// <summary>The proof a connecting member sends on the peer channel (<see cref="HandshakeChannel.Peer"/>).</summary>
+    public byte[] ClientProof(ReadOnlySpan<byte> serverNonce, ReadOnlySpan<byte> clientNonce) => ClientProof(HandshakeChannel.Peer, serverNonce, clientNonce);
 
-    /// <summary>The proof the accepting member answers with: MAC(server label, client nonce, server nonce).</summary>
-    public byte[] ServerProof(ReadOnlySpan<byte> clientNonce, ReadOnlySpan<byte> serverNonce) => Mac(ServerLabel, clientNonce, serverNonce);
+    /// <summary>The proof the accepting member answers with on the peer channel (<see cref="HandshakeChannel.Peer"/>).</summary>
+    public byte[] ServerProof(ReadOnlySpan<byte> clientNonce, ReadOnlySpan<byte> serverNonce) => ServerProof(HandshakeChannel.Peer, clientNonce, serverNonce);
+
+    /// <summary>The proof a connecting member sends: MAC(channel's client label, server nonce, client nonce).</summary>
+    public byte[] ClientProof(HandshakeChannel channel, ReadOnlySpan<byte> serverNonce, ReadOnlySpan<byte> clientNonce)
+        => Mac(channel.ClientLabel.Span, serverNonce, clientNonce);
+
+    /// <summary>The proof the accepting member answers with: MAC(channel's server label, client nonce, server nonce).</summary>
+    public byte[] ServerProof(HandshakeChannel channel, ReadOnlySpan<byte> clientNonce, ReadOnlySpan<byte> serverNonce)
+        => Mac(channel.ServerLabel.Span, clientNonce, serverNonce);
 
     /// <summary>Compares proofs in constant time.</summary>
     public static bool Matches(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
         => CryptographicOperations.FixedTimeEquals(expected, actual);
 
-    private byte[] Mac(byte[] label, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    private byte[] Mac(ReadOnlySpan<byte> label, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
     {
         var message = new byte[label.Length + first.Length + second.Length];
-        label.CopyTo(message, 0);
+        label.CopyTo(message);
         first.CopyTo(message.AsSpan(label.Length));
         second.CopyTo(message.AsSpan(label.Length + first.Length));
         return HMACSHA256.HashData(key, message);

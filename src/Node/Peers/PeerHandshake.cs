@@ -9,38 +9,46 @@ namespace RaftKv.Node.Peers;
 /// frame is read. A refused connection is closed after the verdict.
 /// </summary>
 /// <remarks>
-/// This authenticates the connection, not each frame: until the channel runs over TLS (the security issue), someone
-/// on the network path could still inject into an established connection. It keeps every client of the RESP port,
-/// and anyone without the secret, out.
+/// The same handshake opens the peer channel and the Raft port, each bound to its own <see cref="HandshakeChannel"/>
+/// (magic and HMAC labels). It authenticates the connection, not each frame: without TLS (<c>RaftKv:Tls:Cluster</c>)
+/// someone on the network path could still inject into an established connection; with TLS it runs inside the
+/// mutually authenticated TLS session (see <see cref="PeerConnectionSecurity"/>). It keeps every client of the RESP
+/// port, and anyone without the secret, out.
 /// </remarks>
 public static class PeerHandshake
 {
     /// <summary>The accepting side. Returns the verdict it sent; only <see cref="HandshakeVerdict.Accepted"/> lets frames follow.</summary>
     /// <exception cref="PeerHandshakeException">The other end is not a RaftKv peer (wrong magic, or it closed early).</exception>
-    public static async Task<HandshakeVerdict> AcceptAsync(Stream stream, ClusterSecret secret, CancellationToken token)
+    public static Task<HandshakeVerdict> AcceptAsync(Stream stream, ClusterSecret secret, CancellationToken token)
+        => AcceptAsync(stream, secret, HandshakeChannel.Peer, token);
+
+    /// <summary>The accepting side of <paramref name="channel"/>'s handshake.</summary>
+    /// <exception cref="PeerHandshakeException">The other end does not speak this channel's handshake.</exception>
+    public static async Task<HandshakeVerdict> AcceptAsync(Stream stream, ClusterSecret secret, HandshakeChannel channel, CancellationToken token)
     {
+        var magic = channel.Magic.Span.ToArray();
         var serverNonce = RandomNumberGenerator.GetBytes(PeerProtocol.NonceLength);
         var challenge = new byte[PeerProtocol.ChallengeLength];
-        PeerProtocol.Magic.CopyTo(challenge);
+        magic.CopyTo(challenge, 0);
         challenge[4] = PeerProtocol.Version;
         serverNonce.CopyTo(challenge, 5);
         await stream.WriteAsync(challenge, token).ConfigureAwait(false);
 
         var response = new byte[PeerProtocol.ResponseLength];
         await ReadExactlyAsync(stream, response, token).ConfigureAwait(false);
-        if (!response.AsSpan(0, 4).SequenceEqual(PeerProtocol.Magic))
-            throw new PeerHandshakeException("the connection did not answer the peer handshake (not a RaftKv member)");
+        if (!response.AsSpan(0, 4).SequenceEqual(magic))
+            throw new PeerHandshakeException($"the connection did not answer the {channel} handshake (not a RaftKv member)");
 
         var clientNonce = response.AsSpan(5, PeerProtocol.NonceLength).ToArray();
         var verdict = response[4] != PeerProtocol.Version ? HandshakeVerdict.UnsupportedVersion
-            : ClusterSecret.Matches(secret.ClientProof(serverNonce, clientNonce), response.AsSpan(5 + PeerProtocol.NonceLength, PeerProtocol.ProofLength))
+            : ClusterSecret.Matches(secret.ClientProof(channel, serverNonce, clientNonce), response.AsSpan(5 + PeerProtocol.NonceLength, PeerProtocol.ProofLength))
                 ? HandshakeVerdict.Accepted
                 : HandshakeVerdict.WrongSecret;
 
         var answer = new byte[PeerProtocol.VerdictLength];
         answer[0] = (byte)verdict;
         if (verdict == HandshakeVerdict.Accepted)
-            secret.ServerProof(clientNonce, serverNonce).CopyTo(answer, 1);
+            secret.ServerProof(channel, clientNonce, serverNonce).CopyTo(answer, 1);
         await stream.WriteAsync(answer, token).ConfigureAwait(false);
         await stream.FlushAsync(token).ConfigureAwait(false);
         return verdict;
@@ -48,20 +56,26 @@ public static class PeerHandshake
 
     /// <summary>The connecting side; returns once the accepting member has accepted and proved the secret too.</summary>
     /// <exception cref="PeerHandshakeException">Refused, or the other end is not a member holding the secret.</exception>
-    public static async Task ConnectAsync(Stream stream, ClusterSecret secret, CancellationToken token)
+    public static Task ConnectAsync(Stream stream, ClusterSecret secret, CancellationToken token)
+        => ConnectAsync(stream, secret, HandshakeChannel.Peer, token);
+
+    /// <summary>The connecting side of <paramref name="channel"/>'s handshake.</summary>
+    /// <exception cref="PeerHandshakeException">Refused, or the other end is not a member holding the secret.</exception>
+    public static async Task ConnectAsync(Stream stream, ClusterSecret secret, HandshakeChannel channel, CancellationToken token)
     {
+        var magic = channel.Magic.Span.ToArray();
         var challenge = new byte[PeerProtocol.ChallengeLength];
         await ReadExactlyAsync(stream, challenge, token).ConfigureAwait(false);
-        if (!challenge.AsSpan(0, 4).SequenceEqual(PeerProtocol.Magic))
-            throw new PeerHandshakeException("the address does not answer as a RaftKv peer port (is it the RESP or Raft port?)");
+        if (!challenge.AsSpan(0, 4).SequenceEqual(magic))
+            throw new PeerHandshakeException($"the address does not answer as a RaftKv {channel} port (is it another of the node's ports?)");
 
         var serverNonce = challenge.AsSpan(5, PeerProtocol.NonceLength).ToArray();
         var clientNonce = RandomNumberGenerator.GetBytes(PeerProtocol.NonceLength);
         var response = new byte[PeerProtocol.ResponseLength];
-        PeerProtocol.Magic.CopyTo(response);
+        magic.CopyTo(response, 0);
         response[4] = PeerProtocol.Version;
         clientNonce.CopyTo(response, 5);
-        secret.ClientProof(serverNonce, clientNonce).CopyTo(response, 5 + PeerProtocol.NonceLength);
+        secret.ClientProof(channel, serverNonce, clientNonce).CopyTo(response, 5 + PeerProtocol.NonceLength);
         await stream.WriteAsync(response, token).ConfigureAwait(false);
         await stream.FlushAsync(token).ConfigureAwait(false);
 
@@ -70,7 +84,7 @@ public static class PeerHandshake
         switch ((HandshakeVerdict)answer[0])
         {
             case HandshakeVerdict.Accepted:
-                if (!ClusterSecret.Matches(secret.ServerProof(clientNonce, serverNonce), answer.AsSpan(1)))
+                if (!ClusterSecret.Matches(secret.ServerProof(channel, clientNonce, serverNonce), answer.AsSpan(1)))
                     throw new PeerHandshakeException("the peer accepted but could not prove the cluster secret", HandshakeVerdict.WrongSecret);
                 return;
             case HandshakeVerdict.WrongSecret:

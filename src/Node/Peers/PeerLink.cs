@@ -22,7 +22,7 @@ public enum PeerCallStatus
 public readonly record struct PeerCallResult(PeerCallStatus Status, byte Type = 0, byte[]? Payload = null);
 
 /// <summary>
-/// One authenticated, pipelined connection to a peer's channel. Requests made in order leave in that order and their
+/// One authenticated (and, with <c>RaftKv:Tls:Cluster</c>, TLS) pipelined connection to a peer's channel. Requests made in order leave in that order and their
 /// answers come back in that order, which keeps each client's forwarded writes in order.
 /// </summary>
 /// <remarks>
@@ -36,7 +36,7 @@ public sealed partial class PeerLink : IAsyncDisposable
     private readonly Queue<Pending> awaitingAnswer = new();
     private readonly Lock gate = new();
     private readonly CancellationTokenSource closed = new();
-    private readonly ClusterSecret secret;
+    private readonly PeerConnectionSecurity security;
     private readonly TimeSpan timeout;
     private readonly long maxFrameBytes;
     private readonly ILogger logger;
@@ -44,14 +44,14 @@ public sealed partial class PeerLink : IAsyncDisposable
 
     /// <summary>Opens a link to the peer channel at <paramref name="address"/> (<c>host:port</c>).</summary>
     /// <param name="address">The peer's channel address.</param>
-    /// <param name="secret">The cluster secret the handshake proves.</param>
+    /// <param name="security">TLS (if configured) and the cluster secret the handshake proves.</param>
     /// <param name="timeout">How long a connect, a handshake, or one request may take.</param>
     /// <param name="maxFrameBytes">The largest answer frame accepted.</param>
     /// <param name="logger">Where connection problems are logged.</param>
-    public PeerLink(string address, ClusterSecret secret, TimeSpan timeout, long maxFrameBytes, ILogger logger)
+    public PeerLink(string address, PeerConnectionSecurity security, TimeSpan timeout, long maxFrameBytes, ILogger logger)
     {
         Address = address;
-        this.secret = secret;
+        this.security = security;
         this.timeout = timeout;
         this.maxFrameBytes = maxFrameBytes;
         this.logger = logger;
@@ -96,15 +96,14 @@ public sealed partial class PeerLink : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        NetworkStream stream;
+        Stream stream;
         try
         {
             using var connecting = CancellationTokenSource.CreateLinkedTokenSource(closed.Token);
             connecting.CancelAfter(timeout);
             var (host, port) = PeerAddress.Split(Address);
             await socket.ConnectAsync(host, port, connecting.Token).ConfigureAwait(false);
-            stream = new NetworkStream(socket, ownsSocket: false);
-            await PeerHandshake.ConnectAsync(stream, secret, connecting.Token).ConfigureAwait(false);
+            stream = await security.ConnectAsync(new NetworkStream(socket, ownsSocket: false), host, HandshakeChannel.Peer, connecting.Token).ConfigureAwait(false);
         }
         catch (PeerHandshakeException e) when (e.Verdict is not null)
         {
@@ -124,7 +123,7 @@ public sealed partial class PeerLink : IAsyncDisposable
         await stream.DisposeAsync().ConfigureAwait(false);
     }
 
-    private async Task WriteLoopAsync(NetworkStream stream)
+    private async Task WriteLoopAsync(Stream stream)
     {
         var reader = outgoing.Reader;
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);

@@ -24,7 +24,7 @@ public readonly record struct PeerFrame(byte Type, ReadOnlyMemory<byte> Payload)
 
 /// <summary>
 /// The peer channel's server: a listener of its own (never the RESP port) that accepts only connections completing
-/// the handshake with the cluster secret, then serves their request frames, answering in request order.
+/// mutual TLS (with <c>RaftKv:Tls:Cluster</c>) and the handshake with the cluster secret, then serves their request frames, answering in request order.
 /// </summary>
 /// <remarks>
 /// Nothing a connection sends before it proves the secret is read beyond the fixed-size handshake; a frame that is
@@ -37,7 +37,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
     private const int MaxPendingAnswers = 16 * 1024;
 
     private readonly PeerOptions options;
-    private readonly ClusterSecret secret;
+    private readonly PeerConnectionSecurity security;
     private readonly IPeerRequestHandler handler;
     private readonly ILogger<PeerListener> logger;
     private readonly CancellationTokenSource stopping = new();
@@ -49,10 +49,10 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
     private long refused;
 
     /// <summary>Creates the listener; it listens from <see cref="StartAsync"/> on.</summary>
-    public PeerListener(IOptions<NodeOptions> options, ClusterSecret secret, IPeerRequestHandler handler, ILogger<PeerListener> logger)
+    public PeerListener(IOptions<NodeOptions> options, PeerConnectionSecurity security, IPeerRequestHandler handler, ILogger<PeerListener> logger)
     {
         this.options = options.Value.Peer;
-        this.secret = secret;
+        this.security = security;
         this.handler = handler;
         this.logger = logger;
     }
@@ -138,7 +138,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
         await Task.Yield();
         var remote = socket.RemoteEndPoint;
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(token);
-        var stream = new NetworkStream(socket, ownsSocket: true);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
         var proved = false;
         try
         {
@@ -146,7 +146,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(token))
             {
                 handshake.CancelAfter(options.HandshakeTimeout);
-                var verdict = await PeerHandshake.AcceptAsync(stream, secret, handshake.Token).ConfigureAwait(false);
+                (stream, var verdict) = await security.AcceptAsync(stream, HandshakeChannel.Peer, handshake.Token).ConfigureAwait(false);
                 if (verdict != HandshakeVerdict.Accepted)
                 {
                     Interlocked.Increment(ref refused);

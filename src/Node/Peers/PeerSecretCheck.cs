@@ -14,7 +14,7 @@ namespace RaftKv.Node.Peers;
 public sealed partial class PeerSecretCheck(
     IOptions<NodeOptions> options,
     NodeIdentity self,
-    ClusterSecret secret,
+    PeerConnectionSecurity security,
     ILogger<PeerSecretCheck> logger)
 {
     /// <summary>Probes the other members; throws when every member that answered refused this node's secret.</summary>
@@ -56,7 +56,7 @@ public sealed partial class PeerSecretCheck(
             var (host, port) = PeerAddress.Split(peer);
             using var client = new System.Net.Sockets.TcpClient { NoDelay = true };
             await client.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
-            await PeerHandshake.ConnectAsync(client.GetStream(), secret, deadline.Token).ConfigureAwait(false);
+            await using var stream = await security.ConnectAsync(client.GetStream(), host, HandshakeChannel.Peer, deadline.Token).ConfigureAwait(false);
             return HandshakeVerdict.Accepted;
         }
         catch (PeerHandshakeException e) when (e.Verdict is { } verdict)

@@ -18,7 +18,7 @@ namespace RaftKv.Node.Routing;
 public sealed partial class LeaderForwarder : IAsyncDisposable
 {
     private readonly ClusterView view;
-    private readonly ClusterSecret secret;
+    private readonly PeerConnectionSecurity security;
     private readonly ILogger<LeaderForwarder> logger;
     private readonly PeerLink?[] links;
     private readonly TimeSpan timeout;
@@ -27,10 +27,10 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
     private long forwarded;
 
     /// <summary>Creates the pool; links open on first use.</summary>
-    public LeaderForwarder(ClusterView view, ClusterSecret secret, IOptions<NodeOptions> options, ILogger<LeaderForwarder> logger)
+    public LeaderForwarder(ClusterView view, PeerConnectionSecurity security, IOptions<NodeOptions> options, ILogger<LeaderForwarder> logger)
     {
         this.view = view;
-        this.secret = secret;
+        this.security = security;
         this.logger = logger;
         links = new PeerLink?[Math.Max(1, options.Value.ForwardConnections) + 1];
         timeout = options.Value.ForwardTimeout;
@@ -79,7 +79,7 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
             if (links[slot] is { } old)
                 _ = old.DisposeAsync();
             LogConnecting(logger, leader, slot);
-            return links[slot] = new PeerLink(leader, secret, timeout, maxFrameBytes, logger);
+            return links[slot] = new PeerLink(leader, security, timeout, maxFrameBytes, logger);
         }
     }
 
