@@ -284,7 +284,15 @@ stop_node() {
 }
 
 # What TLS and passwords need before a node starts: the certificates, and redis-cli to talk to the nodes.
+check_security() {
+  if [[ $TLS == 1 && ${TRANSPORT:-$(config_scheme)} == http ]]; then
+    echo "RAFTKV_TLS=1 needs the TCP Raft transport (a node with mutual TLS between members refuses Raft over HTTP)" >&2; exit 2
+  fi
+  return 0
+}
+
 secure_setup() {
+  check_security
   [[ $TLS == 1 ]] && tls_files
   if [[ $TLS == 1 || -n $PASS ]]; then need_tool redis-cli redis-tools; fi
   return 0
@@ -300,6 +308,7 @@ case "$cmd" in
         echo "node$n runs with other TLS/password settings than asked: stop the cluster first" >&2; exit 2
       fi
     done
+    check_security
     save_security
     build
     secure_setup

@@ -56,7 +56,17 @@ internal sealed class LocalCluster : IAsyncDisposable
         Dictionary<string, string> environment = cluster.Security is { Password: { } password }
             ? new() { ["RAFTKV_TLS"] = "1", ["RAFTKV_REQUIREPASS"] = password }
             : new() { ["RAFTKV_TLS"] = "0", ["RAFTKV_REQUIREPASS"] = "" };
-        await cluster.RunAsync(["start"], environment);
+        try
+        {
+            await cluster.RunAsync(["start"], environment);
+        }
+        catch
+        {
+            // A start that failed half-way may have left nodes (and namespaces) behind: stop them before failing.
+            await cluster.DisposeAsync();
+            throw;
+        }
+
         return cluster;
     }
 
