@@ -4,10 +4,10 @@
 #   bench/run.sh            full run (about 6-8 minutes): throughput/latency table, failover, memory, log growth
 #   bench/run.sh --quick    throughput/latency only, fewer requests
 #   bench/run.sh --quick --tls
-#                           the same over TLS, against a cluster started with RAFTKV_TLS=1 (certificates from
-#                           local-cluster.sh under $RAFTKV_DATA/tls: ca.crt, client.crt, client.key, node1.crt/.key),
-#                           and a redis-server with TLS on the same certificates; every row also measured without
-#                           TLS where the servers still listen in plaintext, so the table shows the cost of TLS
+#                           every case without TLS, then over TLS against a cluster restarted with RAFTKV_TLS=1
+#                           (certificates from local-cluster.sh under $RAFTKV_DATA/tls: ca.crt, client.crt,
+#                           client.key, node1.crt/.key) and redis-server with a TLS port on the same certificates:
+#                           the table shows the cost of TLS for both, in one run
 #
 # Starts the local 3-node cluster (cluster-config/local-cluster.sh, fresh data under data/bench) and a redis-server
 # with appendonly yes / appendfsync always on 127.0.0.1:6390, runs the same redis-benchmark binary with the same
@@ -45,18 +45,10 @@ trap cleanup EXIT
 
 # --- servers ----------------------------------------------------------------------------------------------------
 "$LC" wipe >/dev/null 2>&1 || true
-if ((TLS)); then RAFTKV_TLS=1 "$LC" start >/dev/null; else "$LC" start >/dev/null; fi
+"$LC" start >/dev/null   # plaintext first, also with --tls: the same run measures both
 TLS_DIR=${RAFTKV_TLS_DIR:-$RAFTKV_DATA/tls}
 TLS_ARGS=()
 redis_tls=()
-if ((TLS)); then
-  for file in ca.crt client.crt client.key node1.crt node1.key; do
-    [[ -f $TLS_DIR/$file ]] || { echo "no $TLS_DIR/$file: does cluster-config/local-cluster.sh support RAFTKV_TLS=1 yet?" >&2; exit 1; }
-  done
-  TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/client.crt" --key "$TLS_DIR/client.key")
-  redis_tls=(--tls-port $REDIS_TLS_PORT --tls-cert-file "$TLS_DIR/node1.crt" --tls-key-file "$TLS_DIR/node1.key"
-    --tls-ca-cert-file "$TLS_DIR/ca.crt")
-fi
 start_redis() {
   redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$WORK" --appendonly yes --appendfsync always --save "" \
     "${redis_tls[@]}" --daemonize yes --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
@@ -64,8 +56,27 @@ start_redis() {
 }
 start_redis
 
-# With TLS: node N's TLS port is its RESP port when that speaks TLS, else the tls_port its INFO names (the plaintext
-# port still open), else RAFTKV_TLS_PORT_BASE + N. Its plaintext port, for the rows without TLS, only if it answers.
+# Restarts the cluster with RAFTKV_TLS=1 (local-cluster.sh makes the certificates) and redis-server with a TLS port
+# on node1's certificate (client certificates required, as the nodes do).
+switch_to_tls() {
+  "$LC" stop >/dev/null
+  "$LC" wipe >/dev/null 2>&1 || true
+  RAFTKV_TLS=1 "$LC" start >/dev/null
+  local file
+  for file in ca.crt client.crt client.key node1.crt node1.key; do
+    [[ -f $TLS_DIR/$file ]] || { echo "no $TLS_DIR/$file: does cluster-config/local-cluster.sh support RAFTKV_TLS=1 yet?" >&2; exit 1; }
+  done
+  TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/client.crt" --key "$TLS_DIR/client.key")
+  redis_tls=(--tls-port $REDIS_TLS_PORT --tls-cert-file "$TLS_DIR/node1.crt" --tls-key-file "$TLS_DIR/node1.key"
+    --tls-ca-cert-file "$TLS_DIR/ca.crt")
+  kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
+  for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 || break; sleep 0.1; done
+  rm -rf "$WORK/appendonlydir" "$WORK"/*.aof
+  start_redis
+}
+
+# Node N's TLS port: its RESP port when that speaks TLS (local-cluster.sh serves TLS only, on the same ports), else the
+# tls_port its INFO names (a plaintext port still open), else RAFTKV_TLS_PORT_BASE + N.
 tls_port_of() {
   local n=$1 port=$((6380 + $1)) named
   if [[ $(timeout 5 redis-cli "${TLS_ARGS[@]}" -p "$port" PING 2>/dev/null) == PONG ]]; then echo "$port"; return; fi
@@ -74,26 +85,18 @@ tls_port_of() {
   [[ -n ${RAFTKV_TLS_PORT_BASE:-} ]] && { echo $((RAFTKV_TLS_PORT_BASE + n)); return; }
   echo "cannot find node $n's TLS port (set RAFTKV_TLS_PORT_BASE)" >&2; exit 1
 }
-plain_port_of() { local port=$((6380 + $1)); [[ $(timeout 5 redis-cli -p "$port" PING 2>/dev/null) == PONG ]] && echo "$port" || true; }
 
 leader_port() { echo $((6380 + $("$LC" leader))); }
 follower_port() { echo $((6380 + $("$LC" leader) % 3 + 1)); }
 leader_tls_port() { tls_port_of "$("$LC" leader)"; }
 follower_tls_port() { tls_port_of $(($("$LC" leader) % 3 + 1)); }
-leader_plain_port() { plain_port_of "$("$LC" leader)"; }
-follower_plain_port() { plain_port_of $(($("$LC" leader) % 3 + 1)); }
 
 # --- warm-up: the nodes JIT-compile their hot paths on first use (tiered compilation); measure warm processes ------
 warm_up() {
   redis-benchmark -h 127.0.0.1 -p "$@" -t set,get -c 50 -n 30000 -r 100000 -d 100 -q >/dev/null 2>&1 || true
   redis-benchmark -h 127.0.0.1 -p "$@" -t set,get -c 1 -n 2000 -r 100000 -d 100 -q >/dev/null 2>&1 || true
 }
-if ((TLS)); then
-  for port in "$(leader_tls_port)" "$(follower_tls_port)" $REDIS_TLS_PORT; do warm_up "$port" "${TLS_ARGS[@]}"; done
-  for port in $(leader_plain_port) $(follower_plain_port) $REDIS_PORT; do warm_up "$port"; done
-else
-  for port in "$(leader_port)" "$(follower_port)" $REDIS_PORT; do warm_up "$port"; done
-fi
+for port in "$(leader_port)" "$(follower_port)" $REDIS_PORT; do warm_up "$port"; done
 
 # --- throughput and latency -------------------------------------------------------------------------------------
 N=$((QUICK ? 30000 : 100000)); N1=$((QUICK ? 3000 : 10000))
@@ -117,27 +120,36 @@ measure() {
 }
 table="| workload | RaftKv rps | Redis rps | ratio | RaftKv p50 / p99 ms | Redis p50 / p99 ms |
 |---|---|---|---|---|---|"
-# With TLS: "rps p50 p99" over TLS, or "- - -" when there is no such port (a TLS-only node has no plaintext rows).
+# "rps p50 p99" over TLS, with the local cluster's CA and client certificate.
 measure_tls() {
   local port=$1; shift
   # shellcheck disable=SC2086
   redis-benchmark -h 127.0.0.1 -p "$port" "${TLS_ARGS[@]}" --csv $* 2>/dev/null | tail -n 1 | tr -d '"' | awk -F, '{printf "%.0f %.3f %.3f", $2, $5, $7}'
 }
-measure_or_dash() { if [[ -z $1 ]]; then echo "- - -"; else measure "$@"; fi; }
-cost() { awk -v t="$1" -v p="$2" 'BEGIN { if (p == "-" || p <= 0) print "-"; else printf "%.2fx", t / p }'; }
+cost() { awk -v t="$1" -v p="$2" 'BEGIN { if (p <= 0) print "-"; else printf "%.2fx", t / p }'; }
 if ((TLS)); then
-  table="| workload (TLS) | RaftKv TLS rps | Redis TLS rps | ratio | RaftKv TLS p50 / p99 ms | Redis TLS p50 / p99 ms | RaftKv plain rps | TLS / plain RaftKv | Redis plain rps | TLS / plain Redis |
+  # Plaintext first (this cluster), then the same cases over TLS (a fresh cluster with RAFTKV_TLS=1).
+  plain_k=(); plain_r=()
+  for entry in "${cases[@]}"; do
+    rest=${entry#*|}; node=${rest%%|*}; args=${rest#*|}
+    read -r k_rps _ _ <<<"$(measure "$("${node}_port")" "$args")"
+    read -r r_rps _ _ <<<"$(measure $REDIS_PORT "$args")"
+    plain_k+=("$k_rps"); plain_r+=("$r_rps")
+  done
+  switch_to_tls
+  for port in "$(leader_tls_port)" "$(follower_tls_port)" $REDIS_TLS_PORT; do warm_up "$port" "${TLS_ARGS[@]}"; done
+  table="| workload (TLS) | RaftKv TLS rps | Redis TLS rps | ratio | RaftKv TLS p50 / p99 ms | Redis TLS p50 / p99 ms | RaftKv plain rps | RaftKv TLS / plain | Redis plain rps | Redis TLS / plain |
 |---|---|---|---|---|---|---|---|---|---|"
+  i=0
   for entry in "${cases[@]}"; do
     name=${entry%%|*}; rest=${entry#*|}; node=${rest%%|*}; args=${rest#*|}
     read -r k_rps k_p50 k_p99 <<<"$(measure_tls "$("${node}_tls_port")" "$args")"
     read -r r_rps r_p50 r_p99 <<<"$(measure_tls $REDIS_TLS_PORT "$args")"
-    read -r kp_rps _ _ <<<"$(measure_or_dash "$("${node}_plain_port")" "$args")"
-    read -r rp_rps _ _ <<<"$(measure $REDIS_PORT "$args")"
     ratio=$(awk -v a="$k_rps" -v b="$r_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    line="| \`$name\` | $k_rps | $r_rps | ${ratio}x | $k_p50 / $k_p99 | $r_p50 / $r_p99 | $kp_rps | $(cost "$k_rps" "$kp_rps") | $rp_rps | $(cost "$r_rps" "$rp_rps") |"
+    line="| \`$name\` | $k_rps | $r_rps | ${ratio}x | $k_p50 / $k_p99 | $r_p50 / $r_p99 | ${plain_k[i]} | $(cost "$k_rps" "${plain_k[i]}") | ${plain_r[i]} | $(cost "$r_rps" "${plain_r[i]}") |"
     echo "$line"
     table+=$'\n'"$line"
+    i=$((i + 1))
   done
   cases=()
 fi
@@ -256,8 +268,8 @@ Redis: one redis-server, \`appendonly yes\`, \`appendfsync always\`. Same \`redi
 (\`-d 100 -r 100000\`, keys random in 100k).
 $(if ((TLS)); then echo "
 TLS: \`redis-benchmark --tls\` with the local cluster's CA and client certificate (client certificates verified by
-every server); redis-server on $REDIS_TLS_PORT with node1's certificate. \"plain\" columns: the same run without TLS, where
-a plaintext port is open (\"-\" when the nodes serve TLS only)."; fi)
+every server); redis-server on $REDIS_TLS_PORT with node1's certificate. \"plain\" columns: the same cases measured earlier in
+this run without TLS (RaftKv: a fresh plaintext cluster; Redis: its plaintext port)."; fi)
 
 $table
 

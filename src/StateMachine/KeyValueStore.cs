@@ -172,7 +172,7 @@ public sealed class KeyValueStore
         foreach (var (_, body) in Scripts.Entries)
             used += MemoryCosts.Script(body.Length);
         foreach (var user in Acl.Users)
-            used += user.MemoryCost();
+            used += AclTable.Cost(user);
         foreach (var session in Sessions.All)
         {
             used += MemoryCosts.PerSession;

@@ -146,6 +146,37 @@ public sealed class MessagePackContractTests
 
         Assert.Equal(typeof(SetCommand), tags[0]);
         Assert.Equal(typeof(DelCommand), tags[1]);
+
+        // ACL users (range 128..143).
+        Assert.Equal(typeof(AclSetUserCommand), tags[128]);
+        Assert.Equal(typeof(AclDelUserCommand), tags[129]);
+        Assert.Equal(typeof(AclLoadCommand), tags[130]);
+        Assert.DoesNotContain(tags.Keys, static k => k is > 130 and <= 143);
+    }
+
+    [Fact]
+    public void ACL_writes_and_a_batch_with_users_serialize_to_the_pinned_bytes()
+    {
+        var batch = new CommandBatch
+        {
+            Timestamp = 1,
+            Commands =
+            [
+                new AclSetUserCommand { Name = "u"u8.ToArray(), Rules = ["on"u8.ToArray()] },
+                new AclDelUserCommand { Names = ["u"u8.ToArray()] },
+                new AclLoadCommand { Users = [new AclUserRules { Name = "u"u8.ToArray(), Rules = [] }], OnlyIfUninitialized = true },
+            ],
+            Users = [null, "u", null],
+        };
+
+        const string pinned = "94" + "01" + "93"
+            + "92CC80" + "92" + "C40175" + "91C4026F6E" // tag 128: [Name, Rules]
+            + "92CC81" + "91" + "91C40175" // tag 129: [Names]
+            + "92CC82" + "92" + "91" + "92C40175" + "90" + "C3" // tag 130: [[ [Name, Rules] ], OnlyIfUninitialized]
+            + "C0" // no databases
+            + "93" + "C0" + "A175" + "C0"; // users: default, u, default
+        Assert.Equal(pinned, Serialize(batch));
+        Assert.Equal(pinned, Serialize(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(Convert.FromHexString(pinned)))));
     }
 
     [Fact]

@@ -46,6 +46,7 @@ internal static class OtherCommands
         21 => ["LOCK.ACQUIRE", Key(rng), Value(rng), Ttl(rng)],
         22 => rng.Next(2) == 0 ? ["LOCK.EXTEND", Key(rng), Value(rng), Ttl(rng)] : ["LOCK.RELEASE", Key(rng), Value(rng)],
         23 => ["SESSION.OPEN", N(rng.Next(1_000, 3_000))],
+        25 => rng.Next(3) == 0 ? ["ACL", "DELUSER", "u" + N(rng.Next(3))] : ["ACL", "SETUSER", "u" + N(rng.Next(3)), "on", "~k*", rng.Next(2) == 0 ? "+@all" : "-@all"],
         24 => ["SESSION.EXEC", SessionId(rng), N(rng.Next(1, 6)), N(rng.Next(0, 4)), .. Write(rng, now) is var inner && inner[0].StartsWith("SESSION.", StringComparison.Ordinal) ? ["INCR", Key(rng)] : inner],
         _ => ["SET", Key(rng), Value(rng), "EX", "1"],
     };

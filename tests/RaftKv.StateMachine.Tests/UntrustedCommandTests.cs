@@ -148,11 +148,12 @@ public sealed class UntrustedCommandTests
             var decoded = KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(UntrustedCommands.Batch(Start, [shape], null))).Commands[0];
 
             // A few are valid on purpose: numbers only apply can judge (an offset past the length limit, a TTL that
-            // overflows the cluster time) and a transaction of well-formed nonsense, which its own parse refuses.
+            // overflows the cluster time), a transaction of well-formed nonsense, which its own parse refuses, and ACL rules,
+            // which apply judges on the user (an unknown rule, removing a password it lacks, a duplicate user).
             if (decoded.Validate() is { } error)
                 refused.Add(error.Text!);
             else
-                Assert.True(decoded is SetRangeCommand or LockAcquireCommand or LockExtendCommand or TransactionCommand,
+                Assert.True(decoded is SetRangeCommand or LockAcquireCommand or LockExtendCommand or TransactionCommand or AclSetUserCommand or AclDelUserCommand or AclLoadCommand,
                     $"adversarial {decoded.GetType().Name} ({Convert.ToHexString(shape)}) validates");
         }
 

@@ -123,7 +123,7 @@ internal sealed class UntrustedCommands(Random rng)
     // ---- Valid commands, one builder per kind ----
 
     /// <summary>A random valid command of any kind.</summary>
-    public WriteCommand Valid() => Valid(rng.Next(32), wrapped: false);
+    public WriteCommand Valid() => Valid(rng.Next(34), wrapped: false);
 
     private WriteCommand Valid(int kind, bool wrapped) => kind switch
     {
@@ -172,8 +172,20 @@ internal sealed class UntrustedCommands(Random rng)
         {
             Setting = ReplicatedSetting.MaxMemory, Value = new long[] { 0, 4_000, 20_000, 1 << 20 }[rng.Next(4)], OnlyIfUnset = rng.Next(3) == 0,
         },
+        31 => new AclSetUserCommand
+        {
+            Name = AclName(), Rules = [.. new[] { "on", "~k*", "+@all", "-@dangerous", "#" + new string('a', 64), "resetkeys", "%R~*" }.Take(rng.Next(1, 8)).Select(Encoding.ASCII.GetBytes)],
+        },
+        32 => new AclDelUserCommand { Names = [AclName()] },
+        33 => new AclLoadCommand
+        {
+            Users = [new AclUserRules { Name = AclName(), Rules = [.. new[] { "on", "nopass", "~*", "+get" }.Select(Encoding.ASCII.GetBytes)] }],
+            OnlyIfUninitialized = rng.Next(2) == 0,
+        },
         _ => new SetCommand { Key = Key(), Value = Value() },
     };
+
+    private byte[] AclName() => Encoding.ASCII.GetBytes(new[] { "u1", "u2", "default" }[rng.Next(3)]);
 
     // What SESSION.EXEC may wrap: anything but the session commands and transactions.
     private int Wrappable() => rng.Next(26) switch { var k and < 22 => k, var k => k + 4 };
@@ -274,7 +286,7 @@ internal sealed class UntrustedCommands(Random rng)
     {
         var key = Key();
         var value = Value();
-        return rng.Next(41) switch
+        return rng.Next(44) switch
         {
             0 => new SetCommand { Key = null!, Value = value },
             1 => new SetCommand { Key = key, Value = null! },
@@ -337,6 +349,9 @@ internal sealed class UntrustedCommands(Random rng)
             },
             38 => new TransactionCommand { Commands = [Redis.Args("APPEND", "a", "b")], MaxStringLength = Pick(-1, long.MaxValue) },
             39 => new ConfigSetCommand { Setting = (ReplicatedSetting)rng.Next(1, 256), Value = Pick(-1, long.MinValue, 100) },
+            40 => new AclSetUserCommand { Name = Pick<byte[]>(null!, "a b"u8.ToArray(), key), Rules = Pick<byte[][]>(null!, [null!], [">clear"u8.ToArray()], ["bogus"u8.ToArray(), [0xFF, 0x00]]) },
+            41 => new AclDelUserCommand { Names = Pick<byte[][]>(null!, [], [null!], ["default"u8.ToArray()]) },
+            42 => new AclLoadCommand { Users = Pick<AclUserRules[]>(null!, [null!], [new AclUserRules { Name = key, Rules = [Pick("<pw"u8.ToArray(), "+nosuch"u8.ToArray())] }], [new AclUserRules { Name = "default"u8.ToArray(), Rules = [] }, new AclUserRules { Name = "default"u8.ToArray(), Rules = [] }]) },
             // Structurally valid, but nothing a client sends: names no parser knows, empty arguments.
             _ => new TransactionCommand { Commands = [[[]], [RandomBytes(3)], Redis.Args("SESSION.OPEN", "1000"), Redis.Args("MULTI")] },
         };

@@ -287,8 +287,8 @@ public sealed class NodeCommands(
     // equal on every replica at the same applied index. The process's own figures follow for the operator.
     private void WriteMemory(StringBuilder text)
     {
-        var (used, keys, sessions, scripts, maxMemory, set) = stateMachine.Inspect(static s =>
-            (s.UsedMemory, s.Databases.Sum(static d => d.UsedMemory), s.Sessions.UsedMemory, s.ScriptMemory, s.MaxMemory, s.MaxMemorySetting is not null));
+        var (used, keys, sessions, scripts, acl, maxMemory, set) = stateMachine.Inspect(static s =>
+            (s.UsedMemory, s.Databases.Sum(static d => d.UsedMemory), s.Sessions.UsedMemory, s.ScriptMemory, s.Acl.UsedMemory, s.MaxMemory, s.MaxMemorySetting is not null));
         var rss = Environment.WorkingSet;
         Line(text, "used_memory", used);
         Line(text, "used_memory_human", MemoryConfigParameters.ToHuman(used));
@@ -297,6 +297,7 @@ public sealed class NodeCommands(
         Line(text, "used_memory_keys", keys);
         Line(text, "used_memory_sessions", sessions);
         Line(text, "used_memory_scripts", scripts);
+        Line(text, "used_memory_acl", acl);
         Line(text, "used_memory_managed_heap", GC.GetGCMemoryInfo().HeapSizeBytes);
         Line(text, "maxmemory", maxMemory);
         Line(text, "maxmemory_human", MemoryConfigParameters.ToHuman(maxMemory));

@@ -38,6 +38,10 @@ internal static partial class RespLog
         Message = "Refused a connection from {RemoteEndPoint}: {Connected} clients connected, maxclients is {MaxClients}")]
     public static partial void MaxClientsReached(ILogger logger, EndPoint? remoteEndPoint, int connected, long maxClients);
 
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Refused a TLS connection from {RemoteEndPoint}: {MaxClients} TLS handshakes (maxclients) are under way")]
+    public static partial void TooManyHandshakes(ILogger logger, EndPoint? remoteEndPoint, long maxClients);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "The RESP server's client sweep failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
 

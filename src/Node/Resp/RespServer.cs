@@ -36,6 +36,7 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     private readonly RespTlsAuthenticator? _tls;
     private readonly ConcurrentDictionary<long, RespSession> _sessions = new();
     private readonly ConcurrentDictionary<Task, byte> _handshakes = new();
+    private int _pendingHandshakes;
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Socket? _tlsListener;
@@ -260,6 +261,19 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
     // handshake timeout) delays nobody else.
     private void StartHandshake(Socket socket, CancellationToken stopping)
     {
+        // Handshakes not yet done are bounded like clients: maxclients of them at once (each ends within the
+        // handshake timeout), so connections that never finish one cannot pile up.
+        var maxClients = _limits.MaxClients;
+        var pending = Interlocked.Increment(ref _pendingHandshakes);
+        if (pending > maxClients)
+        {
+            Interlocked.Decrement(ref _pendingHandshakes);
+            Interlocked.Increment(ref _rejectedConnections);
+            RespLog.TooManyHandshakes(_logger, TryGetRemoteEndPoint(socket), maxClients);
+            socket.Dispose();
+            return;
+        }
+
         try
         {
             // The handshake is a few round trips; Nagle would only delay them.
@@ -272,8 +286,13 @@ public sealed class RespServer : IHostedService, IAsyncDisposable
 
         var handshake = HandshakeAsync(socket, stopping);
         _handshakes[handshake] = 0;
-        _ = handshake.ContinueWith(static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _),
-            _handshakes, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = handshake.ContinueWith(static (done, state) =>
+            {
+                var server = (RespServer)state!;
+                server._handshakes.TryRemove(done, out _);
+                Interlocked.Decrement(ref server._pendingHandshakes);
+            },
+            this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task HandshakeAsync(Socket socket, CancellationToken stopping)

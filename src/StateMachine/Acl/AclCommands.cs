@@ -60,12 +60,16 @@ internal static class AclCommands
 
         TopLevel = top;
         Count = id;
+        CategoryMembers = [.. AclCategoryNames.All.Select(static c => Flattened.Where(e => (e.Categories & c.Category) != 0).Select(static e => e.Id).ToArray())];
     }
 
     /// <summary>Every command and subcommand, each command followed by its subcommands.</summary>
     public static IEnumerable<AclCommandEntry> Flattened => TopLevel.SelectMany(static entry => (AclCommandEntry[])[entry, .. entry.Subcommands]);
 
     public static AclCommandEntry Of(CommandSpec spec) => BySpec[spec];
+
+    /// <summary>The ids of each category's commands and subcommands, in <see cref="AclCategoryNames.All"/>'s order.</summary>
+    public static int[][] CategoryMembers { get; }
 
     /// <summary>Redis's <c>ACLLookupCommand</c>: <c>name</c> or <c>name|sub</c> (ASCII case ignored); null otherwise.</summary>
     public static AclCommandEntry? Lookup(ReadOnlySpan<byte> name)

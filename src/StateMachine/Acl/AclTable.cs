@@ -50,6 +50,12 @@ public sealed class AclTable
     /// <summary>What the users cost in <c>used_memory</c>, kept up to date by every change.</summary>
     public long UsedMemory { get; private set; }
 
+    /// <summary>
+    /// What a user costs in <c>used_memory</c>: <c>default</c> always exists, so it is part of the empty store and costs 0,
+    /// as every user costs in Redis's <c>used_memory</c> baseline.
+    /// </summary>
+    internal static long Cost(AclUser user) => user.Name == DefaultUserName ? 0 : user.MemoryCost();
+
     /// <summary>The user named <paramref name="name"/>; null when there is none.</summary>
     public AclUser? Find(string name) => users.GetValueOrDefault(name);
 
@@ -88,9 +94,9 @@ public sealed class AclTable
     internal void Put(AclUser user)
     {
         if (users.Remove(user.Name, out var old))
-            UsedMemory -= old.MemoryCost();
+            UsedMemory -= Cost(old);
         users.Add(user.Name, user);
-        UsedMemory += user.MemoryCost();
+        UsedMemory += Cost(user);
         Changed();
     }
 
@@ -99,7 +105,7 @@ public sealed class AclTable
     {
         if (name == DefaultUserName || !users.Remove(name, out var old))
             return false;
-        UsedMemory -= old.MemoryCost();
+        UsedMemory -= Cost(old);
         return true;
     }
 
@@ -111,14 +117,14 @@ public sealed class AclTable
         foreach (var user in replacement)
         {
             users.Add(user.Name, user);
-            UsedMemory += user.MemoryCost();
+            UsedMemory += Cost(user);
         }
 
         if (!users.ContainsKey(DefaultUserName))
         {
             var user = AclUser.CreateDefault();
             users.Add(user.Name, user);
-            UsedMemory += user.MemoryCost();
+            UsedMemory += Cost(user);
         }
 
         Changed();
@@ -137,7 +143,7 @@ public sealed class AclTable
         users.Clear();
         var user = AclUser.CreateDefault();
         users.Add(user.Name, user);
-        UsedMemory = user.MemoryCost();
+        UsedMemory = Cost(user);
         Version = 0;
         Initialized = false;
     }
@@ -150,7 +156,7 @@ public sealed class AclTable
         foreach (var user in restored)
         {
             users.Add(user.Name, user);
-            UsedMemory += user.MemoryCost();
+            UsedMemory += Cost(user);
         }
 
         if (!users.ContainsKey(DefaultUserName))

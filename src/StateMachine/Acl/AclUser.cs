@@ -145,6 +145,7 @@ public sealed class AclUser
     /// </summary>
     internal string? Apply(ReadOnlySpan<byte> op)
     {
+        description = null;
         if (op.IsEmpty)
             return null;
         if (op.Length > MaxRuleLength)
@@ -478,12 +479,17 @@ public sealed class AclUser
     /// The user as rules (Redis's <c>ACLDescribeUser</c>): flags, <c>#hash</c>es, key patterns, channels, command rules.
     /// Applied to <see cref="CreateNew"/>, they rebuild this user (snapshots rely on that).
     /// </summary>
-    public IReadOnlyList<string> DescribeRules()
+    public IReadOnlyList<string> DescribeRules() => description ??= ComputeDescription();
+
+    // A user in the table is never changed again (rules apply to a copy), so its description is computed once.
+    private IReadOnlyList<string>? description;
+
+    private List<string> ComputeDescription()
     {
         var rules = new List<string>(FlagNamesInOrder());
         foreach (var hash in passwords)
             rules.Add("#" + Convert.ToHexStringLower(hash));
-        rules.AddRange(DescribeKeys(listAll: false));
+        rules.AddRange(DescribeKeys());
         if (allChannels)
         {
             rules.Add("&*");
@@ -501,9 +507,8 @@ public sealed class AclUser
     /// <summary>The <c>ACL LIST</c> line: <c>user name rules...</c>.</summary>
     public string Describe() => "user " + Name + " " + string.Join(' ', DescribeRules());
 
-    private IEnumerable<string> DescribeKeys(bool listAll)
+    private IEnumerable<string> DescribeKeys()
     {
-        _ = listAll;
         if (allKeys)
             return ["~*"];
         return keyPatterns.Select(static p => p.Access switch
@@ -515,7 +520,7 @@ public sealed class AclUser
     }
 
     /// <summary><c>ACL GETUSER</c>'s <c>keys</c>: the patterns joined by spaces (<c>~*</c> for all keys).</summary>
-    public string DescribeKeyPatterns() => string.Join(' ', DescribeKeys(listAll: true));
+    public string DescribeKeyPatterns() => string.Join(' ', DescribeKeys());
 
     /// <summary><c>ACL GETUSER</c>'s <c>channels</c>: <c>&amp;*</c>, or the patterns joined by spaces.</summary>
     public string DescribeChannels() => allChannels ? "&*" : string.Join(' ', channels.Select(static c => "&" + c));
@@ -543,11 +548,9 @@ public sealed class AclUser
                 if (applied[j])
                     continue;
                 long on = 0, off = 0;
-                foreach (var command in AclCommands.Flattened)
+                foreach (var id in AclCommands.CategoryMembers[j])
                 {
-                    if ((command.Categories & categories[j].Category) == 0)
-                        continue;
-                    if (temp[command.Id])
+                    if (temp[id])
                         on++;
                     else
                         off++;

@@ -46,7 +46,7 @@ internal static class AclCommandTable
             "acl|list" => new AclListCommand(),
             "acl|users" => new AclUsersCommand(),
             "acl|cat" when argv.Length <= 3 => new AclCatCommand(argv.Length == 3 ? argv[2].ToArray() : null),
-            "acl|cat" => ParsedCommand.Fail(Reply.Error("ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.")),
+            "acl|cat" => ParsedCommand.Fail(Reply.Error($"ERR unknown subcommand or wrong number of arguments for '{RedisErrors.Printable(name)}'. Try ACL HELP.")),
             "acl|dryrun" => new AclDryRunCommand(argv[2].ToArray(), [.. argv[3..].ToArray().Select(static a => a.ToArray())]),
             _ => ParsedCommand.Unknown,
         };

@@ -102,6 +102,8 @@ public sealed class TransactionCommand : WriteCommand
         error = !CommandParser.HasValidArity(spec.Arity, argv.Length) ? CommandParser.WrongArity(spec.Name)
             : PositionalCommands.Contains(spec.Name) ? NotAllowed
             : spec.Name == "script" ? ScriptSubcommandError(argv)
+            // ACL WHOAMI, LOG, SAVE, LOAD, GENPASS, HELP are the node's: the state machine cannot answer them inside EXEC.
+            : spec.Name == "acl" && CommandParser.Parse(argv).Outcome == ParseOutcome.Unknown ? NotAllowed
             : null;
         return error is null ? QueueCheck.Queue : QueueCheck.Refuse;
     }
@@ -234,7 +236,8 @@ public sealed class TransactionCommand : WriteCommand
         {
             ParseOutcome.Write => WithLimits(parsed.Write!).Apply(context),
             ParseOutcome.Read => parsed.Read!.Execute(context),
-            _ => parsed.Error!,
+            ParseOutcome.Error => parsed.Error!,
+            _ => NotAllowed,
         };
 
         static Reply Select(int selected, ref int database)

@@ -15,10 +15,12 @@ public sealed class TlsClusterTests : IDisposable
 
     public void Dispose() => certificates.Dispose();
 
-    private Task<TestCluster> StartTlsClusterAsync()
+    private Task<TestCluster> StartTlsClusterAsync(string? requirePass = null)
     {
         var settings = certificates.NodeSettings("{RespPort}");
         settings["RaftKv:Resp:Port"] = "0";
+        if (requirePass is not null)
+            settings["RaftKv:Security:RequirePass"] = requirePass;
         return TestCluster.StartAsync(settings: settings);
     }
 
@@ -95,5 +97,34 @@ public sealed class TlsClusterTests : IDisposable
         hatch.Tls.RemoteCertificateValidation = (_, certificate, _, _) => certificate?.GetCertHashString() == certificates.Node.Certificate.GetCertHashString();
         await using var client = await RaftKvConnection.ConnectAsync(hatch);
         Assert.True(await client.StringSetAsync("tls:hatch", "1"));
+    }
+
+    [Fact]
+    public async Task Against_nodes_requiring_a_password_the_credentials_are_sent_on_every_connection_and_a_wrong_one_is_final()
+    {
+        await using var cluster = await StartTlsClusterAsync(requirePass: "cluster-pass");
+        var leader = await cluster.WaitForLeaderAsync();
+
+        var wrong = TlsOptions(cluster);
+        (wrong.User, wrong.Password) = (null, "not-it");
+        var refused = await Assert.ThrowsAsync<RaftKvAuthenticationException>(() => RaftKvConnection.ConnectAsync(wrong));
+        Assert.StartsWith("WRONGPASS", refused.Error, StringComparison.Ordinal);
+
+        var admin = TlsOptions(cluster);
+        (admin.User, admin.Password) = (null, "cluster-pass");
+        await using var client = await RaftKvConnection.ConnectAsync(admin);
+        Assert.True(await client.StringSetAsync("app:key", "1"));
+        Assert.Equal("OK", (await client.ExecuteAsync("ACL", "SETUSER", "app", "on", ">app-pass", "~app:*", "+@all")).AsString());
+
+        // A user defined through one connection logs in on any node, and again after the leader is gone.
+        var app = TlsOptions(cluster);
+        (app.User, app.Password) = ("app", "app-pass");
+        await using var appClient = await RaftKvConnection.ConnectAsync(app);
+        Assert.Equal("1", await appClient.StringGetAsync("app:key"));
+        await cluster.StopNodeAsync(leader);
+        Assert.True(await appClient.StringSetAsync("app:after", "2"));
+        Assert.Equal("2", await client.StringGetAsync("app:after"));
+        var denied = await Assert.ThrowsAsync<RaftKvServerException>(() => appClient.StringSetAsync("other:key", "x"));
+        Assert.Equal("NOPERM", denied.Prefix);
     }
 }

@@ -109,6 +109,28 @@ public sealed class ClusterTlsTests(TlsClusterFixture fixture) : IClassFixture<T
     }
 
     [Fact]
+    public async Task A_cluster_certificate_without_the_clientAuth_usage_is_refused_as_a_client_and_one_without_any_usage_is_accepted()
+    {
+        var leader = await Cluster.WaitForLeaderAsync();
+        var secret = new ClusterSecret(Cluster.Secret);
+        var (serverOnlyCert, serverOnlyKey) = fixture.Certificates.Issue("server-only", [ClusterCertificateFiles.ServerAuth]);
+        var (anyUseCert, anyUseKey) = fixture.Certificates.Issue("any-use", []);
+        var serverOnly = new PeerConnectionSecurity(secret, ClusterTls.FromOptions(new TlsOptions
+        {
+            Cluster = true, CertFile = serverOnlyCert, KeyFile = serverOnlyKey, ClusterCaCertFile = fixture.Certificates.CaFile,
+        }));
+        var anyUse = new PeerConnectionSecurity(secret, ClusterTls.FromOptions(new TlsOptions
+        {
+            Cluster = true, CertFile = anyUseCert, KeyFile = anyUseKey, ClusterCaCertFile = fixture.Certificates.CaFile,
+        }));
+        foreach (var (port, channel) in Ports(leader))
+        {
+            await Assert.ThrowsAsync<PeerHandshakeException>(() => OpenAsync(serverOnly, port, channel));
+            await OpenAsync(anyUse, port, channel);
+        }
+    }
+
+    [Fact]
     public async Task A_node_with_a_certificate_of_another_CA_configured_as_a_member_never_joins_and_causes_no_election()
     {
         var leader = await Cluster.WaitForLeaderAsync();

@@ -79,6 +79,32 @@ public sealed class AuthClusterTests
     private static readonly Reply NodeRepliesReset = Reply.Status("RESET");
 
     [Fact]
+    public async Task Before_AUTH_a_request_may_hold_10_arguments_of_16_KB_as_in_Redis_after_it_anything_within_the_limits()
+    {
+        await using var cluster = await TestCluster.StartAsync(size: 1, settings: WithPassword());
+        await cluster.WaitForLeaderAsync();
+
+        await using (var stranger = await cluster.ConnectAsync(0))
+        {
+            Assert.Equal(Reply.Error("ERR Protocol error: unauthenticated multibulk length"), await stranger.CallAsync([.. Enumerable.Repeat("x", 11)]));
+            await Assert.ThrowsAnyAsync<Exception>(() => stranger.CallAsync("PING"));
+        }
+
+        await using (var stranger = await cluster.ConnectAsync(0))
+        {
+            Assert.Equal(Reply.Error("ERR Protocol error: unauthenticated bulk length"), await stranger.CallAsync("AUTH", new string('p', 16 * 1024 + 1)));
+            await Assert.ThrowsAnyAsync<Exception>(() => stranger.CallAsync("PING"));
+        }
+
+        await using var client = await cluster.ConnectAsync(0);
+        Assert.Equal(NoAuth, await client.CallAsync(["MGET", .. Enumerable.Repeat("x", 9)]));
+        Assert.Equal(WrongPass, await client.CallAsync("AUTH", new string('p', 16 * 1024)));
+        Assert.Equal(Reply.Ok, await client.CallAsync("AUTH", Password));
+        Assert.Equal(Reply.Ok, await client.CallAsync("SET", "big", new string('v', 100_000)));
+        Assert.Equal(Reply.FromInteger(1), await client.CallAsync("DEL", "big", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"));
+    }
+
+    [Fact]
     public async Task HELLO_AUTH_logs_in_and_switches_protocol_in_one_step()
     {
         await using var cluster = await TestCluster.StartAsync(settings: WithPassword());

@@ -40,6 +40,32 @@ public sealed class TlsModeTests : IDisposable
     }
 
     [Fact]
+    public async Task Handshakes_under_way_are_bounded_by_maxclients()
+    {
+        var settings = certificates.NodeSettings("{TlsPort}");
+        settings["RaftKv:Limits:MaxClients"] = "2";
+        settings["RaftKv:Tls:HandshakeTimeout"] = "00:00:03";
+        await using var cluster = await TestCluster.StartAsync(size: 1, settings: settings);
+        var port = cluster.TlsPort(0);
+
+        // Two connections that never start their handshake hold both places; a third is closed at once.
+        using var first = new System.Net.Sockets.TcpClient();
+        using var second = new System.Net.Sockets.TcpClient();
+        await first.ConnectAsync("127.0.0.1", port);
+        await second.ConnectAsync("127.0.0.1", port);
+        await Task.Delay(200);
+        using var third = new System.Net.Sockets.TcpClient();
+        await third.ConnectAsync("127.0.0.1", port);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        Assert.Equal(0, await third.GetStream().ReadAsync(new byte[1], wait.Token));
+
+        // Once the silent ones are dropped by the handshake timeout, clients get in again.
+        Assert.Equal(0, await first.GetStream().ReadAsync(new byte[1], CancellationToken.None));
+        Assert.Equal(0, await second.GetStream().ReadAsync(new byte[1], CancellationToken.None));
+        await TlsTestClients.AssertServesAsync(port, certificates, certificates.Client);
+    }
+
+    [Fact]
     public async Task Replaced_certificate_files_are_served_to_new_connections_and_a_broken_replacement_keeps_the_old_one()
     {
         // The node reads its own copies, which the test then replaces as a certificate renewal would.

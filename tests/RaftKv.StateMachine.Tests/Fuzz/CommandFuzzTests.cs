@@ -139,7 +139,8 @@ public sealed class CommandFuzzTests(ITestOutputHelper output)
                             stats.Record(argv, parsed.Error!);
                             break;
                         default:
-                            Check(CommandParser.Find(argv[0]) is null, $"{shown} names a data command but parsed as unknown");
+                            // ACL WHOAMI, LOG, SAVE, LOAD, GENPASS, HELP are the node's.
+                            Check(CommandParser.Find(argv[0]) is null || System.Text.Ascii.EqualsIgnoreCase(argv[0], "acl"u8), $"{shown} names a data command but parsed as unknown");
                             break;
                     }
                 }

@@ -129,6 +129,10 @@ internal sealed class CommandFuzzer(Random rng)
                     return [name, Pick("0", "1", Random64(), "18446744073709551615", "-1", "x"), .. Options(rng.Next(0, 4))];
                 case "set":
                     return [name, Key(), Value(), .. Options(rng.Next(0, 4))];
+                case "swapdb":
+                    return [name, Pick("0", "1", "2", "15", "16", "-1"), Pick("0", "1", "2", "x")];
+                case "acl":
+                    return [name, .. AclSubcommand(depth)];
             }
         }
 
@@ -139,6 +143,26 @@ internal sealed class CommandFuzzer(Random rng)
             argv[i] = IsKeyPosition(spec, i, count) && rng.Next(10) != 0 ? Key() : Token();
         return argv;
     }
+
+    private static readonly string[] AclRules =
+    [
+        "on", "off", "nopass", "resetpass", ">pw", "<pw", "#" + new string('a', 64), "!" + new string('b', 64), "~k*", "%R~x*", "%W~*",
+        "allkeys", "resetkeys", "&ch", "allchannels", "resetchannels", "+@all", "-@all", "+@read", "-@dangerous", "+get", "-set",
+        "+config|get", "-config", "+select|0", "reset", "bogus", "+nosuch", "(+get)", "clearselectors", "",
+    ];
+
+    private static readonly string[] AclUsers = ["default", "u1", "u2", "nosuch"];
+
+    // ACL requests that reach every path: rule lists mixing valid and invalid rules, the reads, DRYRUN of any command.
+    private string[] AclSubcommand(int depth) => rng.Next(8) switch
+    {
+        0 or 1 or 2 => ["SETUSER", Pick("u1", "u2", "default"), .. Enumerable.Range(0, rng.Next(0, 6)).Select(_ => Pick(AclRules))],
+        3 => ["DELUSER", Pick(AclUsers), .. rng.Next(3) == 0 ? new[] { Pick(AclUsers) } : []],
+        4 => ["GETUSER", Pick(AclUsers)],
+        5 => [Pick("LIST", "USERS", "CAT", "WHOAMI")],
+        6 => ["CAT", Pick("read", "dangerous", "nosuch", "STRING")],
+        _ => ["DRYRUN", Pick(AclUsers), .. depth == 0 ? Request(Specs[rng.Next(Specs.Length)], depth + 1) : ["get", Key()]],
+    };
 
     private int ArgumentCount(int arity)
     {
