@@ -26,6 +26,7 @@ need redis-server || packages+=(redis-server)
 need redis-cli || packages+=(redis-tools)
 for tool in setsid timeout ps; do need "$tool" || packages+=(util-linux coreutils procps); done
 need ip || packages+=(iproute2)   # the chaos tests put each node in a network namespace of its own
+need openssl || packages+=(openssl)   # local-cluster.sh makes the TLS chaos run's certificates with it
 if ((${#packages[@]})); then
   echo "== installing ${packages[*]}"
   sudo=$( ((EUID == 0)) || echo sudo)

@@ -25,6 +25,12 @@
 # so a test can partition it; the ports stay the same. Same value for every command of one cluster.
 # RAFTKV_TRANSPORT=tcp|http overrides the Raft transport of the config files (DotNext's TCP transport, or HTTP/1.1
 # through Kestrel): the scheme of the members' Raft addresses picks it.
+# RAFTKV_REQUIREPASS=<password> (at start) gives every node that password for the default user (RaftKv:Security:RequirePass,
+# handed over in the environment, never on a command line); RAFTKV_TLS=1 (at start) makes a development CA and
+# certificates once under data/local/tls and serves RESP over TLS only (same ports) with mutual TLS between nodes. Both
+# are remembered in data/local (the password in a mode-600 file) for every later verb until `wipe`; the verbs that talk
+# to the nodes then use redis-cli (--tls, and REDISCLI_AUTH for the password). A cluster whose default user's password
+# comes from elsewhere (an aclfile in RAFTKV_NODE_ARGS) is driven with REDISCLI_AUTH=<password> set for every verb.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +41,9 @@ NODES=(1 2 3)
 NETNS=${RAFTKV_NETNS:-0}
 TRANSPORT=${RAFTKV_TRANSPORT:-}
 BRIDGE=rkvbr0
+TLS_DIR="$DATA/tls"
+PASS_FILE="$DATA/requirepass"
+TLS_MARK="$DATA/tls-enabled"
 
 resp_port() { echo $((6380 + $1)); }
 raft_port() { echo $((7380 + $1)); }
@@ -85,6 +94,89 @@ netns_args() {
 # The Raft transport the config files name (the scheme of node1's publicEndPoint).
 config_scheme() { grep -o '"publicEndPoint": *"[a-z]*' "$ROOT/cluster-config/local/node1.json" | sed 's/.*"//'; }
 
+# --- security: the password and TLS a cluster was started with, remembered in its data directory ---------------------
+# An environment variable given now wins over what the cluster was started with; `start` records it.
+TLS=0; PASS=""
+[[ -f $TLS_MARK ]] && TLS=1
+[[ -f $PASS_FILE ]] && PASS=$(<"$PASS_FILE")
+[[ -n ${RAFTKV_TLS+set} ]] && { [[ $RAFTKV_TLS == 1 ]] && TLS=1 || TLS=0; }
+[[ -n ${RAFTKV_REQUIREPASS+set} ]] && PASS=$RAFTKV_REQUIREPASS
+
+save_security() {
+  mkdir -p "$DATA"
+  if [[ $TLS == 1 ]]; then : >"$TLS_MARK"; else rm -f "$TLS_MARK"; fi
+  if [[ -n $PASS ]]; then (umask 077 && printf '%s' "$PASS" >"$PASS_FILE.tmp" && mv "$PASS_FILE.tmp" "$PASS_FILE")
+  else rm -f "$PASS_FILE"; fi
+}
+
+# What the running nodes were started with differs from what is asked now (a cluster runs with one setting).
+security_changed() {
+  local old_tls=0 old_pass=""
+  [[ -f $TLS_MARK ]] && old_tls=1
+  [[ -f $PASS_FILE ]] && old_pass=$(<"$PASS_FILE")
+  [[ $old_tls != "$TLS" || $old_pass != "$PASS" ]]
+}
+
+# Installs a Debian package when its tool is missing (set-up for TLS and passwords only).
+need_tool() {
+  command -v "$1" >/dev/null 2>&1 && return
+  local sudo; sudo=$( ((EUID == 0)) || echo sudo)
+  echo "Installing $2 (for $1)..." >&2
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+
+# A development CA and certificates, made once: ca, client (clientAuth), node1-3 (serverAuth and clientAuth, for
+# 127.0.0.1, localhost and the node's namespace address). Private keys are readable by their owner only.
+tls_files() {
+  local f missing=0
+  for f in ca client node1 node2 node3; do [[ -s $TLS_DIR/$f.crt && -s $TLS_DIR/$f.key ]] || missing=1; done
+  ((missing)) || return 0
+  need_tool openssl openssl
+  local tmp="$TLS_DIR.tmp" n
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  (
+    cd "$tmp" && umask 077
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
+    # sign NAME SUBJECT EXTENSIONS: a leaf certificate signed by the CA
+    sign() {
+      key "$1"
+      openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+      printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -sha256 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    key ca
+    openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=RaftKv local development CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt
+    sign client "/CN=raftkv-client" "extendedKeyUsage=clientAuth"
+    for n in "${NODES[@]}"; do
+      sign "node$n" "/CN=raftkv-node$n" "extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.211.0.$n"
+    done
+    rm -f ca.srl
+    chmod 644 ./*.crt; chmod 600 ./*.key
+    openssl verify -CAfile ca.crt node1.crt node2.crt node3.crt client.crt >/dev/null
+  ) || { rm -rf "$tmp"; echo "could not create the TLS certificates" >&2; exit 1; }
+  rm -rf "$TLS_DIR"; mv "$tmp" "$TLS_DIR"
+}
+
+# Node N's TLS settings: RESP over TLS only, on its usual port; mutual TLS between nodes.
+tls_args() {
+  [[ $TLS == 1 ]] || return 0
+  local n=$1
+  printf -- '--RaftKv:Resp:Port=0 --RaftKv:Tls:Port=%s --RaftKv:Tls:CertFile=%s --RaftKv:Tls:KeyFile=%s --RaftKv:Tls:CaCertFile=%s --RaftKv:Tls:Cluster=true ' \
+    "$(resp_port "$n")" "$TLS_DIR/node$n.crt" "$TLS_DIR/node$n.key" "$TLS_DIR/ca.crt"
+}
+
+# redis-cli's options for this cluster (the password goes in REDISCLI_AUTH, see cli).
+cli_tls_args() {
+  [[ $TLS == 1 ]] || return 0
+  printf -- '--tls --cacert %s --cert %s --key %s ' "$(shown "$TLS_DIR/ca.crt")" "$(shown "$TLS_DIR/client.crt")" "$(shown "$TLS_DIR/client.key")"
+}
+
+# A path as an operator types it from the repository root.
+shown() { if [[ $1 == "$ROOT"/* ]]; then echo "${1#"$ROOT"/}"; else echo "$1"; fi; }
+
 need_netns() { [[ $NETNS == 1 ]] || { echo "partition and heal need RAFTKV_NETNS=1" >&2; exit 2; }; }
 node_dir() { echo "$DATA/node$1"; }
 pid_of() { local f; f="$(node_dir "$1")/pid"; [[ -f $f ]] && cat "$f" || true; }
@@ -99,9 +191,16 @@ is_paused() {
   [[ -n $pid ]] && [[ $(ps -o stat= -p "$pid" 2>/dev/null) == T* ]]
 }
 
-# Sends inline commands to node N and prints the raw reply (QUIT makes the server close the socket).
+# Sends one command to node N and prints the reply: over a bare socket as an inline command (QUIT makes the server
+# close it), or with redis-cli when the cluster has TLS or a password (never on its command line: REDISCLI_AUTH).
 resp() {
   local n=$1; shift
+  if [[ $TLS == 1 || -n $PASS || -n ${REDISCLI_AUTH:-} ]]; then
+    # shellcheck disable=SC2046,SC2048,SC2086 # the option list and the command are meant to split into words
+    (cd "$ROOT" && { [[ -z $PASS ]] || export REDISCLI_AUTH=$PASS; } &&
+      timeout 2 redis-cli -h "$(host_of "$n")" -p "$(resp_port "$n")" $(cli_tls_args) $* 2>/dev/null) | tr -d '\r' || true
+    return
+  fi
   timeout 2 bash -c '
     exec 3<>/dev/tcp/'"$(host_of "$n")"'/'"$(resp_port "$n")"' || exit 1
     printf "%s\r\nQUIT\r\n" "$*" >&3
@@ -138,9 +237,12 @@ start_node() {
   local extra="RAFTKV_NODE${n}_ARGS" launcher=()
   [[ $NETNS == 1 ]] && launcher=(ip netns exec "rkv$n")
   # shellcheck disable=SC2046 # the argument lists are meant to split into words
-  (cd "$ROOT" && setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
+  # The password reaches the node in its environment (.NET configuration reads RaftKv__Security__RequirePass), not
+  # on its command line where ps shows it.
+  (cd "$ROOT" && { [[ -z $PASS ]] || export RaftKv__Security__RequirePass=$PASS; } &&
+    setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
       "${launcher[@]}" dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" \
-      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} \
+      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -181,18 +283,45 @@ stop_node() {
   rm -f "$(node_dir "$n")/pid"
 }
 
+# What TLS and passwords need before a node starts: the certificates, and redis-cli to talk to the nodes.
+check_security() {
+  if [[ $TLS == 1 && ${TRANSPORT:-$(config_scheme)} == http ]]; then
+    echo "RAFTKV_TLS=1 needs the TCP Raft transport (a node with mutual TLS between members refuses Raft over HTTP)" >&2; exit 2
+  fi
+  return 0
+}
+
+secure_setup() {
+  check_security
+  [[ $TLS == 1 ]] && tls_files
+  if [[ $TLS == 1 || -n $PASS ]]; then need_tool redis-cli redis-tools; fi
+  return 0
+}
+
 check_n() { [[ ${1:-} =~ ^[123]$ ]] || { echo "node number must be 1, 2 or 3" >&2; exit 2; }; }
 
 cmd=${1:-}; shift || true
 case "$cmd" in
   start)
+    for n in "${NODES[@]}"; do
+      if is_running "$n" && security_changed; then
+        echo "node$n runs with other TLS/password settings than asked: stop the cluster first" >&2; exit 2
+      fi
+    done
+    check_security
+    save_security
     build
+    secure_setup
     net_up
     for n in "${NODES[@]}"; do start_node "$n"; done
     for n in "${NODES[@]}"; do wait_for_port "$n"; done
     leader=$(wait_for_leader)
-    echo "RaftKv cluster is up: leader is node$leader (RESP $(resp_port "$leader"))."
-    echo "Connect with:  redis-cli -h $(host_of 1) -p 6381      (any node: ports 6381, 6382, 6383; followers forward writes to the leader)"
+    echo "RaftKv cluster is up: leader is node$leader (RESP $(resp_port "$leader")$( ((TLS)) && echo ", TLS only" || true))."
+    connect="redis-cli -h $(host_of 1) -p 6381"
+    [[ $TLS == 1 && $NETNS != 1 ]] && connect="redis-cli $(cli_tls_args)-p 6381"
+    [[ $TLS == 1 && $NETNS == 1 ]] && connect="redis-cli $(cli_tls_args)-h $(host_of 1) -p 6381"
+    echo "Connect with:  $connect      (any node: ports 6381, 6382, 6383; followers forward writes to the leader)"
+    [[ -z $PASS ]] || echo "Password set for the default user: redis-cli reads it from REDISCLI_AUTH (or AUTH <password> once connected)."
     command -v redis-cli >/dev/null || echo "(redis-cli is in Debian's redis-tools package: apt-get install -y redis-tools)"
     ;;
   stop)
@@ -216,6 +345,7 @@ case "$cmd" in
     pid=$(pid_of "$1"); [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do is_running "$1" || break; sleep 0.1; done
     rm -f "$(node_dir "$1")/pid"
+    secure_setup
     net_up
     start_node "$1"; wait_for_port "$1"
     ;;
@@ -231,5 +361,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -12,6 +12,16 @@ internal sealed record ChaosProfile(
     string Name, TimeSpan Duration, int RegisterClients, int CounterClients, int SetClients, int LockClients, int ClientLibraryLockers,
     IReadOnlyList<FaultKind> Faults)
 {
+    /// <summary>
+    /// RESP over TLS only, mutual TLS between the nodes and a password for the default user (<c>local-cluster.sh</c> with
+    /// <c>RAFTKV_TLS=1</c> and <c>RAFTKV_REQUIREPASS</c>); every workload client connects with the CA and the client
+    /// certificate and authenticates.
+    /// </summary>
+    public bool Secure { get; init; }
+
+    /// <summary>This profile with TLS and a password on, named <c>NAME-tls</c>.</summary>
+    public ChaosProfile WithSecurity() => this with { Name = Name + "-tls", Secure = true };
+
     /// <summary>The profile CI runs: short, every workload, every fault (killing all three nodes at once included).</summary>
     public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4, ClientLibraryLockers: 2, Enum.GetValues<FaultKind>());
 
@@ -43,14 +53,11 @@ internal static class ChaosRun
         var history = new HistoryRecorder();
         var rng = new Random((int)seed);
         var checks = new List<CheckResult>();
-        await using (var cluster = await LocalCluster.StartAsync(isolatedNetworks: true))
+        await using (var cluster = await LocalCluster.StartAsync(isolatedNetworks: true, secure: profile.Secure))
         {
             await cluster.WaitForLeaderAsync(TimeSpan.FromSeconds(30));
             var workloads = new Workloads.Workloads(cluster, history, RequestTimeout);
-            var clientOptions = new RaftKvClientOptions();
-            foreach (var node in LocalCluster.Nodes)
-                clientOptions.Endpoints.Add($"{cluster.Host(node)}:{LocalCluster.RespPort(node)}");
-            await using var client = await RaftKvConnection.ConnectAsync(clientOptions);
+            await using var client = await RaftKvConnection.ConnectAsync(cluster.ClientOptions());
             var nemesis = new Nemesis(cluster, history, new Random(rng.Next()), MaxClockSkew, profile.Faults);
 
             using (var stop = new CancellationTokenSource(profile.Duration))
@@ -93,7 +100,7 @@ internal static class ChaosRun
         var operations = history.Snapshot();
         checks.InsertRange(0, Check(operations));
         var report = RunReport.Create(seed, operations, history.Faults, checks, profile.Name, clock.Elapsed,
-            replay: $"RAFTKV_CHAOS_SEED={seed.ToString(CultureInfo.InvariantCulture)} ./run-tests.sh --filter Chaos");
+            replay: $"{(profile.Secure ? "RAFTKV_CHAOS_TLS=1 " : "")}RAFTKV_CHAOS_SEED={seed.ToString(CultureInfo.InvariantCulture)} ./run-tests.sh --filter Chaos");
 
         Directory.CreateDirectory(outputDirectory);
         var stem = Path.Combine(outputDirectory, $"chaos-{profile.Name}-{seed.ToString(CultureInfo.InvariantCulture)}");

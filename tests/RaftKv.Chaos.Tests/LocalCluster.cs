@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using RaftKv.Client;
 using RaftKv.Testing;
 
 namespace RaftKv.Chaos.Tests;
@@ -8,7 +9,10 @@ namespace RaftKv.Chaos.Tests;
 /// <summary>
 /// Drives real node processes through <c>cluster-config/local-cluster.sh</c>, with a data directory of its own.
 /// With <c>isolatedNetworks</c>, each node runs in a network namespace of its own (10.211.0.N, root only), so a node
-/// can be partitioned away. Disposing stops every node it started and removes the namespaces.
+/// can be partitioned away. With <c>secure</c>, the script starts it with <c>RAFTKV_TLS=1</c> and a fresh
+/// <c>RAFTKV_REQUIREPASS</c> (every later verb finds both in the data directory), and <see cref="ConnectAsync"/>
+/// connects over TLS with the client certificate and authenticates. Disposing stops every node it started and removes
+/// the namespaces.
 /// </summary>
 internal sealed class LocalCluster : IAsyncDisposable
 {
@@ -17,7 +21,15 @@ internal sealed class LocalCluster : IAsyncDisposable
     private readonly string data = Path.Combine(Path.GetTempPath(), "raftkv-chaos", Guid.NewGuid().ToString("N"));
     private readonly bool isolatedNetworks;
 
-    private LocalCluster(bool isolatedNetworks) => this.isolatedNetworks = isolatedNetworks;
+    private LocalCluster(bool isolatedNetworks, bool secure)
+    {
+        this.isolatedNetworks = isolatedNetworks;
+        if (secure)
+            Security = RespClientSecurity.FromTlsDirectory(Path.Combine(data, "tls"), password: Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
+    }
+
+    /// <summary>How clients reach the nodes: TLS files and the default user's password; null for plaintext without a password.</summary>
+    public RespClientSecurity? Security { get; }
 
     public static string RepositoryRoot { get; } = FindRoot();
 
@@ -29,9 +41,9 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// <summary>Where the nodes keep their data and logs.</summary>
     public string DataPath => data;
 
-    public static async Task<LocalCluster> StartAsync(bool isolatedNetworks = false)
+    public static async Task<LocalCluster> StartAsync(bool isolatedNetworks = false, bool secure = false)
     {
-        var cluster = new LocalCluster(isolatedNetworks);
+        var cluster = new LocalCluster(isolatedNetworks, secure);
         if (isolatedNetworks && Directory.Exists("/run/netns") && Directory.EnumerateFiles("/run/netns", "rkv*").Any())
             throw new InvalidOperationException("Network namespaces rkv1-3 exist: another isolated cluster is running (RAFTKV_NETNS=1 cluster-config/local-cluster.sh stop).");
         foreach (var node in Nodes)
@@ -40,11 +52,50 @@ internal sealed class LocalCluster : IAsyncDisposable
                 throw new InvalidOperationException($"{cluster.Host(node)}:{RespPort(node)} is in use: stop the other cluster (cluster-config/local-cluster.sh stop) first.");
         }
 
-        await cluster.RunAsync("start");
+        // Only the first start is told: kill-all and restarts by the nemesis find the settings in the data directory.
+        Dictionary<string, string> environment = cluster.Security is { Password: { } password }
+            ? new() { ["RAFTKV_TLS"] = "1", ["RAFTKV_REQUIREPASS"] = password }
+            : new() { ["RAFTKV_TLS"] = "0", ["RAFTKV_REQUIREPASS"] = "" };
+        try
+        {
+            await cluster.RunAsync(["start"], environment);
+        }
+        catch
+        {
+            // A start that failed half-way may have left nodes (and namespaces) behind: stop them before failing.
+            await cluster.DisposeAsync();
+            throw;
+        }
+
         return cluster;
     }
 
-    public Task<RespTestClient> ConnectAsync(int node, CancellationToken token = default) => RespTestClient.ConnectAsync(Host(node), RespPort(node), token);
+    /// <summary>RaftKv.Client's options for this cluster: every node, with its TLS files and password when it has them.</summary>
+    public RaftKvClientOptions ClientOptions()
+    {
+        var options = new RaftKvClientOptions();
+        foreach (var node in Nodes)
+            options.Endpoints.Add($"{Host(node)}:{RespPort(node)}");
+        if (Security is { } security)
+        {
+            options.User = security.User;
+            options.Password = security.Password;
+            if (security.CaCertFile is { } caFile)
+            {
+                options.Tls = new RaftKvTlsOptions
+                {
+                    Enabled = true,
+                    CaCertificateFile = caFile,
+                    ClientCertificateFile = security.CertFile,
+                    ClientKeyFile = security.KeyFile,
+                };
+            }
+        }
+
+        return options;
+    }
+
+    public Task<RespTestClient> ConnectAsync(int node, CancellationToken token = default) => RespTestClient.ConnectAsync(Host(node), RespPort(node), Security, token);
 
     /// <summary>Runs the script with the given arguments; returns its standard output, throws on a non-zero exit.</summary>
     public Task<string> RunAsync(params string[] arguments) => RunAsync(arguments, environment: null);
@@ -63,6 +114,9 @@ internal sealed class LocalCluster : IAsyncDisposable
         start.Environment["RAFTKV_DATA"] = data;
         start.Environment["RAFTKV_NO_BUILD"] = "1";
         start.Environment["RAFTKV_NETNS"] = isolatedNetworks ? "1" : "0";
+        // TLS and the password are the data directory's (recorded at start), not whatever this process inherited.
+        start.Environment.Remove("RAFTKV_TLS");
+        start.Environment.Remove("RAFTKV_REQUIREPASS");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
 

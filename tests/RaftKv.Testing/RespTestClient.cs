@@ -11,7 +11,7 @@ namespace RaftKv.Testing;
 /// as <see cref="Reply"/> (<see cref="CallAsync"/>) or exactly as they came over the wire, RESP2 or RESP3
 /// (<see cref="CallRespAsync(byte[][])"/>).
 /// </summary>
-public sealed class RespTestClient : IAsyncDisposable
+public sealed partial class RespTestClient : IAsyncDisposable
 {
     private readonly TcpClient tcp;
     private readonly Stream stream;

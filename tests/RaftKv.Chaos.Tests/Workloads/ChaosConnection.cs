@@ -45,9 +45,11 @@ internal sealed class ChaosConnection(LocalCluster cluster, Random rng, TimeSpan
                 client.ReplyTimeout = timeout;
                 Node = node;
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException or IOException)
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException or IOException
+                                           or System.Security.Authentication.AuthenticationException or InvalidDataException)
             {
-                // The node is down or cut off: pause a moment rather than spin on connection attempts.
+                // The node is down or cut off (or dropped the connection during the TLS handshake or AUTH): pause a
+                // moment rather than spin on connection attempts. Nothing was sent, so nothing took effect.
                 await Task.Delay(rng.Next(20, 80));
                 return new(CallOutcome.Failed, null, $"connect to node{node}: {e.GetType().Name}");
             }
