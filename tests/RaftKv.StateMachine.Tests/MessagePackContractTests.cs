@@ -170,13 +170,25 @@ public sealed class MessagePackContractTests
         };
 
         const string pinned = "94" + "01" + "93"
-            + "92CC80" + "92" + "C40175" + "91C4026F6E" // tag 128: [Name, Rules]
-            + "92CC81" + "91" + "91C40175" // tag 129: [Names]
+            + "92CC80" + "93" + "C40175" + "91C4026F6E" + "C0" // tag 128: [Name, Rules, ConfiguredUsers]
+            + "92CC81" + "92" + "91C40175" + "C0" // tag 129: [Names, ConfiguredUsers]
             + "92CC82" + "92" + "91" + "92C40175" + "90" + "C3" // tag 130: [[ [Name, Rules] ], OnlyIfUninitialized]
             + "C0" // no databases
             + "93" + "C0" + "A175" + "C0"; // users: default, u, default
         Assert.Equal(pinned, Serialize(batch));
         Assert.Equal(pinned, Serialize(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(Convert.FromHexString(pinned)))));
+    }
+
+    [Fact]
+    public void An_ACL_write_carrying_the_configured_users_serializes_to_the_pinned_bytes_and_older_two_field_entries_still_read()
+    {
+        var set = new AclSetUserCommand { Name = "u"u8.ToArray(), Rules = [], ConfiguredUsers = [new AclUserRules { Name = "d"u8.ToArray(), Rules = [] }] };
+        const string pinned = "92CC80" + "93" + "C40175" + "90" + "91" + "92C40164" + "90";
+        Assert.Equal(pinned, Convert.ToHexString(MessagePackSerializer.Serialize<WriteCommand>(set, KeyValueStore.SerializerOptions)));
+
+        // An entry written before ConfiguredUsers existed: two fields.
+        var older = MessagePackSerializer.Deserialize<WriteCommand>(Convert.FromHexString("92CC80" + "92" + "C40175" + "90"), KeyValueStore.SerializerOptions);
+        Assert.Null(Assert.IsType<AclSetUserCommand>(older).ConfiguredUsers);
     }
 
     [Fact]

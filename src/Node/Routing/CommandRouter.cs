@@ -26,6 +26,7 @@ public sealed partial class CommandRouter(
     LeaderForwarder forwarder,
     ReadBarrier barrier,
     RaftStateMachine stateMachine,
+    Security.AccessControl access,
     WriteLimits limits,
     TimeProvider time,
     IOptions<NodeOptions> options,
@@ -43,7 +44,10 @@ public sealed partial class CommandRouter(
         // A node that cannot apply cannot tell its client what became of a write, nor order its later reads after it.
         if (stateMachine.Stopped is { } stop)
             return Task.FromResult(NodeReplies.ApplierStopped(stop));
-        command = limits.Apply(command);
+
+        // The first change of users in a cluster that never held any carries the configured ones (requirepass,
+        // aclfile), which the state machine loads first; otherwise they would be dropped for good.
+        command = limits.Apply(access.WithConfiguredUsers(command));
 
         // The database is the one selected when the write arrived, even if it is routed later.
         Task<Reply> reply;

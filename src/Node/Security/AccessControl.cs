@@ -45,6 +45,23 @@ public sealed class AccessControl
     /// <summary>The users in force on this node now.</summary>
     public AclTable Users => stateMachine.Acl is { Initialized: true } applied ? applied : configured;
 
+    /// <summary>
+    /// <paramref name="command"/>, carrying this node's configured users when it changes users in a cluster whose state
+    /// never held any: the state machine loads them first, in the same entry, or the change would mark the users
+    /// initialized and the configured ones would never load (a <c>default</c> without its password).
+    /// </summary>
+    public WriteCommand WithConfiguredUsers(WriteCommand command)
+    {
+        if (ConfiguredUsers.Users.Length == 0 || stateMachine.Acl.Initialized)
+            return command;
+        return command switch
+        {
+            AclSetUserCommand { ConfiguredUsers: null } set => new AclSetUserCommand { Name = set.Name, Rules = set.Rules, ConfiguredUsers = ConfiguredUsers.Users },
+            AclDelUserCommand { ConfiguredUsers: null } delete => new AclDelUserCommand { Names = delete.Names, ConfiguredUsers = ConfiguredUsers.Users },
+            _ => command,
+        };
+    }
+
     /// <summary>The connection's user, resolved against <see cref="Users"/>; null when that user no longer exists.</summary>
     public AclUser? UserOf(RespConnection connection)
     {

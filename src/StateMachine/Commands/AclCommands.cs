@@ -152,13 +152,23 @@ public sealed class AclSetUserCommand : WriteCommand
     [Key(1)]
     public required byte[][] Rules { get; init; }
 
+    /// <summary>
+    /// The users the proposing node was configured with, loaded first when the table was never initialized (see
+    /// <see cref="AclLoadCommand.LoadConfiguredFirst"/>); null otherwise.
+    /// </summary>
+    [Key(2)]
+    public AclUserRules[]? ConfiguredUsers { get; init; }
+
     /// <inheritdoc/>
     public override Reply? Validate()
-        => AclCommandTable.ValidateName("acl|setuser", nameof(Name), Name) ?? AclCommandTable.ValidateRules("acl|setuser", nameof(Rules), Rules);
+        => AclCommandTable.ValidateName("acl|setuser", nameof(Name), Name) ?? AclCommandTable.ValidateRules("acl|setuser", nameof(Rules), Rules)
+           ?? AclLoadCommand.ValidateUsers("acl|setuser", nameof(ConfiguredUsers), ConfiguredUsers, required: false);
 
     private protected override Reply ApplyCore(in CommandContext context)
     {
         var table = context.Store.Acl;
+        if (AclLoadCommand.LoadConfiguredFirst(table, ConfiguredUsers) is { } failed)
+            return failed;
         var name = Encoding.Latin1.GetString(Name);
         var existing = table.Find(name);
         if (existing is null && table.Count >= AclTable.MaxUsers)
@@ -184,13 +194,21 @@ public sealed class AclDelUserCommand : WriteCommand
     [Key(0)]
     public required byte[][] Names { get; init; }
 
+    /// <summary>As <see cref="AclSetUserCommand.ConfiguredUsers"/>.</summary>
+    [Key(1)]
+    public AclUserRules[]? ConfiguredUsers { get; init; }
+
     /// <inheritdoc/>
     public override Reply? Validate()
         => RedisErrors.RequiredArguments("acl|deluser", nameof(Names), Names, minimum: 1)
-           ?? (Names.Length > AclTable.MaxUsers ? RedisErrors.InvalidCommand("acl|deluser", $"{nameof(Names)} holds more than {AclTable.MaxUsers} names") : null);
+           ?? (Names.Length > AclTable.MaxUsers ? RedisErrors.InvalidCommand("acl|deluser", $"{nameof(Names)} holds more than {AclTable.MaxUsers} names") : null)
+           ?? AclLoadCommand.ValidateUsers("acl|deluser", nameof(ConfiguredUsers), ConfiguredUsers, required: false);
 
     private protected override Reply ApplyCore(in CommandContext context)
     {
+        if (AclLoadCommand.LoadConfiguredFirst(context.Store.Acl, ConfiguredUsers) is { } failed)
+            return failed;
+
         foreach (var name in Names)
         {
             if (name.AsSpan().SequenceEqual("default"u8))
@@ -240,19 +258,20 @@ public sealed class AclLoadCommand : WriteCommand
     public bool OnlyIfUninitialized { get; init; }
 
     /// <inheritdoc/>
-    public override Reply? Validate()
+    public override Reply? Validate() => ValidateUsers("acl|load", nameof(Users), Users, required: true);
+
+    internal static Reply? ValidateUsers(string name, string field, AclUserRules[]? users, bool required)
     {
-        const string name = "acl|load";
-        if (Users is null)
-            return RedisErrors.Required(name, nameof(Users), Users);
-        if (Users.Length > AclTable.MaxUsers)
-            return RedisErrors.InvalidCommand(name, $"{nameof(Users)} holds more than {AclTable.MaxUsers} users");
-        for (var i = 0; i < Users.Length; i++)
+        if (users is null)
+            return required ? RedisErrors.Required(name, field, users) : null;
+        if (users.Length > AclTable.MaxUsers)
+            return RedisErrors.InvalidCommand(name, $"{field} holds more than {AclTable.MaxUsers} users");
+        for (var i = 0; i < users.Length; i++)
         {
-            var field = $"{nameof(Users)}[{i}]";
-            var invalid = RedisErrors.Required(name, field, Users[i])
-                          ?? AclCommandTable.ValidateName(name, field + ".Name", Users[i].Name)
-                          ?? AclCommandTable.ValidateRules(name, field + ".Rules", Users[i].Rules);
+            var item = $"{field}[{i}]";
+            var invalid = RedisErrors.Required(name, item, users[i])
+                          ?? AclCommandTable.ValidateName(name, item + ".Name", users[i].Name)
+                          ?? AclCommandTable.ValidateRules(name, item + ".Rules", users[i].Rules);
             if (invalid is not null)
                 return invalid;
         }
@@ -260,14 +279,27 @@ public sealed class AclLoadCommand : WriteCommand
         return null;
     }
 
+    /// <summary>
+    /// Before the first change of users in a table never initialized, the users the proposing node was configured
+    /// with (<c>requirepass</c>, <c>aclfile</c>) are loaded: otherwise that change would mark the table initialized and
+    /// the configured users — proposed by the leader a moment later, only if uninitialized — would never load, leaving
+    /// <c>default</c> without its password. Null when done or nothing to do; the error when they do not load.
+    /// </summary>
+    internal static Reply? LoadConfiguredFirst(AclTable table, AclUserRules[]? configured)
+        => configured is null || table.Initialized ? null : Load(table, configured) is { Kind: ReplyKind.Error } failed ? failed : null;
+
     private protected override Reply ApplyCore(in CommandContext context)
     {
         var table = context.Store.Acl;
         if (OnlyIfUninitialized && table.Initialized)
             return Reply.Ok;
+        return Load(table, Users);
+    }
 
+    private static Reply Load(AclTable table, AclUserRules[] users)
+    {
         var built = new Dictionary<string, AclUser>(StringComparer.Ordinal);
-        foreach (var definition in Users)
+        foreach (var definition in users)
         {
             var name = Encoding.Latin1.GetString(definition.Name);
             if (built.ContainsKey(name))
