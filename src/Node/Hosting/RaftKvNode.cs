@@ -64,7 +64,9 @@ public static class RaftKvNode
         var clusterTls = ClusterTls.FromOptions(nodeOptions.Tls);
         if (clusterTls is not null && !tcp)
             throw new NodeStartupException("RaftKv:Tls:Cluster=true needs the TCP Raft transport (tcp:// member addresses): the HTTP transport is not protected.");
-        builder.Services.AddSingleton(services => new PeerConnectionSecurity(services.GetRequiredService<ClusterSecret>(), clusterTls));
+        builder.Services.AddSingleton(services => new PeerConnectionSecurity(
+            services.GetRequiredService<ClusterSecret>(),
+            clusterTls?.Reloading(services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<ClusterTls>>())));
 
         var dataPath = Path.GetFullPath(nodeOptions.DataPath);
         var walOptions = new WriteAheadLog.Options

@@ -12,25 +12,30 @@ namespace RaftKv.Node.Peers;
 /// </summary>
 /// <remarks>
 /// Host names are not checked: a member is whoever holds a certificate of the cluster CA (and, inside TLS, the
-/// cluster secret). Certificates are read once, at start; replacing them needs a restart.
+/// cluster secret). Once <see cref="Reloading"/>, the files are read again when they change (as for RESP clients,
+/// <see cref="TlsCredentialSource"/>): a renewed certificate or CA is used by the next connection between members,
+/// open ones keep theirs, and a broken replacement leaves the previous credentials in use.
 /// </remarks>
 public sealed class ClusterTls
 {
     private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
     private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
 
-    private readonly X509Certificate2Collection authority;
-    private readonly SslStreamCertificateContext certificate;
+    private readonly TlsFiles files;
+    private readonly TlsCredentials initial;
+    private readonly TlsCredentialSource? source;
 
-    private ClusterTls(X509Certificate2 certificate, X509Certificate2Collection authority)
+    private ClusterTls(TlsFiles files, TlsCredentials initial, TlsCredentialSource? source)
     {
-        this.authority = authority;
-        this.certificate = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-        Certificate = certificate;
+        this.files = files;
+        this.initial = initial;
+        this.source = source;
     }
 
-    /// <summary>This node's certificate.</summary>
-    public X509Certificate2 Certificate { get; }
+    /// <summary>This node's certificate now.</summary>
+    public X509Certificate2 Certificate => Current.Certificate;
+
+    private TlsCredentials Current => source?.Current ?? initial;
 
     /// <summary>
     /// The cluster TLS settings of <paramref name="options"/>, or null when <c>Cluster</c> is off.
@@ -41,23 +46,18 @@ public sealed class ClusterTls
         if (!options.Cluster)
             return null;
         const string Section = "RaftKv:Tls";
-        var certFile = Require(options.CertFile, $"{Section}:CertFile");
-        var keyFile = Require(options.KeyFile, $"{Section}:KeyFile");
-        var caFile = Require(options.ClusterCaCertFile ?? options.CaCertFile, $"{Section}:ClusterCaCertFile (or CaCertFile)");
+        var files = new TlsFiles(
+            Require(options.CertFile, $"{Section}:CertFile"),
+            Require(options.KeyFile, $"{Section}:KeyFile"),
+            string.IsNullOrEmpty(options.KeyFilePassword) ? null : options.KeyFilePassword,
+            Require(options.EffectiveClusterCaCertFile, $"{Section}:ClusterCaCertFile (or CaCertFile)"));
         try
         {
-            var certificate = string.IsNullOrEmpty(options.KeyFilePassword)
-                ? X509Certificate2.CreateFromPemFile(certFile, keyFile)
-                : X509Certificate2.CreateFromEncryptedPemFile(certFile, options.KeyFilePassword, keyFile);
-            var authority = new X509Certificate2Collection();
-            authority.ImportFromPemFile(caFile);
-            if (authority.Count == 0)
-                throw new NodeStartupException($"{Section}:ClusterCaCertFile '{caFile}' holds no certificate.");
-            return new ClusterTls(certificate, authority);
+            return new ClusterTls(files, TlsCredentials.Load(files), source: null);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        catch (TlsFileException e)
         {
-            throw new NodeStartupException($"{Section}: the cluster certificate, key or CA cannot be loaded ({certFile}, {keyFile}, {caFile}): {e.Message}");
+            throw new NodeStartupException($"{Section}: the cluster certificate, key or CA cannot be loaded: {e.Message}");
         }
 
         static string Require(string? value, string name) => string.IsNullOrEmpty(value)
@@ -65,27 +65,38 @@ public sealed class ClusterTls
             : value;
     }
 
+    /// <summary>The same settings, read again from their files whenever those change (checked at most once a second, on a new connection).</summary>
+    public ClusterTls Reloading(TimeProvider time, ILogger logger) => new(files, initial, new TlsCredentialSource(files, initial, time, logger));
+
     /// <summary>Options for accepting a member: this node's certificate, a client certificate of the cluster CA required.</summary>
-    public SslServerAuthenticationOptions ServerOptions() => new()
+    public SslServerAuthenticationOptions ServerOptions()
     {
-        ServerCertificateContext = certificate,
-        ClientCertificateRequired = true,
-        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        RemoteCertificateValidationCallback = (_, presented, chain, _) => ChainsToCluster(presented, chain, ClientAuth),
-    };
+        var current = Current;
+        return new()
+        {
+            ServerCertificateContext = current.Context,
+            ClientCertificateRequired = true,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, presented, chain, _) => ChainsToCluster(current.Trust, presented, chain, ClientAuth),
+        };
+    }
 
     /// <summary>Options for connecting to a member: this node's certificate as client certificate, the server's checked the same way.</summary>
-    public SslClientAuthenticationOptions ClientOptions(string targetHost) => new()
+    public SslClientAuthenticationOptions ClientOptions(string targetHost)
     {
-        TargetHost = targetHost,
-        ClientCertificateContext = certificate,
-        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        RemoteCertificateValidationCallback = (_, presented, chain, _) => ChainsToCluster(presented, chain, ServerAuth),
-    };
+        var current = Current;
+        return new()
+        {
+            TargetHost = targetHost,
+            ClientCertificateContext = current.Context,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, presented, chain, _) => ChainsToCluster(current.Trust, presented, chain, ServerAuth),
+        };
+    }
 
     // The system's verdict (its trust store, the host name) is ignored: only a chain to the cluster CA counts, and the
     // certificate must allow the use it is put to (no EKU extension allows every use).
-    private bool ChainsToCluster(X509Certificate? presented, X509Chain? presentedChain, Oid usage)
+    private static bool ChainsToCluster(X509Certificate2Collection authority, X509Certificate? presented, X509Chain? presentedChain, Oid usage)
     {
         if (presented is null)
             return false;
