@@ -41,18 +41,7 @@ public sealed partial class AuthenticatedRaftTransport(
     /// <inheritdoc/>
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(endpoint);
-            socket.Listen(128);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new InvalidOperationException($"The Raft port cannot listen on {endpoint}: {e.Message}", e);
-        }
-
+        var socket = PeerAddress.Listen(endpoint, "The Raft port");
         return ValueTask.FromResult<IConnectionListener>(new Listener(this, socket));
     }
 

@@ -19,6 +19,24 @@ public static class PeerAddress
             : throw new FormatException($"The peer host '{host}' does not resolve.");
     }
 
+    /// <summary>A socket bound to <paramref name="endPoint"/> and listening (what the peer channel and the Raft port accept on).</summary>
+    /// <exception cref="InvalidOperationException">It cannot bind; the message names <paramref name="what"/> and the address.</exception>
+    public static System.Net.Sockets.Socket Listen(EndPoint endPoint, string what)
+    {
+        var socket = new System.Net.Sockets.Socket(endPoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(endPoint);
+            socket.Listen(128);
+            return socket;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            socket.Dispose();
+            throw new InvalidOperationException($"{what} cannot listen on {endPoint}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Splits <c>host:port</c>; IPv6 hosts may be bracketed (<c>[::1]:8380</c>).</summary>
     /// <exception cref="FormatException">Not <c>host:port</c> with a port from 0 to 65535.</exception>
     public static (string Host, int Port) Split(string address)

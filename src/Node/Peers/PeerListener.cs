@@ -71,18 +71,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
     {
         var address = options.Listen ?? throw new InvalidOperationException("RaftKv:Peer:Listen is not set.");
         var endPoint = PeerAddress.Resolve(address);
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(endPoint);
-            socket.Listen(128);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new InvalidOperationException($"The peer channel cannot listen on {address}: {e.Message}", e);
-        }
-
+        var socket = PeerAddress.Listen(endPoint, "The peer channel");
         listener = socket;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         LogListening(logger, LocalEndPoint);
