@@ -12,12 +12,13 @@ using RaftKv.StateMachine.Commands;
 namespace RaftKv.Node.Commands;
 
 /// <summary>
-/// The <c>ACL</c> subcommands the node answers itself: <c>WHOAMI</c> (the connection's user), <c>GENPASS</c> (randomness),
+/// The <c>ACL</c> subcommands the node answers itself: <c>WHOAMI</c> (the connection's user), <c>LOG</c> (this node's
+/// refusals, <see cref="AclLog"/>), <c>GENPASS</c> (randomness),
 /// <c>LOAD</c> and <c>SAVE</c> (the node's ACL file), <c>HELP</c>. The others — <c>SETUSER</c>, <c>DELUSER</c> through the
 /// log, <c>GETUSER</c>, <c>LIST</c>, <c>USERS</c>, <c>CAT</c>, <c>DRYRUN</c> as reads of the replicated users — are data
 /// commands of the state machine and never reach this class.
 /// </summary>
-public sealed class AclCommands(CommandRouter router, ReadBarrier barrier, RaftKv.Node.Raft.RaftStateMachine stateMachine, IOptions<SecurityOptions> options)
+public sealed class AclCommands(CommandRouter router, ReadBarrier barrier, RaftKv.Node.Raft.RaftStateMachine stateMachine, AclLog log, IOptions<SecurityOptions> options)
 {
     private static readonly string[] Help =
     [
@@ -36,6 +37,8 @@ public sealed class AclCommands(CommandRouter router, ReadBarrier barrier, RaftK
         "    be used to specify a different size.",
         "LIST",
         "    Show users details in config file format.",
+        "LOG [<count> | RESET]",
+        "    Show the ACL log entries.",
         "LOAD",
         "    Reload users from the ACL file.",
         "SAVE",
@@ -67,6 +70,10 @@ public sealed class AclCommands(CommandRouter router, ReadBarrier barrier, RaftK
                 return LoadAsync(connection);
             case "SAVE" when argv.Length == 2:
                 return SaveAsync();
+            case "LOG" when argv.Length is 2 or 3:
+                return new(log.Execute(argv[2..]));
+            case "LOG":
+                return new(Reply.Error($"ERR unknown subcommand or wrong number of arguments for '{Encoding.UTF8.GetString(argv[1].Span)}'. Try ACL HELP."));
             case "HELP" when argv.Length == 2:
                 return new(Reply.FromArray([.. Help.Select(Reply.Status)]));
             case "WHOAMI" or "GENPASS" or "LOAD" or "SAVE" or "HELP":

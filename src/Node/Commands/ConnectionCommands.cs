@@ -257,6 +257,9 @@ internal static class ConnectionCommands
     // replies not yet written out, omem their bytes until the socket takes them (what client-output-buffer-limit
     // counts); fd is -1 because the socket is not exposed. Nothing the client chose is printed as sent: the name is
     // printable ASCII without spaces (SetName) and cmd comes from the command table.
+    /// <summary>The connection as one line of <c>CLIENT LIST</c> (also <c>ACL LOG</c>'s <c>client-info</c>).</summary>
+    internal static string DescribeClient(RespConnection client, DateTimeOffset now) => Describe(client, now);
+
     private static string Describe(RespConnection client, DateTimeOffset now)
     {
         var age = (long)(now - client.ConnectedAt).TotalSeconds;

@@ -114,6 +114,7 @@ public static class RaftKvNode
             .AddSingleton<CommandRouter>()
             .AddHostedService<IdleExpirySweep>()
             .AddHostedService<ConfiguredMaxMemory>()
+            .AddSingleton<AclLog>()
             .AddSingleton<AccessControl>()
             .AddHostedService<ConfiguredUsers>()
             .AddSingleton<AclCommands>()

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using System.Text;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Resp;
 using RaftKv.Node.Routing;
@@ -28,16 +29,18 @@ public sealed class AccessControl
 {
     private readonly RaftStateMachine stateMachine;
     private readonly ReadBarrier barrier;
+    private readonly AclLog log;
 
     /// <summary>The users this node was configured with, in the form <c>ACL LOAD</c> proposes them.</summary>
     public AclLoadCommand ConfiguredUsers { get; }
 
     private readonly AclTable configured;
 
-    public AccessControl(RaftStateMachine stateMachine, ReadBarrier barrier, IOptions<SecurityOptions> options)
+    public AccessControl(RaftStateMachine stateMachine, ReadBarrier barrier, AclLog log, IOptions<SecurityOptions> options)
     {
         this.stateMachine = stateMachine;
         this.barrier = barrier;
+        this.log = log;
         ConfiguredUsers = Security.ConfiguredUsers.Load(options.Value, onlyIfUninitialized: true);
         configured = AclTable.FromLoad(ConfiguredUsers);
     }
@@ -130,10 +133,14 @@ public sealed class AccessControl
         catch (Exception e) when (e is OperationCanceledException or TimeoutException
             or DotNext.Net.Cluster.Consensus.Raft.QuorumUnreachableException or DotNext.Net.Cluster.MemberUnavailableException)
         {
+            log.Add(connection, AclLog.Reason.Auth, "AUTH", Encoding.Latin1.GetString(user));
             return false; // no leader to confirm with: the refusal stands
         }
 
-        return Authenticate(connection, user, password);
+        if (Authenticate(connection, user, password))
+            return true;
+        log.Add(connection, AclLog.Reason.Auth, "AUTH", Encoding.Latin1.GetString(user));
+        return false;
     }
 
     /// <summary>
@@ -148,7 +155,17 @@ public sealed class AccessControl
             return UserGone;
         }
 
-        return AclCheck.Check(user, argv);
+        switch (AclCheck.Evaluate(user, argv, out var command, out var key))
+        {
+            case AclDenial.Command:
+                log.Add(connection, AclLog.Reason.Command, command!, user.Name);
+                return AclCheck.CommandDenied(command!);
+            case AclDenial.Key:
+                log.Add(connection, AclLog.Reason.Key, Encoding.Latin1.GetString(argv[key].Span), user.Name);
+                return AclCheck.KeyDenied;
+            default:
+                return null;
+        }
     }
 
     /// <summary>The reply before a connection whose user was deleted is closed (the state machine's, for the same case in apply).</summary>

@@ -28,6 +28,9 @@ public sealed class SecurityOptions
     /// </summary>
     public string? AclFile { get; set; }
 
+    /// <summary>Redis's <c>acllog-max-len</c>: how many recent refusals <c>ACL LOG</c> keeps on this node (0: none).</summary>
+    public int AclLogMaxLength { get; set; } = 128;
+
     /// <summary>The configured <c>requirepass</c>, from <see cref="RequirePass"/> or <see cref="RequirePassFile"/>; null when neither is set.</summary>
     /// <exception cref="NodeStartupException">The file cannot be read.</exception>
     public string? ResolveRequirePass()
