@@ -252,6 +252,7 @@ public sealed class NodeCommands(
         yield return ("server", WriteServer);
         yield return ("clients", WriteClients);
         yield return ("memory", WriteMemory);
+        yield return ("persistence", WritePersistence);
         yield return ("replication", WriteReplication);
         yield return ("stats", WriteStats);
         yield return ("keyspace", WriteKeyspace);
@@ -315,6 +316,42 @@ public sealed class NodeCommands(
         }
 
         Line(text, "connected_slaves", view.IsLeader ? view.Members.Count - 1 : 0);
+    }
+
+    // Redis's rdb_* fields mean the snapshot here (the Raft log is the append-only file, flushed before every
+    // acknowledgement); the snapshot_* and wal_* fields are RaftKv's own.
+    private void WritePersistence(StringBuilder text)
+    {
+        var activity = stateMachine.Snapshots;
+        var now = time.GetUtcNow();
+        Line(text, "loading", activity.Restoring ? 1 : 0);
+        Line(text, "rdb_changes_since_last_save", stateMachine.CommandsSinceSnapshot);
+        Line(text, "rdb_bgsave_in_progress", activity.InProgressSince is null ? 0 : 1);
+        Line(text, "rdb_last_save_time", (activity.LastAt ?? startedAt).ToUnixTimeSeconds());
+        Line(text, "rdb_last_bgsave_status", activity.LastFailed ? "err" : "ok");
+        Line(text, "rdb_last_bgsave_time_sec", activity.LastAt is null ? -1 : (long)activity.LastDuration.TotalSeconds);
+        Line(text, "rdb_current_bgsave_time_sec", activity.InProgressSince is { } since ? (long)(now - since).TotalSeconds : -1);
+        Line(text, "rdb_saves", activity.Taken);
+        Line(text, "snapshot_last_bytes", activity.LastBytes);
+        Line(text, "snapshot_last_duration_ms", (long)activity.LastDuration.TotalMilliseconds);
+        Line(text, "snapshot_entries_since", stateMachine.EntriesSinceSnapshot);
+        Line(text, "snapshot_log_bytes_since", stateMachine.LogBytesSinceSnapshot);
+        Line(text, "snapshot_every_entries", options.Value.SnapshotEveryEntries);
+        Line(text, "snapshot_log_bytes", options.Value.SnapshotLogBytes);
+        Line(text, "wal_disk_bytes", DirectoryBytes(Path.Combine(Path.GetFullPath(options.Value.DataPath), "wal")));
+        Line(text, "snapshot_disk_bytes", DirectoryBytes(Path.Combine(Path.GetFullPath(options.Value.DataPath), "snapshots")));
+    }
+
+    private static long DirectoryBytes(string path)
+    {
+        try
+        {
+            return new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(static f => f.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0; // the directory is being created or compacted
+        }
     }
 
     private void WriteStats(StringBuilder text)

@@ -42,6 +42,35 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     private long entriesSinceSnapshot;
     private long logBytesSinceSnapshot;
     private long lastSnapshotBytes;
+    private long commandsSinceSnapshot;
+    private SnapshotActivity snapshots = SnapshotActivity.None;
+
+    /// <summary>What this node's snapshots have done since it started (<c>INFO persistence</c>).</summary>
+    /// <param name="Taken">Snapshots written since start.</param>
+    /// <param name="LastAt">When the last one was written, or null.</param>
+    /// <param name="LastDuration">How long writing it took.</param>
+    /// <param name="LastBytes">Its size (or the restored one's, after a restore).</param>
+    /// <param name="LastFailed">Whether the last attempt failed.</param>
+    /// <param name="InProgressSince">When the one being written now began, or null.</param>
+    /// <param name="Restoring">True while a snapshot is being restored (Redis's <c>loading</c>).</param>
+    public sealed record SnapshotActivity(
+        long Taken, DateTimeOffset? LastAt, TimeSpan LastDuration, long LastBytes, bool LastFailed, DateTimeOffset? InProgressSince, bool Restoring)
+    {
+        /// <summary>Nothing yet.</summary>
+        public static SnapshotActivity None { get; } = new(0, null, TimeSpan.Zero, 0, false, null, false);
+    }
+
+    /// <summary>The snapshots' activity; read from any thread.</summary>
+    public SnapshotActivity Snapshots => Volatile.Read(ref snapshots);
+
+    /// <summary>Log entries applied since the last snapshot (what the snapshot policy counts).</summary>
+    public long EntriesSinceSnapshot => Volatile.Read(ref entriesSinceSnapshot);
+
+    /// <summary>Bytes of log payload applied since the last snapshot.</summary>
+    public long LogBytesSinceSnapshot => Volatile.Read(ref logBytesSinceSnapshot);
+
+    /// <summary>Commands applied since the last snapshot (Redis's <c>rdb_changes_since_last_save</c>).</summary>
+    public long CommandsSinceSnapshot => Volatile.Read(ref commandsSinceSnapshot);
 
     /// <summary>Cluster time of the last applied batch (Unix ms).</summary>
     public long ClusterTime
@@ -198,6 +227,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         ClockOffsetMs = time.GetUtcNow().ToUnixTimeMilliseconds() - batch.Timestamp;
         BatchesApplied++;
         CommandsApplied += replies.Length;
+        Volatile.Write(ref commandsSinceSnapshot, commandsSinceSnapshot + replies.Length);
 
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
@@ -212,35 +242,68 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     // maxmemory (the rule of Redis's AOF rewrite: the log may grow to the size of the state, then it is compacted).
     private bool SnapshotDue(long payloadBytes)
     {
-        entriesSinceSnapshot++;
-        logBytesSinceSnapshot += payloadBytes;
+        Volatile.Write(ref entriesSinceSnapshot, entriesSinceSnapshot + 1);
+        Volatile.Write(ref logBytesSinceSnapshot, logBytesSinceSnapshot + payloadBytes);
         if (entriesSinceSnapshot < snapshotEvery && logBytesSinceSnapshot < Math.Max(snapshotLogBytes, lastSnapshotBytes))
             return false;
-        entriesSinceSnapshot = logBytesSinceSnapshot = 0;
+        Volatile.Write(ref entriesSinceSnapshot, 0);
+        Volatile.Write(ref logBytesSinceSnapshot, 0);
         return true;
     }
 
     /// <inheritdoc/>
     protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
     {
-        var buffer = new ArrayBufferWriter<byte>(1 << 16);
-        gate.EnterReadLock();
+        var started = time.GetUtcNow();
+        var begun = time.GetTimestamp();
+        Volatile.Write(ref snapshots, Snapshots with { InProgressSince = started });
+        var commands = CommandsSinceSnapshot;
         try
         {
-            store.WriteSnapshot(buffer);
-        }
-        finally
-        {
-            gate.ExitReadLock();
-        }
+            var buffer = new ArrayBufferWriter<byte>(1 << 16);
+            gate.EnterReadLock();
+            try
+            {
+                store.WriteSnapshot(buffer);
+            }
+            finally
+            {
+                gate.ExitReadLock();
+            }
 
-        await writer.Invoke(buffer.WrittenMemory, token).ConfigureAwait(false);
-        lastSnapshotBytes = buffer.WrittenCount;
-        LogSnapshotWritten(logger, store.ClusterTime, buffer.WrittenCount);
+            await writer.Invoke(buffer.WrittenMemory, token).ConfigureAwait(false);
+            lastSnapshotBytes = buffer.WrittenCount;
+            Interlocked.Add(ref commandsSinceSnapshot, -commands);
+            var previous = Snapshots;
+            Volatile.Write(ref snapshots, previous with
+            {
+                Taken = previous.Taken + 1, LastAt = time.GetUtcNow(), LastDuration = time.GetElapsedTime(begun),
+                LastBytes = buffer.WrittenCount, LastFailed = false, InProgressSince = null,
+            });
+            LogSnapshotWritten(logger, store.ClusterTime, buffer.WrittenCount);
+        }
+        catch
+        {
+            Volatile.Write(ref snapshots, Snapshots with { LastFailed = true, InProgressSince = null });
+            throw;
+        }
     }
 
     /// <inheritdoc/>
     protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
+    {
+        Volatile.Write(ref snapshots, Snapshots with { Restoring = true });
+        try
+        {
+            await RestoreFromAsync(snapshotFile, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref snapshots, Snapshots with { Restoring = false, LastBytes = lastSnapshotBytes });
+        }
+    }
+
+    private async ValueTask RestoreFromAsync(FileInfo snapshotFile, CancellationToken token)
     {
         var bytes = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
         gate.EnterWriteLock();
