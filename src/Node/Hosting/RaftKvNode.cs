@@ -182,7 +182,15 @@ public static class RaftKvNode
         // Before anything listens or votes: a node whose cluster secret the other members refuse does not start.
         if (app.Services.GetService<PeerSecretCheck>() is { } check)
             await check.RunAsync(token).ConfigureAwait(false);
-        await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
+        try
+        {
+            await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
+        }
+        catch (UnreadableSnapshotException e)
+        {
+            // One line naming the file, not a stack trace: restoring part of a state, or none, would diverge silently.
+            throw new NodeStartupException(e.Message + " The node does not start on it: put back a good copy of this node's own data directory.");
+        }
         if (app.Services.GetService<IRaftHttpCluster>() is not null)
             app.UseConsensusProtocolHandler();
         await app.StartAsync(token).ConfigureAwait(false);

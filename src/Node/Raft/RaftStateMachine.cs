@@ -309,7 +309,16 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         gate.EnterWriteLock();
         try
         {
-            store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
+            try
+            {
+                store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
+            }
+            catch (Exception e) when (e is InvalidDataException or MessagePack.MessagePackSerializationException or EndOfStreamException or FormatException or OverflowException)
+            {
+                // The state is left as it was; the caller (a start, or an InstallSnapshot from the leader) fails with this.
+                throw new UnreadableSnapshotException(snapshotFile.FullName, bytes.Length, e);
+            }
+
             lastSnapshotBytes = bytes.Length;
             Volatile.Write(ref maxMemory, store.MaxMemory);
             PublishAcl();
@@ -348,3 +357,11 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
 /// <param name="Exception">The exception's type name (<c>OutOfMemoryException</c>...).</param>
 /// <param name="Message">The exception's message.</param>
 public sealed record ApplierStop(long Index, string Exception, string Message);
+
+/// <summary>A snapshot file that does not decode (truncated, or changed on disk): the node says which and does not go on with it.</summary>
+public sealed class UnreadableSnapshotException(string path, long length, Exception inner)
+    : IOException($"The snapshot '{path}' ({length} bytes) cannot be restored: {inner.Message}", inner)
+{
+    /// <summary>The snapshot file.</summary>
+    public string Path { get; } = path;
+}
