@@ -463,7 +463,10 @@ public sealed class KeyValueStore
         {
             if (reader.ReadArrayHeader() != 2)
                 throw new InvalidDataException("Malformed ACL user in snapshot.");
-            var name = System.Text.Encoding.Latin1.GetString(ReadBytes(ref reader));
+            var nameBytes = ReadBytes(ref reader);
+            if (nameBytes.Length > AclTable.MaxNameBytes)
+                throw new InvalidDataException("ACL user name too long in snapshot.");
+            var name = System.Text.Encoding.Latin1.GetString(nameBytes);
             var ruleCount = reader.ReadArrayHeader();
             var rules = new List<byte[]>();
             for (var r = 0; r < ruleCount; r++)

@@ -5,6 +5,7 @@ using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text;
 using RaftKv.StateMachine.Commands;
+using static RaftKv.StateMachine.Tests.SnapshotBytes;
 
 namespace RaftKv.StateMachine.Tests;
 
@@ -289,13 +290,6 @@ public sealed class KeyHashingTests
         yield return ["SCAN", ((ulong)rng.NextInt64()).ToString(CultureInfo.InvariantCulture), "COUNT", "50"];
         if (rng.Next(10) == 0)
             yield return ["KEYS", "*"];
-    }
-
-    private static byte[] Snapshot(KeyValueStore store)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        store.WriteSnapshot(buffer);
-        return buffer.WrittenSpan.ToArray();
     }
 
     private sealed class ContentComparer : IEqualityComparer<byte[]>

@@ -4,7 +4,7 @@ using RaftKv.StateMachine.Commands;
 namespace RaftKv.StateMachine.Tests;
 
 /// <summary>
-/// A store driven the way the node drives it: <see cref="CommandParser.Parse"/> first; a parse error is the reply,
+/// A store driven the way the node drives it: <see cref="CommandParser.Parse(ReadOnlySpan{ReadOnlyMemory{byte}})"/> first; a parse error is the reply,
 /// a write is applied in a one-command batch stamped <c>now</c>, a read runs with the local clock at <c>now</c>.
 /// </summary>
 internal sealed class Redis

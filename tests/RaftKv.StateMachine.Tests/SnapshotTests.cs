@@ -1,25 +1,12 @@
 using System.Buffers;
 using static RaftKv.StateMachine.Tests.Replies;
+using static RaftKv.StateMachine.Tests.SnapshotBytes;
 
 namespace RaftKv.StateMachine.Tests;
 
 public sealed class SnapshotTests
 {
     private const long T = 1_700_000_000_000;
-
-    private static byte[] Snapshot(KeyValueStore store)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        store.WriteSnapshot(buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static KeyValueStore Restore(byte[] snapshot)
-    {
-        var store = new KeyValueStore();
-        store.RestoreSnapshot(new ReadOnlySequence<byte>(snapshot));
-        return store;
-    }
 
     private static Redis Populated()
     {

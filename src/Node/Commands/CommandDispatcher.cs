@@ -30,14 +30,15 @@ public sealed partial class CommandDispatcher(
         // server.c processCommand's order: an unknown name and a wrong number of arguments are answered first, then
         // an unauthenticated connection gets NOAUTH for all but AUTH/HELLO/QUIT/RESET, then the user's permissions
         // are checked — before a command is queued in MULTI, parsed for its syntax or routed.
-        if (Admit(argv, connection) is { } refused)
+        var spec = argv.IsEmpty ? null : CommandTable.Find(argv[0].Span);
+        if (Admit(spec, argv, connection) is { } refused)
             return new(refused);
 
         // MULTI/EXEC/DISCARD/WATCH/UNWATCH, and every command while MULTI is open (CommandDispatcher.Transactions.cs).
         if (HandleTransaction(argv, connection) is { } transactional)
             return transactional;
 
-        var parsed = CommandParser.Parse(argv);
+        var parsed = spec is null ? ParsedCommand.Unknown : CommandParser.Parse(spec, argv);
         return parsed.Outcome switch
         {
             ParseOutcome.Write => new(router.WriteAsync(parsed.Write!, connection)),
@@ -47,17 +48,17 @@ public sealed partial class CommandDispatcher(
         };
     }
 
-    private Reply? Admit(ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
+    private Reply? Admit(CommandSpec? spec, ReadOnlySpan<ReadOnlyMemory<byte>> argv, RespConnection connection)
     {
         access.Establish(connection);
-        if (argv.IsEmpty || CommandTable.Find(argv[0].Span) is not { } spec)
+        if (spec is null)
             return null; // unknown: the paths below answer it (and refuse a MULTI it was sent in)
 
         // A wrong number of arguments: the paths below answer it (it changes nothing), as Redis does before NOAUTH.
         if (!CommandParser.HasValidArity(spec.Arity, argv.Length))
             return null;
         if (connection.Authenticated != true)
-            return spec.Name is "auth" or "hello" or "quit" or "reset" ? null : NodeReplies.NoAuth;
+            return spec.NoAuth ? null : NodeReplies.NoAuth;
 
         if (access.Authorize(connection, argv) is not { } denied)
             return null;

@@ -57,8 +57,6 @@ public static class RaftKvNode
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
         builder.Services.Configure<SecurityOptions>(builder.Configuration.GetSection(SecurityOptions.Section));
 
-        // A configuration problem in the users (an unreadable or wrong ACL file) stops the start, before any port opens.
-        _ = ConfiguredUsers.Load(builder.Configuration.GetSection(SecurityOptions.Section).Get<SecurityOptions>() ?? new(), onlyIfUninitialized: true);
         builder.Services.AddSingleton(new NodeIdentity(self));
         AddPeerChannel(builder.Services, nodeOptions, self);
         var clusterTls = ClusterTls.FromOptions(nodeOptions.Tls);
@@ -191,6 +189,9 @@ public static class RaftKvNode
             // One line naming the file, not a stack trace: restoring part of a state, or none, would diverge silently.
             throw new NodeStartupException(e.Message + " The node does not start on it: put back a good copy of this node's own data directory.");
         }
+        // The configured users are read once, here (after the restore: AccessControl reaches the Raft cluster, whose log
+        // must not be built before it): an unreadable or wrong ACL file stops the start before any port opens.
+        _ = app.Services.GetRequiredService<AccessControl>();
         if (app.Services.GetService<IRaftHttpCluster>() is not null)
             app.UseConsensusProtocolHandler();
         await app.StartAsync(token).ConfigureAwait(false);

@@ -17,7 +17,7 @@ namespace RaftKv.Node.Routing;
 /// <list type="table">
 /// <item><term>0x01 Propose</term><description>follower → leader: <c>[u8 database][MessagePack WriteCommand]</c>.</description></item>
 /// <item><term>0x02 ReadIndex</term><description>follower → leader: empty.</description></item>
-/// <item><term>0x03 ProposeAs</term><description>follower → leader, a write of a user other than <c>default</c>: <c>[u8 database][u8 user length][user, UTF-8][MessagePack WriteCommand]</c>.</description></item>
+/// <item><term>0x03 ProposeAs</term><description>follower → leader, a write of a user other than <c>default</c>: <c>[u8 database][u16 big-endian user length][user, Latin-1: its bytes][MessagePack WriteCommand]</c>.</description></item>
 /// <item><term>0x81 Answered</term><description>the write's reply, <c>[MessagePack Reply]</c> (<see cref="ReplySerializer"/>).</description></item>
 /// <item><term>0x82 NotApplied</term><description>this node is not the leader and took nothing: route again.</description></item>
 /// <item><term>0x83 Unknown</term><description>leadership changed after the append: the write may or may not apply.</description></item>
@@ -65,24 +65,25 @@ public static class PeerMessages
         var asDefault = user == AclTable.DefaultUserName;
         if (!asDefault)
         {
-            var length = Encoding.UTF8.GetByteCount(user);
+            // A name is its bytes read as Latin-1 (AclTable), so Latin-1 gives them back exactly.
+            var length = Encoding.Latin1.GetByteCount(user);
             if (length > MaxUserNameBytes)
                 throw new ArgumentException($"A user name of {length} bytes cannot be forwarded.", nameof(user));
-            var span = body.GetSpan(1 + length);
-            span[0] = (byte)length;
-            Encoding.UTF8.GetBytes(user, span[1..]);
-            body.Advance(1 + length);
+            var span = body.GetSpan(2 + length);
+            BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)length);
+            Encoding.Latin1.GetBytes(user, span[2..]);
+            body.Advance(2 + length);
         }
 
         MessagePackSerializer.Serialize(body, command, KeyValueStore.SerializerOptions);
         return PeerProtocol.Frame(asDefault ? Propose : ProposeAs, body.WrittenSpan);
     }
 
-    /// <summary>The longest user name a forwarded write carries, in bytes of UTF-8.</summary>
-    public const int MaxUserNameBytes = 255;
+    /// <summary>The longest user name a forwarded write carries, in bytes: the state machine's limit.</summary>
+    public const int MaxUserNameBytes = AclTable.MaxNameBytes;
 
     /// <summary>Reads a <see cref="Propose"/> (or, with <paramref name="withUser"/>, a <see cref="ProposeAs"/>) payload.</summary>
-    /// <exception cref="InvalidDataException">Empty, the database is out of range, or the user name is cut or not UTF-8.</exception>
+    /// <exception cref="InvalidDataException">Empty, the database is out of range, or the user name is cut or too long.</exception>
     /// <remarks>Throws MessagePack's <c>MessagePackSerializationException</c> when the command cannot be decoded.</remarks>
     public static (int Database, string User, WriteCommand Command) ReadPropose(in ReadOnlySequence<byte> payload, bool withUser = false)
     {
@@ -98,21 +99,15 @@ public static class PeerMessages
         var rest = payload.Slice(1);
         if (withUser)
         {
-            if (rest.IsEmpty)
+            Span<byte> prefix = stackalloc byte[2];
+            if (rest.Length < 2)
                 throw new InvalidDataException("ProposeAs payload without a user.");
-            rest.Slice(0, 1).CopyTo(first);
-            if (rest.Length < 1 + first[0])
-                throw new InvalidDataException("ProposeAs payload with a cut user name.");
-            try
-            {
-                user = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(rest.Slice(1, first[0]));
-            }
-            catch (DecoderFallbackException e)
-            {
-                throw new InvalidDataException("ProposeAs user name is not UTF-8.", e);
-            }
-
-            rest = rest.Slice(1 + first[0]);
+            rest.Slice(0, 2).CopyTo(prefix);
+            var length = BinaryPrimitives.ReadUInt16BigEndian(prefix);
+            if (length > MaxUserNameBytes || rest.Length < 2 + length)
+                throw new InvalidDataException("ProposeAs payload with a cut or too long user name.");
+            user = Encoding.Latin1.GetString(rest.Slice(2, length));
+            rest = rest.Slice(2 + length);
         }
 
         var reader = new MessagePackReader(rest);

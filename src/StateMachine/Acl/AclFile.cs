@@ -56,6 +56,12 @@ public static class AclFile
                 continue;
             }
 
+            if (name.Length > AclTable.MaxNameBytes)
+            {
+                errors.Append($"{fileName}:{number}: username is longer than {AclTable.MaxNameBytes} bytes. ");
+                continue;
+            }
+
             if (!names.TryAdd(tokens[1], number))
             {
                 errors.Append($"WARNING: Duplicate user '{tokens[1]}' found on line {number}. ");

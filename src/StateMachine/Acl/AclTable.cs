@@ -22,6 +22,12 @@ public sealed class AclTable
     /// </summary>
     public const int MaxUsers = 10_000;
 
+    /// <summary>
+    /// The longest user name, in bytes (Redis has no limit): a name travels with every forwarded write of its user
+    /// and sits in every ACL log entry, so it is bounded like the rest of the table, alike on every replica.
+    /// </summary>
+    public const int MaxNameBytes = 1024;
+
     // Ordinal order of Latin-1 names is byte order: Redis keeps users in a radix tree, so ACL USERS and ACL LIST list
     // them so.
     private readonly SortedDictionary<string, AclUser> users = new(StringComparer.Ordinal);
@@ -45,7 +51,8 @@ public sealed class AclTable
     public int Count => users.Count;
 
     /// <summary>The user <c>default</c> (always present).</summary>
-    public AclUser Default => users[DefaultUserName];
+    /// <remarks>Kept in a field: every command of <c>default</c> resolves it, in apply and in reads.</remarks>
+    public AclUser Default { get; private set; } = null!;
 
     /// <summary>What the users cost in <c>used_memory</c>, kept up to date by every change.</summary>
     public long UsedMemory { get; private set; }
@@ -72,6 +79,7 @@ public sealed class AclTable
         copy.users.Clear();
         foreach (var (name, user) in users)
             copy.users.Add(name, user);
+        copy.Default = Default;
         copy.Version = Version;
         copy.Initialized = Initialized;
         copy.UsedMemory = UsedMemory;
@@ -97,6 +105,8 @@ public sealed class AclTable
             UsedMemory -= Cost(old);
         users.Add(user.Name, user);
         UsedMemory += Cost(user);
+        if (user.Name == DefaultUserName)
+            Default = user;
         Changed();
     }
 
@@ -127,6 +137,7 @@ public sealed class AclTable
             UsedMemory += Cost(user);
         }
 
+        Default = users[DefaultUserName];
         Changed();
     }
 
@@ -143,6 +154,7 @@ public sealed class AclTable
         users.Clear();
         var user = AclUser.CreateDefault();
         users.Add(user.Name, user);
+        Default = user;
         UsedMemory = Cost(user);
         Version = 0;
         Initialized = false;
@@ -159,8 +171,9 @@ public sealed class AclTable
             UsedMemory += Cost(user);
         }
 
-        if (!users.ContainsKey(DefaultUserName))
+        if (!users.TryGetValue(DefaultUserName, out var defaultUser))
             throw new InvalidDataException("Snapshot ACL table lacks the default user.");
+        Default = defaultUser;
         Initialized = initialized;
         Version = version;
     }

@@ -57,6 +57,8 @@ internal static class AclCommandTable
         var name = argv[2].Span;
         if (HasSpaces(name))
             return ParsedCommand.Fail(InvalidUserName);
+        if (name.Length > AclTable.MaxNameBytes)
+            return ParsedCommand.Fail(NameTooLong);
         if (argv.Length - 3 > MaxRules)
             return ParsedCommand.Fail(Reply.Error($"ERR ACL SETUSER takes at most {MaxRules} rules in RaftKv"));
 
@@ -107,6 +109,8 @@ internal static class AclCommandTable
 
     public static Reply InvalidUserName { get; } = Reply.Error("ERR Usernames can't contain spaces or null characters");
 
+    public static Reply NameTooLong { get; } = Reply.Error($"ERR ACL user names are limited to {AclTable.MaxNameBytes} bytes in RaftKv");
+
     public static Reply DefaultCannotBeRemoved { get; } = Reply.Error("ERR The 'default' user cannot be removed");
 
     public static Reply TooManyUsers { get; } = Reply.Error($"ERR ACL users are limited to {AclTable.MaxUsers} in RaftKv");
@@ -133,7 +137,8 @@ internal static class AclCommandTable
     /// <summary>The name a log entry carries, checked as the parser checks it; null when it is fine.</summary>
     internal static Reply? ValidateName(string command, string field, byte[]? name)
         => RedisErrors.Required(command, field, name)
-           ?? (HasSpaces(name) ? RedisErrors.InvalidCommand(command, $"{field} holds spaces or null characters") : null);
+           ?? (HasSpaces(name) ? RedisErrors.InvalidCommand(command, $"{field} holds spaces or null characters") : null)
+           ?? (name!.Length > AclTable.MaxNameBytes ? RedisErrors.InvalidCommand(command, $"{field} is longer than {AclTable.MaxNameBytes} bytes") : null);
 }
 
 /// <summary>

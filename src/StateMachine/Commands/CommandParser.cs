@@ -97,9 +97,15 @@ public static class CommandParser
     {
         if (argv.IsEmpty || Find(argv[0].Span) is not { } spec)
             return ParsedCommand.Unknown;
-
-        return HasValidArity(spec.Arity, argv.Length) ? spec.Parse(argv) : ParsedCommand.Fail(WrongArity(spec.Name));
+        return Parse(spec, argv);
     }
+
+    /// <summary>
+    /// Parses a request whose command was already looked up (in this table or <see cref="CommandTable"/>: a node
+    /// command's spec parses as <see cref="ParseOutcome.Unknown"/>, or its wrong-arity error).
+    /// </summary>
+    public static ParsedCommand Parse(CommandSpec spec, ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => HasValidArity(spec.Arity, argv.Length) ? spec.Parse(argv) : ParsedCommand.Fail(WrongArity(spec.Name));
 
     /// <summary>Redis's arity rule: positive is exact, negative is a minimum.</summary>
     public static bool HasValidArity(int arity, int count) => arity >= 0 ? count == arity : count >= -arity;

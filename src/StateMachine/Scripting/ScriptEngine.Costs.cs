@@ -154,17 +154,7 @@ internal sealed unsafe partial class ScriptEngine
         }
         catch (LuaPatternException e)
         {
-            Charge(e.OutOfSteps ? matcher.StepsAllowed + 1 : matcher.StepsTaken);
-            lua_settop(luaState, 0);
-            if (e.OutOfSteps)
-            {
-                lua_pushnil(luaState);
-                return 1;
-            }
-
-            lua_pushboolean(luaState, 0);
-            PushBytes(System.Text.Encoding.UTF8.GetBytes(e.Message));
-            return 2;
+            return PatternFailed(luaState, matcher, e);
         }
 
         Charge(matcher.StepsTaken);
@@ -271,17 +261,7 @@ internal sealed unsafe partial class ScriptEngine
                 return Stopped(luaState, memory: true);
             }
 
-            Charge(e.OutOfSteps ? matcher.StepsAllowed + 1 : matcher.StepsTaken);
-            lua_settop(luaState, 0);
-            if (e.OutOfSteps)
-            {
-                lua_pushnil(luaState);
-                return 1;
-            }
-
-            lua_pushboolean(luaState, 0);
-            PushBytes(System.Text.Encoding.UTF8.GetBytes(e.Message));
-            return 2;
+            return PatternFailed(luaState, matcher, e);
         }
 
         try
@@ -302,6 +282,24 @@ internal sealed unsafe partial class ScriptEngine
         lua_settop(luaState, 0);
         PushBytes(output.WrittenSpan);
         lua_pushinteger(luaState, count);
+        return 2;
+    }
+
+    // A matcher that ran out of steps or met a malformed pattern: its steps are charged and the prelude's wrapper gets
+    // nil (out of steps: the charge spent the budget, so the script stops at its next instruction) or false and the
+    // pattern's error, which it raises.
+    private int PatternFailed(nint luaState, LuaPattern matcher, LuaPatternException e)
+    {
+        Charge(e.OutOfSteps ? matcher.StepsAllowed + 1 : matcher.StepsTaken);
+        lua_settop(luaState, 0);
+        if (e.OutOfSteps)
+        {
+            lua_pushnil(luaState);
+            return 1;
+        }
+
+        lua_pushboolean(luaState, 0);
+        PushBytes(System.Text.Encoding.UTF8.GetBytes(e.Message));
         return 2;
     }
 

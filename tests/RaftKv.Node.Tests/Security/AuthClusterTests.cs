@@ -17,7 +17,7 @@ public sealed class AuthClusterTests
     private static readonly Reply NoAuth = Reply.Error("NOAUTH Authentication required.");
     private static readonly Reply WrongPass = Reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
 
-    private static Dictionary<string, string?> WithPassword(int snapshotEvery = 0)
+    private static Dictionary<string, string?> WithPassword()
         => new() { ["RaftKv:Security:RequirePass"] = Password };
 
     private static async Task<RespTestClient> LoginAsync(TestCluster cluster, int node, string user = "default", string password = Password)

@@ -169,6 +169,12 @@ public sealed class AclRuleTests
         Assert.Equal("ERR unknown subcommand 'nosuch'. Try ACL HELP.", Redis.Parse("ACL", "nosuch").Error!.Text);
         Assert.Equal("ERR Usernames can't contain spaces or null characters", Redis.Parse("ACL", "SETUSER", "a b").Error!.Text);
         Assert.Equal("ERR Usernames can't contain spaces or null characters", Redis.Parse("ACL", "SETUSER", "ab\0").Error!.Text);
+        Assert.Equal("ERR ACL user names are limited to 1024 bytes in RaftKv", Redis.Parse("ACL", "SETUSER", new string('u', 1025)).Error!.Text);
+        Assert.Equal(ParseOutcome.Write, Redis.Parse("ACL", "SETUSER", new string('u', 1024)).Outcome);
+
+        // Apply refuses the same name from the log (bytes the parser would not make), alike on every replica.
+        var tooLong = new AclSetUserCommand { Name = System.Text.Encoding.ASCII.GetBytes(new string('u', 1025)), Rules = [] };
+        Assert.Contains("longer than 1024 bytes", tooLong.Validate()!.Text, StringComparison.Ordinal);
         foreach (var own in new[] { "WHOAMI", "LOG", "SAVE", "LOAD", "GENPASS", "HELP" })
             Assert.Equal(ParseOutcome.Unknown, Redis.Parse("ACL", own).Outcome);
     }

@@ -3,26 +3,13 @@ using MessagePack;
 using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
 using static RaftKv.StateMachine.Tests.Acl.AclDriver;
+using static RaftKv.StateMachine.Tests.SnapshotBytes;
 
 namespace RaftKv.StateMachine.Tests.Acl;
 
 /// <summary>Users as replicated state: log, snapshots, digest; and what apply does with the caller's user.</summary>
 public sealed class AclStateTests
 {
-    private static byte[] Snapshot(KeyValueStore store)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        store.WriteSnapshot(buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static KeyValueStore Restore(byte[] snapshot)
-    {
-        var store = new KeyValueStore();
-        store.RestoreSnapshot(new ReadOnlySequence<byte>(snapshot));
-        return store;
-    }
-
     private static string[] AclList(KeyValueStore store) => Lines(store.Read(new AclListCommand(), T));
 
     private static AclDriver Populated()

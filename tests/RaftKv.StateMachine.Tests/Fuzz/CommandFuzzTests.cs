@@ -4,6 +4,7 @@ using System.Text;
 using RaftKv.StateMachine.Commands;
 using RaftKv.Testing;
 using Xunit.Abstractions;
+using static RaftKv.StateMachine.Tests.SnapshotBytes;
 
 namespace RaftKv.StateMachine.Tests.Fuzz;
 
@@ -275,13 +276,6 @@ public sealed class CommandFuzzTests(ITestOutputHelper output)
     private static bool IsInternalError(Reply reply)
         => (reply.IsError && reply.Text!.Contains("internal error", StringComparison.Ordinal))
            || (reply.Kind == ReplyKind.Array && reply.Items!.Any(IsInternalError));
-
-    private static byte[] Snapshot(KeyValueStore store)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        store.WriteSnapshot(buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
 
     private sealed class Stats
     {
