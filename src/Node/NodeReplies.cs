@@ -91,6 +91,15 @@ public static class NodeReplies
     /// <summary>CLUSTER with <c>RaftKv:ClusterCommands=false</c>, as a Redis without cluster support answers.</summary>
     public static Reply ClusterSupportDisabled { get; } = Reply.Error("ERR This instance has cluster support disabled");
 
+    /// <summary>Redis's reply to a <c>BGSAVE</c> that started one.</summary>
+    public static Reply BackgroundSavingStarted { get; } = Reply.Status("Background saving started");
+
+    /// <summary>Redis's reply to a <c>BGSAVE SCHEDULE</c> while one is being written.</summary>
+    public static Reply BackgroundSavingScheduled { get; } = Reply.Status("Background saving scheduled");
+
+    /// <summary>Redis's reply to a <c>BGSAVE</c> while one is being written.</summary>
+    public static Reply BackgroundSaveInProgress { get; } = Reply.Error("ERR Background save already in progress");
+
     /// <summary>CLUSTER subcommands about keys per slot: RaftKv keeps no such index.</summary>
     public static Reply NoSlotIndex { get; } = Reply.Error("ERR RaftKv does not index keys by slot");
 

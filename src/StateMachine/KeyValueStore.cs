@@ -9,6 +9,7 @@ using RaftKv.StateMachine.Commands;
 using RaftKv.StateMachine.Memory;
 using RaftKv.StateMachine.Scripting;
 using RaftKv.StateMachine.Sessions;
+using RaftKv.StateMachine.Snapshots;
 
 namespace RaftKv.StateMachine;
 
@@ -24,8 +25,10 @@ namespace RaftKv.StateMachine;
 public sealed class KeyValueStore
 {
     // 1: data, scripts. 2: data, scripts, sessions. 3: data, scripts, sessions, replicated settings. 4: the same, sessions
-    // with their owner, and the ACL users. All are read; 4 is written.
-    private const int SnapshotFormatVersion = 4;
+    // with their owner, and the ACL users: one MessagePack array, written whole. 5: streamed, checksummed blocks
+    // (SnapshotFormat), its bounded part in the encoding of 4. All are read; 5 is written (4 only for the tests of the
+    // upgrade path).
+    private const int Format4 = 4;
 
     // The name each replicated setting has in a snapshot (and in the digest).
     private const string MaxMemoryName = "maxmemory";
@@ -54,6 +57,7 @@ public sealed class KeyValueStore
     public const int DatabaseCount = 16;
 
     private readonly Keyspace[] keyspaces;
+    private readonly ByteArrayComparer keyComparer;
 
     /// <summary>The databases (<c>SELECT 0</c> to <c>SELECT 15</c>).</summary>
     public IReadOnlyList<Keyspace> Databases => keyspaces;
@@ -85,7 +89,7 @@ public sealed class KeyValueStore
     /// </remarks>
     public KeyValueStore(ScriptLimits? scriptLimits = null, UInt128 keyHashSeed = default)
     {
-        var keyComparer = ByteArrayComparer.Create(keyHashSeed);
+        keyComparer = ByteArrayComparer.Create(keyHashSeed);
         keyspaces = [.. Enumerable.Range(0, DatabaseCount).Select(_ => new Keyspace(keyComparer))];
         Scripting = new ScriptRuntime(this, scriptLimits ?? ScriptLimits.Default);
     }
@@ -95,6 +99,9 @@ public sealed class KeyValueStore
 
     /// <summary>Cluster time of the last applied batch (Unix ms); 0 before the first.</summary>
     public long ClusterTime { get; private set; }
+
+    /// <summary>The log index of the last applied batch (as given to <see cref="Apply"/>), or of the restored snapshot.</summary>
+    public long AppliedIndex { get; private set; }
 
     /// <summary>Expired keys reclaimed so far by the deterministic sweep (not replicated state; for INFO).</summary>
     public long ExpiredKeysReclaimed { get; private set; }
@@ -200,6 +207,7 @@ public sealed class KeyValueStore
 
         // Defensive max: a leader never stamps backwards, but if a bug did, time here still would not.
         var now = ClusterTime = Math.Max(ClusterTime, batch.Timestamp);
+        AppliedIndex = Math.Max(AppliedIndex, index);
 
         // Counted up to the commands an entry may hold: the product stays small, whatever a malformed entry declares.
         var budget = SweepFloorPerEntry + (SweepPerCommand * Math.Min(commands.Length, CommandContext.MaxCommandsPerEntry));
@@ -375,16 +383,50 @@ public sealed class KeyValueStore
     }
 
     /// <summary>
-    /// Writes the whole state: <c>[version, clusterTime, [[database, [[key, value, expireAt]...]]...], [[sha, body]...],
-    /// [session...], {setting: value}]</c>, non-empty databases only; a session is
-    /// <c>[id, ttl, expireAt, acknowledgedBelow, [[seq, reply]...]]</c>; settings are the replicated ones ever set, by
-    /// name (<c>maxmemory</c>).
+    /// Takes a point-in-time view of the whole state, at log position <paramref name="index"/>/<paramref name="term"/>,
+    /// to be written out while apply goes on (<see cref="SnapshotView"/>). The caller holds exclusive access; O(number
+    /// of databases) plus serializing scripts, sessions, users and settings, which limits keep small.
+    /// </summary>
+    public SnapshotView BeginSnapshot(long index, long term)
+    {
+        var meta = new ArrayBufferWriter<byte>(1024);
+        var writer = new MessagePackWriter(meta);
+        writer.WriteArrayHeader(4);
+        WriteBoundedState(ref writer);
+        writer.Flush();
+
+        var captures = new List<(Keyspace, KeyspaceCapture)>();
+        for (var database = 0; database < DatabaseCount; database++)
+        {
+            if (keyspaces[database].Count > 0)
+                captures.Add((keyspaces[database], keyspaces[database].Capture(database)));
+        }
+
+        return new SnapshotView(new SnapshotPosition(index, term, ClusterTime), meta.WrittenSpan.ToArray(), captures);
+    }
+
+    /// <summary>
+    /// Writes the whole state as a snapshot of format 5 at once (<see cref="BeginSnapshot"/> and
+    /// <see cref="SnapshotView.WriteTo"/> with nothing applying meanwhile), at the applied index and term 0.
     /// </summary>
     public void WriteSnapshot(IBufferWriter<byte> destination)
     {
+        using var view = BeginSnapshot(AppliedIndex, 0);
+        using var stream = new BufferWriterStream(destination);
+        view.WriteTo(stream, static () => NoLock.Instance, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Writes the whole state in format 4, one MessagePack array: <c>[version, clusterTime, [[database, [[key, value,
+    /// expireAt]...]]...], [[sha, body]...], [session...], {setting: value}, acl]</c>, non-empty databases only; a
+    /// session is <c>[id, ttl, expireAt, acknowledgedBelow, [[seq, reply]...]]</c>. What nodes wrote before format 5:
+    /// kept for the tests that prove such snapshots still restore.
+    /// </summary>
+    internal void WriteSnapshotFormat4(IBufferWriter<byte> destination)
+    {
         var writer = new MessagePackWriter(destination);
         writer.WriteArrayHeader(7);
-        writer.Write(SnapshotFormatVersion);
+        writer.Write(Format4);
         writer.Write(ClusterTime);
         var nonEmpty = Databases.Count(static d => d.Count > 0);
         writer.WriteArrayHeader(nonEmpty);
@@ -405,10 +447,16 @@ public sealed class KeyValueStore
                 writer.Write(entry.ExpireAt);
             }
 
-            // Large keyspaces: hand the buffer what we have so far rather than hold it all in one writer span.
             writer.Flush();
         }
 
+        WriteBoundedState(ref writer);
+        writer.Flush();
+    }
+
+    // Scripts, sessions, settings and users: the part of the state limits keep small, as formats 4 and 5 hold it.
+    private void WriteBoundedState(ref MessagePackWriter writer)
+    {
         writer.WriteArrayHeader(Scripts.Count);
         foreach (var (sha, body) in Scripts.Entries)
         {
@@ -429,7 +477,6 @@ public sealed class KeyValueStore
         }
 
         WriteAcl(ref writer);
-        writer.Flush();
     }
 
     // [initialized, version, [[name, [rule...]]...]]: each user as the rules that rebuild it from a new user.
@@ -525,17 +572,134 @@ public sealed class KeyValueStore
         return session;
     }
 
-    /// <summary>Replaces the whole state with a snapshot written by <see cref="WriteSnapshot"/>.</summary>
+    /// <summary>Replaces the whole state with a snapshot of any format (<see cref="RestoreSnapshot(Stream)"/>).</summary>
     /// <exception cref="InvalidDataException">The snapshot is malformed or of an unknown format; the state is unchanged.</exception>
-    public void RestoreSnapshot(in ReadOnlySequence<byte> snapshot)
+    public SnapshotPosition RestoreSnapshot(in ReadOnlySequence<byte> snapshot)
     {
-        var reader = new MessagePackReader(snapshot);
-        long clusterTime;
-        List<(int Database, byte[] Key, byte[] Value, long ExpireAt)> restored = [];
-        List<(string Sha, byte[] Body)> scripts = [];
-        List<Session> sessions = [];
-        long? maxMemory = null;
-        (bool Initialized, long Version, List<AclUser> Users)? acl = null;
+        using var stream = new ReadOnlySequenceStream(snapshot);
+        return RestoreSnapshot(stream);
+    }
+
+    /// <summary>
+    /// Replaces the whole state with the snapshot read from <paramref name="source"/>: format 5 streamed, block by
+    /// block, every checksum checked before a byte of the block is used; formats 1–4 read whole. The new state is built
+    /// beside the old one and takes its place only once the snapshot has been read to its end, so a damaged snapshot
+    /// changes nothing.
+    /// </summary>
+    /// <returns>The snapshot's log position (index and term 0 for formats 1–4, which did not record them).</returns>
+    /// <exception cref="InvalidDataException">The snapshot is damaged, malformed or of an unknown format (the message
+    /// says where); the state is unchanged.</exception>
+    public SnapshotPosition RestoreSnapshot(Stream source) => Install(ReadSnapshot(source));
+
+    /// <summary>
+    /// Reads and checks a snapshot of any format into a new state beside this one, which it leaves untouched: the long
+    /// part of a restore, which needs no lock. <see cref="Install"/> then swaps it in.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The snapshot is damaged, malformed or of an unknown format.</exception>
+    public PreparedSnapshot ReadSnapshot(Stream source)
+    {
+        var start = new byte[SnapshotFormat.HeaderBytes];
+        var read = source.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        return read >= 8 && SnapshotFormat.IsStreamed(start)
+            ? ReadStreamed(start.AsSpan(0, read), source)
+            : ReadWhole(start.AsSpan(0, read), source);
+    }
+
+    /// <summary>Replaces the whole state with one <see cref="ReadSnapshot"/> prepared (by this store: same key hashing).</summary>
+    /// <param name="restored">The prepared snapshot.</param>
+    /// <param name="index">The log index it stands for, when the caller knows better than the snapshot (formats 1–4 did not record it).</param>
+    public SnapshotPosition Install(PreparedSnapshot restored, long? index = null)
+    {
+        for (var database = 0; database < DatabaseCount; database++)
+            keyspaces[database] = restored.Databases[database];
+        ClusterTime = restored.Position.ClusterTime;
+        AppliedIndex = index ?? restored.Position.Index;
+        MaxMemorySetting = restored.MaxMemory;
+        Scripts.Clear();
+        ScriptMemory = 0;
+        foreach (var (sha, body) in restored.Scripts)
+        {
+            Scripts.Restore(sha, body);
+            ScriptMemory += MemoryCosts.Script(body.Length);
+        }
+
+        Sessions.Clear();
+        foreach (var session in restored.Sessions)
+            Sessions.Restore(session);
+        if (restored.Acl is var (initialized, aclVersion, users))
+            Acl.Restore(initialized, aclVersion, users);
+        else
+            Acl.Reset();
+        return restored.Position;
+    }
+
+    /// <summary>A snapshot read and checked, not yet installed (<see cref="ReadSnapshot"/>).</summary>
+    public sealed class PreparedSnapshot
+    {
+        internal PreparedSnapshot(Keyspace[] databases) => Databases = databases;
+
+        /// <summary>Where the snapshot says it was taken (index and term 0 for formats 1–4).</summary>
+        public SnapshotPosition Position { get; internal set; }
+
+        /// <summary>Keys stored, in every database.</summary>
+        public long Keys => Databases.Sum(static d => (long)d.Count);
+
+        internal Keyspace[] Databases { get; }
+
+        internal List<(string Sha, byte[] Body)> Scripts { get; } = [];
+
+        internal List<Session> Sessions { get; } = [];
+
+        internal long? MaxMemory { get; set; }
+
+        internal (bool Initialized, long Version, List<AclUser> Users)? Acl { get; set; }
+    }
+
+    private Keyspace[] NewDatabases() => [.. Enumerable.Range(0, DatabaseCount).Select(_ => new Keyspace(keyComparer))];
+
+    private PreparedSnapshot ReadStreamed(ReadOnlySpan<byte> header, Stream source)
+    {
+        using var headerStream = new MemoryStream(header.ToArray());
+        var restored = new PreparedSnapshot(NewDatabases()) { Position = SnapshotFormat.ReadHeader(headerStream) };
+        using var reader = new SnapshotBlockReader(source);
+        var meta = reader.ReadBytes(Array.MaxLength, "meta record");
+        try
+        {
+            var metaReader = new MessagePackReader(meta);
+            if (metaReader.ReadArrayHeader() != 4)
+                throw new InvalidDataException("Malformed meta record in snapshot.");
+            ReadBoundedState(ref metaReader, Format4, restored);
+            if (!metaReader.End)
+                throw new InvalidDataException("Trailing bytes after the snapshot's meta record.");
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        {
+            throw new InvalidDataException("Malformed meta record in snapshot.", e);
+        }
+
+        while (reader.ReadByte() is var database && database != SnapshotFormat.EndOfRecords)
+        {
+            if (database >= DatabaseCount)
+                throw new InvalidDataException($"A key of database {database} at payload byte {reader.Consumed}: out of range.");
+            var key = reader.ReadBytes(Array.MaxLength, "key");
+            var expireAt = reader.ReadInt64();
+            var value = reader.ReadBytes(Array.MaxLength, "value");
+            if (!restored.Databases[database].TryRestore(key, value, expireAt))
+                throw new InvalidDataException($"A key appears twice in database {database} of the snapshot (payload byte {reader.Consumed}).");
+        }
+
+        reader.ReadEnd();
+        return restored;
+    }
+
+    private PreparedSnapshot ReadWhole(ReadOnlySpan<byte> start, Stream source)
+    {
+        // Formats 1–4 were written in one buffer, so they are below 2 GiB.
+        using var whole = new MemoryStream();
+        whole.Write(start);
+        source.CopyTo(whole);
+        var reader = new MessagePackReader(new ReadOnlyMemory<byte>(whole.GetBuffer(), 0, (int)whole.Length));
+        var restored = new PreparedSnapshot(NewDatabases());
         try
         {
             var fields = reader.ReadArrayHeader();
@@ -543,7 +707,7 @@ public sealed class KeyValueStore
             if ((version, fields) is not ((1, 4) or (2, 5) or (3, 6) or (4, 7)))
                 throw new InvalidDataException("Unknown snapshot format.");
 
-            clusterTime = reader.ReadInt64();
+            restored.Position = new SnapshotPosition(0, 0, reader.ReadInt64());
             var databases = reader.ReadArrayHeader();
             for (var d = 0; d < databases; d++)
             {
@@ -557,34 +721,12 @@ public sealed class KeyValueStore
                         throw new InvalidDataException("Malformed entry in snapshot.");
                     var key = ReadBytes(ref reader);
                     var value = ReadBytes(ref reader);
-                    restored.Add((index, key, value, reader.ReadInt64()));
+                    if (!restored.Databases[index].TryRestore(key, value, reader.ReadInt64()))
+                        throw new InvalidDataException("A key appears twice in a database of the snapshot.");
                 }
             }
 
-            var scriptCount = reader.ReadArrayHeader();
-            for (var i = 0; i < scriptCount; i++)
-            {
-                if (reader.ReadArrayHeader() != 2 || reader.ReadString() is not { Length: 40 } sha)
-                    throw new InvalidDataException("Malformed script in snapshot.");
-                scripts.Add((sha, ReadBytes(ref reader)));
-            }
-
-            var sessionCount = version >= 2 ? reader.ReadArrayHeader() : 0;
-            for (var i = 0; i < sessionCount; i++)
-                sessions.Add(ReadSession(ref reader));
-
-            var settings = version >= 3 ? reader.ReadMapHeader() : 0;
-            for (var i = 0; i < settings; i++)
-            {
-                // A setting this version does not know cannot be honoured: refuse the snapshot rather than drop it.
-                if (reader.ReadString() != MaxMemoryName || maxMemory is not null || reader.ReadInt64() is not (>= 0 and var value))
-                    throw new InvalidDataException("Unknown or malformed setting in snapshot.");
-                maxMemory = value;
-            }
-
-            if (version >= 4)
-                acl = ReadAcl(ref reader);
-
+            ReadBoundedState(ref reader, version, restored);
             if (!reader.End)
                 throw new InvalidDataException("Trailing bytes after the snapshot.");
         }
@@ -594,26 +736,34 @@ public sealed class KeyValueStore
             throw new InvalidDataException("Malformed snapshot.", e);
         }
 
-        foreach (var database in Databases)
-            database.Clear();
-        ClusterTime = clusterTime;
-        MaxMemorySetting = maxMemory;
-        foreach (var (database, key, value, expireAt) in restored)
-            Databases[database].Set(key, value, expireAt);
-        Scripts.Clear();
-        ScriptMemory = 0;
-        foreach (var (sha, body) in scripts)
+        return restored;
+    }
+
+    private static void ReadBoundedState(ref MessagePackReader reader, int version, PreparedSnapshot restored)
+    {
+        var scriptCount = reader.ReadArrayHeader();
+        for (var i = 0; i < scriptCount; i++)
         {
-            Scripts.Restore(sha, body);
-            ScriptMemory += MemoryCosts.Script(body.Length);
+            if (reader.ReadArrayHeader() != 2 || reader.ReadString() is not { Length: 40 } sha)
+                throw new InvalidDataException("Malformed script in snapshot.");
+            restored.Scripts.Add((sha, ReadBytes(ref reader)));
         }
-        Sessions.Clear();
-        foreach (var session in sessions)
-            Sessions.Restore(session);
-        if (acl is var (initialized, aclVersion, users))
-            Acl.Restore(initialized, aclVersion, users);
-        else
-            Acl.Reset();
+
+        var sessionCount = version >= 2 ? reader.ReadArrayHeader() : 0;
+        for (var i = 0; i < sessionCount; i++)
+            restored.Sessions.Add(ReadSession(ref reader));
+
+        var settings = version >= 3 ? reader.ReadMapHeader() : 0;
+        for (var i = 0; i < settings; i++)
+        {
+            // A setting this version does not know cannot be honoured: refuse the snapshot rather than drop it.
+            if (reader.ReadString() != MaxMemoryName || restored.MaxMemory is not null || reader.ReadInt64() is not (>= 0 and var value))
+                throw new InvalidDataException("Unknown or malformed setting in snapshot.");
+            restored.MaxMemory = value;
+        }
+
+        if (version >= 4)
+            restored.Acl = ReadAcl(ref reader);
     }
 
     private static byte[] ReadBytes(ref MessagePackReader reader)

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using RaftKv.StateMachine.Memory;
+using RaftKv.StateMachine.Snapshots;
 
 namespace RaftKv.StateMachine;
 
@@ -25,13 +26,16 @@ namespace RaftKv.StateMachine;
 /// </param>
 public sealed class Keyspace(ByteArrayComparer keyComparer)
 {
-    private readonly Dictionary<byte[], Entry> entries = new(keyComparer);
+    private Dictionary<byte[], Entry> entries = new(keyComparer);
 
     // Ordered by (expireAt, key), so the sweep finds what is due without scanning live keys.
     private readonly SortedSet<(long ExpireAt, byte[] Key)> expiries = new(ExpiryComparer.Instance);
 
     // Ordered by (hash, key): the iteration order of KEYS, SCAN and RANDOMKEY.
-    private readonly SortedSet<(ulong Hash, byte[]? Key)> order = new(HashOrderComparer.Instance);
+    private SortedSet<(ulong Hash, byte[]? Key)> order = new(HashOrder.Instance);
+
+    // The snapshot views reading this database out while writes go on (usually none; see KeyspaceCapture).
+    private KeyspaceCapture[] captures = [];
 
     /// <summary>A stored value and its absolute expiry (<see cref="ClusterTime.NoExpiry"/> when it has none).</summary>
     public readonly record struct Entry(byte[] Value, long ExpireAt)
@@ -79,6 +83,9 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
     /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>, replacing any value and expiry.</summary>
     public void Set(byte[] key, byte[] value, long expireAt)
     {
+        if (captures.Length > 0)
+            Preserve(key);
+
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, key, out var existed);
         if (existed)
         {
@@ -101,6 +108,8 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
     public bool Remove(ReadOnlySpan<byte> key, long now)
     {
         var lookup = entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (captures.Length > 0 && lookup.TryGetValue(key, out var stored, out _))
+            Preserve(stored);
         if (!lookup.Remove(key, out var storedKey, out var entry))
             return false;
 
@@ -122,6 +131,8 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
             if (expireAt > now)
                 break;
 
+            if (captures.Length > 0)
+                Preserve(key);
             expiries.Remove((expireAt, key));
             entries.Remove(key, out var entry);
             UsedMemory -= Cost(key.Length, entry);
@@ -217,12 +228,64 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
     }
 
     /// <summary>Removes everything.</summary>
+    /// <remarks>While a snapshot view reads this database, its tables go to the view and new ones replace them: O(1).</remarks>
     public void Clear()
     {
-        entries.Clear();
+        var frozen = false;
+        foreach (var capture in captures)
+        {
+            if (!capture.Detached)
+            {
+                capture.Freeze(entries, order);
+                frozen = true;
+            }
+        }
+
+        if (frozen)
+        {
+            entries = new Dictionary<byte[], Entry>(keyComparer);
+            order = new SortedSet<(ulong Hash, byte[]? Key)>(HashOrder.Instance);
+        }
+        else
+        {
+            entries.Clear();
+            order.Clear();
+        }
+
         expiries.Clear();
-        order.Clear();
         UsedMemory = 0;
+    }
+
+    /// <summary>
+    /// Starts reading this database out as it is now, for snapshot view <paramref name="database"/>; O(1). The caller
+    /// holds the owner's lock exclusively.
+    /// </summary>
+    internal KeyspaceCapture Capture(int database)
+    {
+        var capture = new KeyspaceCapture(database, entries, order, keyComparer);
+        captures = [.. captures, capture];
+        return capture;
+    }
+
+    /// <summary>Stops telling <paramref name="capture"/> about writes (its view is finished or abandoned).</summary>
+    internal void Release(KeyspaceCapture capture) => captures = [.. captures.Where(c => !ReferenceEquals(c, capture))];
+
+    /// <summary>Stores a restored entry; false when the key is already stored (a snapshot holds each key once).</summary>
+    internal bool TryRestore(byte[] key, byte[] value, long expireAt)
+    {
+        if (entries.ContainsKey(key))
+            return false;
+        Set(key, value, expireAt);
+        return true;
+    }
+
+    // Before a write changes a stored key, or adds one: its state as it was, for the views that have not read it yet.
+    private void Preserve(byte[] key)
+    {
+        var existed = entries.TryGetValue(key, out var entry);
+        var hash = ByteArrayComparer.Hash64(key);
+        foreach (var capture in captures)
+            capture.Preserve(key, hash, existed, entry);
     }
 
     private IEnumerable<(ulong Hash, byte[]? Key)> From(ulong position)
@@ -248,11 +311,15 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
     }
 
     // A null key sorts after every key of its hash: the open upper end of a range.
-    private sealed class HashOrderComparer : IComparer<(ulong Hash, byte[]? Key)>
+    internal sealed class HashOrder : IComparer<(ulong Hash, byte[]? Key)>
     {
-        public static readonly HashOrderComparer Instance = new();
+        public static readonly HashOrder Instance = new();
 
-        public int Compare((ulong Hash, byte[]? Key) x, (ulong Hash, byte[]? Key) y)
+        public static int Compare((ulong Hash, byte[]? Key) x, (ulong Hash, byte[]? Key) y) => Instance.CompareCore(x, y);
+
+        int IComparer<(ulong Hash, byte[]? Key)>.Compare((ulong Hash, byte[]? Key) x, (ulong Hash, byte[]? Key) y) => CompareCore(x, y);
+
+        private int CompareCore((ulong Hash, byte[]? Key) x, (ulong Hash, byte[]? Key) y)
         {
             var byHash = x.Hash.CompareTo(y.Hash);
             if (byHash != 0)

@@ -464,7 +464,9 @@ public sealed class CommandValidationTests
 
         Assert.Throws<ArgumentNullException>(() => bypassed.ComputeDigest());
         var snapshot = new ArrayBufferWriter<byte>();
-        bypassed.WriteSnapshot(snapshot);
+        Assert.Throws<NullReferenceException>(() => bypassed.WriteSnapshot(snapshot));
+        snapshot.ResetWrittenCount();
+        bypassed.WriteSnapshotFormat4(snapshot);
         Assert.Throws<InvalidDataException>(() => new KeyValueStore().RestoreSnapshot(new ReadOnlySequence<byte>(snapshot.WrittenMemory)));
 
         var guarded = new KeyValueStore();

@@ -119,10 +119,28 @@ public sealed class NodeCommands(
                     : NodeReplies.ClusterSupportDisabled;
             case "debug":
                 return Debug(argv);
+            case "bgsave":
+                return BackgroundSave(argv);
+            case "lastsave":
+                return Reply.FromInteger((stateMachine.Snapshots.LastAt ?? stateMachine.StartedAt).ToUnixTimeSeconds());
             default:
                 return argv.Length <= 2 ? Info(argv.Length == 2 ? Encoding.ASCII.GetString(argv[1].Span) : "default")
                     : Reply.SyntaxError;
         }
+    }
+
+    // BGSAVE [SCHEDULE]: a snapshot of this node's applied state, written in the background as the policy's are.
+    private Reply BackgroundSave(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+    {
+        var schedule = argv.Length == 2 && Ascii.EqualsIgnoreCase(argv[1].Span, "SCHEDULE"u8);
+        if (argv.Length > 2 || (argv.Length == 2 && !schedule))
+            return Reply.SyntaxError;
+        if (stateMachine.TryStartSnapshot())
+            return NodeReplies.BackgroundSavingStarted;
+        if (!schedule)
+            return NodeReplies.BackgroundSaveInProgress;
+        stateMachine.ScheduleSnapshot();
+        return NodeReplies.BackgroundSavingScheduled;
     }
 
     /// <summary>Redis 7's unknown-command error (see <see cref="NodeReplies.UnknownCommand"/>).</summary>

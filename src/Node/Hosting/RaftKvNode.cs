@@ -182,7 +182,7 @@ public static class RaftKvNode
             await check.RunAsync(token).ConfigureAwait(false);
         try
         {
-            await app.RestoreStateAsync<RaftStateMachine>(token).ConfigureAwait(false);
+            await app.Services.GetRequiredService<RaftStateMachine>().RestoreAsync(token).ConfigureAwait(false);
         }
         catch (UnreadableSnapshotException e)
         {

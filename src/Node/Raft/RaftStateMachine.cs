@@ -1,23 +1,31 @@
-using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Security.Cryptography;
 using DotNext.IO;
+using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Options;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
+using RaftKv.StateMachine.Snapshots;
 
 namespace RaftKv.Node.Raft;
 
 /// <summary>
-/// Adapts the deterministic <see cref="KeyValueStore"/> to DotNext's <see cref="SimpleStateMachine"/>: applies each
-/// committed entry's batch, hands replies to the proposer that is waiting for them, and persists snapshots.
+/// Adapts the deterministic <see cref="KeyValueStore"/> to DotNext's write-ahead log as its <see cref="IStateMachine"/>:
+/// applies each committed entry's batch, hands replies to the proposer that is waiting for them, writes snapshots in
+/// the background and installs the ones the leader sends.
 /// </summary>
 /// <remarks>
 /// <para>
-/// DotNext applies entries one at a time and never while a snapshot is being written, so the only concurrency here is
-/// readers against the applier: a reader-writer lock, held for in-memory work only.
+/// DotNext applies entries one at a time. Readers and the applier share a reader-writer lock, held for in-memory work
+/// only. A snapshot does not stop apply: its view of the state is taken in the apply of the entry that made it due
+/// (<see cref="KeyValueStore.BeginSnapshot"/>, copy-on-write from then on), then a thread of its own reads the keys out
+/// a few thousand at a time under the shared lock and writes them to disk outside it (format 5, checksummed blocks), to
+/// a temporary file that is flushed, renamed to DotNext's <c>index-term</c> name and its directory flushed. Only then
+/// does <see cref="ISnapshotManager.Snapshot"/> return it, so the log is compacted up to a snapshot that is on disk.
+/// (DotNext's <c>SimpleStateMachine</c>, used before, made the next apply wait until the whole snapshot was written.)
 /// </para>
 /// <para>
 /// Apply is total for every entry that decodes (a failing command answers an error on every replica alike), so an
@@ -29,8 +37,18 @@ namespace RaftKv.Node.Raft;
 /// </para>
 /// </remarks>
 public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger)
-    : SimpleStateMachine(new DirectoryInfo(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots"))))
+    : IStateMachine, IAsyncDisposable
 {
+    private readonly DirectoryInfo location = Directory.CreateDirectory(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots")));
+    private readonly CancellationTokenSource lifetime = new();
+
+    // -1 until RestoreAsync has run (DotNext's WAL must not read Snapshot before); then the last applied index.
+    private long appliedIndex = -1;
+    private volatile FileSnapshot? snapshot;
+    private Task snapshotting = Task.CompletedTask;
+    private CancellationTokenSource? snapshotCancel;
+    private int disposed;
+
     // Script limits are part of the state machine's definition: equal on every node (see NodeOptions.Scripting). The
     // key hash seed is not: a secret drawn per process, so no client can craft keys that collide in the keyspace's
     // hash tables (nothing observes their order; see ByteArrayComparer).
@@ -175,8 +193,37 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         }
     }
 
+    /// <summary>Test hook: runs on the snapshot writer's thread after each chunk of keys is written.</summary>
+    internal Action? SnapshotChunkWrittenForTesting { get; set; }
+
+    /// <summary>The snapshot the log is compacted to (null before the first); DotNext sends it to lagging followers.</summary>
+    ISnapshot? ISnapshotManager.Snapshot => Volatile.Read(ref appliedIndex) < 0
+        ? throw new InvalidOperationException("State machine is not restored. Call RestoreAsync first.")
+        : snapshot;
+
+    /// <summary>Snapshots the leader sent that failed their checks here (each refused, nothing changed).</summary>
+    public long SnapshotsRefused => Interlocked.Read(ref snapshotsRefused);
+
+    private long snapshotsRefused;
+
+    /// <summary>The log index of the last applied entry (or restored snapshot).</summary>
+    public long AppliedIndex => Math.Max(0, Volatile.Read(ref appliedIndex));
+
     /// <inheritdoc/>
-    protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
+    async ValueTask<long> IStateMachine.ApplyAsync(LogEntry entry, CancellationToken token)
+    {
+        if (entry.Index <= appliedIndex)
+            return appliedIndex;
+        if (entry.IsSnapshot)
+            return await InstallAsync(entry, token).ConfigureAwait(false);
+
+        if (ApplyEntry(entry))
+            TryStartSnapshot();
+        Volatile.Write(ref appliedIndex, entry.Index);
+        return entry.Index;
+    }
+
+    private bool ApplyEntry(LogEntry entry)
     {
         try
         {
@@ -193,12 +240,12 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         }
     }
 
-    private ValueTask<bool> Apply(LogEntry entry)
+    private bool Apply(LogEntry entry)
     {
         if (entry.IsConfiguration || !entry.TryGetPayload(out var payload) || payload.IsEmpty)
         {
             // The no-op a new leader appends, or a membership entry: nothing for the keyspace.
-            return ValueTask.FromResult(false);
+            return false;
         }
 
         // Every replica holds the same bytes, so an entry that does not decode (corruption that passed the log, or a
@@ -207,7 +254,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         {
             LogUndecodableEntry(logger, entry.Index, problem);
             (entry.Context as ProposedBatch)?.Fail(Routing.WriteOutcomeKind.Unknown);
-            return ValueTask.FromResult(SnapshotDue(payload.Length));
+            return SnapshotDue(payload.Length);
         }
 
         BeforeApplyForTesting?.Invoke(entry.Index);
@@ -216,6 +263,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         try
         {
             replies = store.Apply(batch, entry.Index);
+            lastBatchTerm = entry.Term;
             Volatile.Write(ref maxMemory, store.MaxMemory);
             PublishAcl();
         }
@@ -233,93 +281,309 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
         (entry.Context as ProposedBatch)?.Complete(replies);
 
-        return ValueTask.FromResult(SnapshotDue(payload.Length));
+        return SnapshotDue(payload.Length);
     }
 
     // A snapshot every SnapshotEveryEntries entries, or sooner once the entries since the last one carry more bytes than
     // max(SnapshotLogBytes, the last snapshot's size): the log keeps every entry since the last snapshot in memory, so
     // without the byte bound a client overwriting one key with big values grew the node by the log alone, under any
     // maxmemory (the rule of Redis's AOF rewrite: the log may grow to the size of the state, then it is compacted).
+    // While one is being written the counts go on, and the next starts at the first entry after it finished.
     private bool SnapshotDue(long payloadBytes)
     {
         Volatile.Write(ref entriesSinceSnapshot, entriesSinceSnapshot + 1);
         Volatile.Write(ref logBytesSinceSnapshot, logBytesSinceSnapshot + payloadBytes);
-        if (entriesSinceSnapshot < snapshotEvery && logBytesSinceSnapshot < Math.Max(snapshotLogBytes, lastSnapshotBytes))
-            return false;
-        Volatile.Write(ref entriesSinceSnapshot, 0);
-        Volatile.Write(ref logBytesSinceSnapshot, 0);
-        return true;
+        return (snapshotScheduled || entriesSinceSnapshot >= snapshotEvery || logBytesSinceSnapshot >= Math.Max(snapshotLogBytes, Volatile.Read(ref lastSnapshotBytes)))
+               && snapshotting.IsCompleted;
     }
 
-    /// <inheritdoc/>
-    protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
+    /// <summary>
+    /// Starts a snapshot of the applied state now, written in the background (<c>BGSAVE</c>, and the applier when the
+    /// policy says so); false when one is being written already.
+    /// </summary>
+    /// <remarks>
+    /// The view's position is the last applied entry that carried a batch, read under the lock that applies them: the
+    /// entries after it (a new leader's no-op, membership entries) change no state, so a restore that applies them
+    /// again changes nothing either.
+    /// </remarks>
+    public bool TryStartSnapshot()
     {
-        var started = time.GetUtcNow();
-        var begun = time.GetTimestamp();
-        Volatile.Write(ref snapshots, Snapshots with { InProgressSince = started });
-        var commands = CommandsSinceSnapshot;
+        lock (snapshotStart)
+        {
+            if (!snapshotting.IsCompleted || Volatile.Read(ref appliedIndex) < 0 || lifetime.IsCancellationRequested)
+                return false;
+            StartSnapshot();
+            return true;
+        }
+    }
+
+    private readonly Lock snapshotStart = new();
+
+    // BGSAVE SCHEDULE while a snapshot was being written: the next applied batch starts one.
+    private volatile bool snapshotScheduled;
+
+    /// <summary>Makes the next applied batch start a snapshot, whatever the policy (<c>BGSAVE SCHEDULE</c>).</summary>
+    public void ScheduleSnapshot() => snapshotScheduled = true;
+
+    /// <summary>When this node's state machine was created (Redis's <c>LASTSAVE</c> before the first snapshot).</summary>
+    public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
+
+    // The term of the last applied batch: with store.AppliedIndex, the position a snapshot view is taken at.
+    private long lastBatchTerm;
+
+    private void StartSnapshot()
+    {
+        SnapshotView view;
+        gate.EnterWriteLock();
         try
         {
-            var buffer = new ArrayBufferWriter<byte>(1 << 16);
-            gate.EnterReadLock();
-            try
+            view = store.BeginSnapshot(store.AppliedIndex, lastBatchTerm);
+        }
+        finally
+        {
+            gate.ExitWriteLock();
+        }
+
+        snapshotScheduled = false;
+        Volatile.Write(ref entriesSinceSnapshot, 0);
+        Volatile.Write(ref logBytesSinceSnapshot, 0);
+        var commands = CommandsSinceSnapshot;
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
+        snapshotCancel = cancel;
+        Volatile.Write(ref snapshots, Snapshots with { InProgressSince = time.GetUtcNow() });
+        snapshotting = Task.Factory.StartNew(
+            () => WriteSnapshot(view, commands, cancel.Token), cancel.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    private void WriteSnapshot(SnapshotView view, long commands, CancellationToken token)
+    {
+        var begun = time.GetTimestamp();
+        var position = view.Position;
+        var temporary = Path.Combine(location.FullName, string.Create(CultureInfo.InvariantCulture, $"writing.{position.Index}.{position.Term}.tmp"));
+        try
+        {
+            long keys;
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
-                store.WriteSnapshot(buffer);
-            }
-            finally
-            {
-                gate.ExitReadLock();
+                (keys, _) = view.WriteTo(file, SharedLock, token, SnapshotChunkWrittenForTesting);
+                file.Flush(flushToDisk: true);
             }
 
-            await writer.Invoke(buffer.WrittenMemory, token).ConfigureAwait(false);
-            lastSnapshotBytes = buffer.WrittenCount;
+            var published = Publish(temporary, position.Index, position.Term);
             Interlocked.Add(ref commandsSinceSnapshot, -commands);
+            Volatile.Write(ref lastSnapshotBytes, published.Length);
             var previous = Snapshots;
             Volatile.Write(ref snapshots, previous with
             {
                 Taken = previous.Taken + 1, LastAt = time.GetUtcNow(), LastDuration = time.GetElapsedTime(begun),
-                LastBytes = buffer.WrittenCount, LastFailed = false, InProgressSince = null,
+                LastBytes = published.Length, LastFailed = false, InProgressSince = null,
             });
-            LogSnapshotWritten(logger, store.ClusterTime, buffer.WrittenCount);
+            LogSnapshotWritten(logger, position.Index, keys, published.Length, (long)time.GetElapsedTime(begun).TotalMilliseconds);
         }
-        catch
+        catch (Exception e)
         {
+            File.Delete(temporary);
             Volatile.Write(ref snapshots, Snapshots with { LastFailed = true, InProgressSince = null });
-            throw;
-        }
-    }
-
-    /// <inheritdoc/>
-    protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
-    {
-        Volatile.Write(ref snapshots, Snapshots with { Restoring = true });
-        try
-        {
-            await RestoreFromAsync(snapshotFile, token).ConfigureAwait(false);
+            if (e is OperationCanceledException && token.IsCancellationRequested)
+                LogSnapshotAbandoned(logger, position.Index);
+            else
+                LogSnapshotFailed(logger, position.Index, e);
         }
         finally
         {
-            Volatile.Write(ref snapshots, Snapshots with { Restoring = false, LastBytes = lastSnapshotBytes });
+            gate.EnterWriteLock();
+            try
+            {
+                view.Dispose();
+            }
+            finally
+            {
+                gate.ExitWriteLock();
+            }
         }
     }
 
-    private async ValueTask RestoreFromAsync(FileInfo snapshotFile, CancellationToken token)
+    /// <summary>
+    /// Writes the applied state, as of now, to <paramref name="destination"/> in the snapshot format (an online backup):
+    /// a copy-on-write view like a snapshot's, so applies go on while it is written.
+    /// </summary>
+    /// <returns>Where the state was taken (applied index, term, cluster time) and what was written.</returns>
+    public async Task<SnapshotWritten> WriteBackupAsync(Stream destination, CancellationToken token)
     {
-        var bytes = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
+        SnapshotView view;
         gate.EnterWriteLock();
         try
         {
+            view = store.BeginSnapshot(store.AppliedIndex, lastBatchTerm);
+        }
+        finally
+        {
+            gate.ExitWriteLock();
+        }
+
+        try
+        {
+            var start = destination.CanSeek ? destination.Position : 0;
+            var (keys, payload) = await Task.Factory.StartNew(
+                () => view.WriteTo(destination, SharedLock, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            var position = view.Position;
+            return new SnapshotWritten(position.Index, position.Term, position.ClusterTime, destination.CanSeek ? destination.Position - start : payload, keys);
+        }
+        finally
+        {
+            gate.EnterWriteLock();
             try
             {
-                store.RestoreSnapshot(new ReadOnlySequence<byte>(bytes));
+                view.Dispose();
             }
-            catch (Exception e) when (e is InvalidDataException or MessagePack.MessagePackSerializationException or EndOfStreamException or FormatException or OverflowException)
+            finally
             {
-                // The state is left as it was; the caller (a start, or an InstallSnapshot from the leader) fails with this.
-                throw new UnreadableSnapshotException(snapshotFile.FullName, bytes.Length, e);
+                gate.ExitWriteLock();
+            }
+        }
+    }
+
+    private IDisposable SharedLock()
+    {
+        gate.EnterReadLock();
+        return new SharedLockRelease(gate);
+    }
+
+    private sealed class SharedLockRelease(ReaderWriterLockSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.ExitReadLock();
+    }
+
+    // A written and flushed file becomes the snapshot: renamed to DotNext's index-term name, its directory flushed so the
+    // rename survives a crash, then handed to the log (which compacts up to it and deletes older snapshots).
+    private FileInfo Publish(string temporary, long index, long term)
+    {
+        var final = new FileInfo(Path.Combine(location.FullName, FileSnapshot.Name(index, term)));
+        File.Move(temporary, final.FullName, overwrite: true);
+        DirectorySync.Flush(location.FullName);
+        final.Refresh();
+        snapshot = new FileSnapshot(final, index, term);
+        return final;
+    }
+
+    // Stops a snapshot being written (its temporary file is deleted) and waits for its thread.
+    private async Task AbandonSnapshotAsync()
+    {
+        if (snapshotting.IsCompleted)
+            return;
+        if (snapshotCancel is { } cancel)
+            await cancel.CancelAsync().ConfigureAwait(false);
+        await snapshotting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    // A snapshot from the leader (InstallSnapshot): written to a temporary file, read and checked in full beside the
+    // current state, swapped in, then made this node's snapshot. One that fails its checks changes nothing: the
+    // exception fails the InstallSnapshot request, and the leader sends it again.
+    private async ValueTask<long> InstallAsync(LogEntry entry, CancellationToken token)
+    {
+        await AbandonSnapshotAsync().ConfigureAwait(false);
+        var temporary = Path.Combine(location.FullName, string.Create(CultureInfo.InvariantCulture, $"installing.{entry.Index}.{entry.Term}.tmp"));
+        Volatile.Write(ref snapshots, Snapshots with { Restoring = true });
+        try
+        {
+            var file = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16, FileOptions.Asynchronous);
+            await using (file.ConfigureAwait(false))
+            {
+                await entry.WriteToAsync(file, 1 << 16, token).ConfigureAwait(false);
+                await file.FlushAsync(token).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
             }
 
-            lastSnapshotBytes = bytes.Length;
+            var length = new FileInfo(temporary).Length;
+            var restored = await Task.Run(() => Read(temporary, length, entry.Index), token).ConfigureAwait(false);
+            Install(restored, entry.Index, entry.Term);
+            var published = Publish(temporary, entry.Index, entry.Term);
+            Volatile.Write(ref lastSnapshotBytes, published.Length);
+            Volatile.Write(ref entriesSinceSnapshot, 0);
+            Volatile.Write(ref logBytesSinceSnapshot, 0);
+            Volatile.Write(ref appliedIndex, entry.Index);
+            LogSnapshotInstalled(logger, entry.Index, entry.Term, restored.Keys, published.Length);
+            return entry.Index;
+        }
+        catch (UnreadableSnapshotException e)
+        {
+            File.Delete(temporary);
+            Interlocked.Increment(ref snapshotsRefused);
+            LogInstalledSnapshotRefused(logger, entry.Index, e.InnerException?.Message ?? e.Message);
+            throw;
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+        finally
+        {
+            Volatile.Write(ref snapshots, Snapshots with { Restoring = false, LastBytes = Volatile.Read(ref lastSnapshotBytes) });
+        }
+    }
+
+    /// <summary>
+    /// Restores the newest snapshot on disk, if any; call once, before the log is built (DotNext's log reads
+    /// <see cref="ISnapshotManager.Snapshot"/> in its constructor). Leftovers of writes a crash interrupted are deleted.
+    /// </summary>
+    /// <exception cref="UnreadableSnapshotException">The newest snapshot is damaged: the node must not start on it.</exception>
+    public async ValueTask RestoreAsync(CancellationToken token = default)
+    {
+        foreach (var leftover in location.EnumerateFiles("*.tmp"))
+            leftover.Delete();
+
+        var newest = location.EnumerateFiles()
+            .Select(static f => FileSnapshot.TryParse(f, out var index, out var term) ? new FileSnapshot(f, index, term) : null)
+            .Where(static s => s is not null)
+            .MaxBy(static s => s!.Index);
+        if (newest is null)
+        {
+            Volatile.Write(ref appliedIndex, 0);
+            return;
+        }
+
+        Volatile.Write(ref snapshots, Snapshots with { Restoring = true });
+        try
+        {
+            var restored = await Task.Run(() => Read(newest.File.FullName, newest.File.Length, newest.Index), token).ConfigureAwait(false);
+            Install(restored, newest.Index, newest.Term);
+            snapshot = newest;
+            Volatile.Write(ref lastSnapshotBytes, newest.File.Length);
+            Volatile.Write(ref appliedIndex, newest.Index);
+            LogSnapshotRestored(logger, newest.File.Name, restored.Keys, newest.File.Length);
+        }
+        finally
+        {
+            Volatile.Write(ref snapshots, Snapshots with { Restoring = false, LastBytes = Volatile.Read(ref lastSnapshotBytes) });
+        }
+    }
+
+    // Reads and checks a snapshot file without the lock (the state is untouched until Install).
+    private KeyValueStore.PreparedSnapshot Read(string path, long length, long index)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
+            var prepared = store.ReadSnapshot(file);
+            // Format 5 says where it was taken; a file named for another position is not the snapshot it claims to be.
+            if (prepared.Position.Index != 0 && prepared.Position.Index != index)
+                throw new InvalidDataException($"It holds the state at index {prepared.Position.Index}, not {index} as its name says.");
+            return prepared;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UnreadableSnapshotException(path, length, e);
+        }
+    }
+
+    private void Install(KeyValueStore.PreparedSnapshot restored, long index, long term)
+    {
+        gate.EnterWriteLock();
+        try
+        {
+            store.Install(restored, index);
+            lastBatchTerm = term;
             Volatile.Write(ref maxMemory, store.MaxMemory);
             PublishAcl();
         }
@@ -327,14 +591,30 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         {
             gate.ExitWriteLock();
         }
-
-        LogSnapshotRestored(logger, snapshotFile.Name, bytes.Length);
     }
 
     /// <inheritdoc/>
-    public override async ValueTask DisposeAsync()
+    ValueTask ISnapshotManager.ReclaimGarbageAsync(long watermark, CancellationToken token)
     {
-        await base.DisposeAsync().ConfigureAwait(false);
+        // Older snapshots than the one the log now starts from: nobody reads them any more (DotNext's guarantee).
+        foreach (var file in location.EnumerateFiles())
+        {
+            if (FileSnapshot.TryParse(file, out var index, out _) && index < watermark)
+                file.Delete();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Idempotent: the container disposes of it under each of the services it is registered as.</remarks>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+            return;
+        await lifetime.CancelAsync().ConfigureAwait(false);
+        await snapshotting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lifetime.Dispose();
         store.Scripting.Dispose();
         gate.Dispose();
     }
@@ -345,11 +625,23 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     [LoggerMessage(Level = LogLevel.Error, Message = "Log entry {Index} does not decode and was skipped, as on every replica: {Problem}")]
     private static partial void LogUndecodableEntry(ILogger logger, long index, string? problem);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot written at cluster time {ClusterTime} ({Bytes} bytes)")]
-    private static partial void LogSnapshotWritten(ILogger logger, long clusterTime, int bytes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot at index {Index} written: {Keys} keys, {Bytes} bytes, {Milliseconds} ms while apply went on")]
+    private static partial void LogSnapshotWritten(ILogger logger, long index, long keys, long bytes, long milliseconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "State restored from snapshot {File} ({Bytes} bytes)")]
-    private static partial void LogSnapshotRestored(ILogger logger, string file, int bytes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot at index {Index} abandoned (a snapshot from the leader replaces it, or the node stops)")]
+    private static partial void LogSnapshotAbandoned(ILogger logger, long index);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Writing the snapshot at index {Index} failed; the log keeps its entries and the next snapshot tries again")]
+    private static partial void LogSnapshotFailed(ILogger logger, long index, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "State restored from snapshot {File}: {Keys} keys, {Bytes} bytes")]
+    private static partial void LogSnapshotRestored(ILogger logger, string file, long keys, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot from the leader installed at index {Index} (term {Term}): {Keys} keys, {Bytes} bytes")]
+    private static partial void LogSnapshotInstalled(ILogger logger, long index, long term, long keys, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The snapshot the leader sent for index {Index} fails its checks and was refused, nothing changed; the leader sends it again: {Problem}")]
+    private static partial void LogInstalledSnapshotRefused(ILogger logger, long index, string problem);
 }
 
 /// <summary>Where and why a node's applier stopped (see <see cref="RaftStateMachine.Stopped"/>).</summary>
@@ -365,3 +657,11 @@ public sealed class UnreadableSnapshotException(string path, long length, Except
     /// <summary>The snapshot file.</summary>
     public string Path { get; } = path;
 }
+
+/// <summary>What <see cref="RaftStateMachine.WriteBackupAsync"/> wrote: the state as of <paramref name="Index"/>.</summary>
+/// <param name="Index">The last applied entry the state includes.</param>
+/// <param name="Term">That entry's term.</param>
+/// <param name="ClusterTime">The cluster time of that state (TTLs are absolute cluster times).</param>
+/// <param name="Bytes">The bytes written.</param>
+/// <param name="Keys">The keys written.</param>
+public sealed record SnapshotWritten(long Index, long Term, long ClusterTime, long Bytes, long Keys);

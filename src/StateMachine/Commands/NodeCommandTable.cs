@@ -32,6 +32,8 @@ public static class NodeCommandTable
         new("cluster", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Slow, Subcommands = Subcommands.Of("cluster") },
         new("debug", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
         new("config", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Slow, Subcommands = Subcommands.Of("config") },
+        new("bgsave", -1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
+        new("lastsave", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Fast | C.Dangerous },
     ];
 
     /// <summary><c>MULTI</c>, <c>EXEC</c>, <c>DISCARD</c>, <c>WATCH</c>, <c>UNWATCH</c>, in that order (the node indexes it).</summary>

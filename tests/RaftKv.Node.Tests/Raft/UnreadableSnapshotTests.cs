@@ -24,9 +24,10 @@ public sealed class UnreadableSnapshotTests
         }
 
         await cluster.StopNodeAsync(0);
-        // The snapshot DotNext restores from (not a .tmp one it may still be writing).
-        var files = Directory.EnumerateFiles(Path.Combine(cluster.DataPath(0), "snapshots"), "*", SearchOption.AllDirectories).ToArray();
-        var snapshot = Assert.Single(files, static f => !f.EndsWith(".tmp", StringComparison.Ordinal));
+        // The snapshot the node restores from: the newest (an older one stays until the log's next flush compacts it).
+        var snapshot = Directory.EnumerateFiles(Path.Combine(cluster.DataPath(0), "snapshots"))
+            .Where(static f => !f.EndsWith(".tmp", StringComparison.Ordinal))
+            .MaxBy(static f => long.Parse(Path.GetFileName(f).Split('-')[0], System.Globalization.CultureInfo.InvariantCulture))!;
         var bytes = await File.ReadAllBytesAsync(snapshot);
         await File.WriteAllBytesAsync(snapshot, damage == "truncated" ? bytes[..(bytes.Length / 2)] : [0xC1, .. bytes[1..]]);
 
