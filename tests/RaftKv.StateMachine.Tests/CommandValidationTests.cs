@@ -438,7 +438,7 @@ public sealed class CommandValidationTests
             Databases = [0, 1],
         };
         var buffer = new ArrayBufferWriter<byte>();
-        KeyValueStore.WriteBatch(buffer, batch);
+        KeyValueStore.WriteBatch(buffer, batch, checksum: false);
         var seven = KeyValueStore.SerializerOptions.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(7));
 
         var decoded = MessagePackSerializer.Deserialize<CommandBatch>(buffer.WrittenMemory, seven);
