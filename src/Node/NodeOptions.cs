@@ -98,6 +98,16 @@ public sealed class NodeOptions
     /// <summary>With <c>WalMemory=PrivateMemory</c>, write pages with direct I/O (<c>O_DIRECT</c>), bypassing the page cache.</summary>
     public bool WalDirectIo { get; set; }
 
+    /// <summary>
+    /// Whether the entries this node proposes carry a checksum (a <see cref="RaftKv.StateMachine.LogEntryEnvelope"/>),
+    /// so a copy damaged on a disk or on the wire is told from an entry every replica holds alike (docs/storage.md).
+    /// Entries of both forms are always read; false exists to measure the checksum's cost.
+    /// </summary>
+    public bool LogChecksums { get; set; } = true;
+
+    /// <summary>The write-ahead log's directory, under <see cref="DataPath"/>.</summary>
+    public string WalDirectory => Path.GetFullPath(Path.Combine(DataPath, "wal"));
+
     /// <summary>Take a snapshot (and let the log be compacted) after this many applied entries.</summary>
     public int SnapshotEveryEntries { get; set; } = 10_000;
 

@@ -317,49 +317,81 @@ public sealed class KeyValueStore
     /// <summary><c>ERR DB index is out of range</c>.</summary>
     public static Reply InvalidDatabase { get; } = Reply.Error("ERR DB index is out of range");
 
-    /// <summary>Serialises a batch into a log entry payload.</summary>
-    public static void WriteBatch(IBufferWriter<byte> destination, CommandBatch batch)
-        => MessagePackSerializer.Serialize(destination, batch, SerializerOptions);
+    /// <summary>Serialises a batch into a log entry payload, inside a <see cref="LogEntryEnvelope"/> unless <paramref name="checksum"/> is false.</summary>
+    /// <param name="destination">Where the payload is appended.</param>
+    /// <param name="batch">The batch.</param>
+    /// <param name="checksum">
+    /// False writes the bare MessagePack of the log before envelopes (what <c>RaftKv:LogChecksums=false</c> proposes, to
+    /// measure the checksum's cost); both forms are always read.
+    /// </param>
+    public static void WriteBatch(ArrayBufferWriter<byte> destination, CommandBatch batch, bool checksum = true)
+    {
+        if (!checksum)
+        {
+            MessagePackSerializer.Serialize(destination, batch, SerializerOptions);
+            return;
+        }
 
-    /// <summary>Reads a batch from a log entry payload.</summary>
+        var start = LogEntryEnvelope.Begin(destination);
+        MessagePackSerializer.Serialize(destination, batch, SerializerOptions);
+        LogEntryEnvelope.Seal(destination, start);
+    }
+
+    /// <summary>Reads a batch from a log entry payload, with or without an envelope.</summary>
     /// <exception cref="MessagePackSerializationException">The payload is not exactly one batch.</exception>
+    /// <exception cref="InvalidDataException">The payload's envelope fails its checksum.</exception>
     /// <remarks>The decoded commands are not checked here: <see cref="Apply"/> validates each one.</remarks>
     public static CommandBatch ReadBatch(in ReadOnlySequence<byte> payload)
+        => LogEntryEnvelope.TryOpen(payload, out var body, out var problem)
+            ? ReadBareBatch(body)
+            : throw new InvalidDataException("The log entry is damaged: " + problem);
+
+    private static CommandBatch ReadBareBatch(in ReadOnlySequence<byte> body)
     {
-        var reader = new MessagePackReader(payload);
+        var reader = new MessagePackReader(body);
         var batch = MessagePackSerializer.Deserialize<CommandBatch>(ref reader, SerializerOptions)
                     ?? throw new MessagePackSerializationException("The payload is nil, not a command batch.");
         return reader.End ? batch : throw new MessagePackSerializationException("Trailing bytes after the command batch.");
     }
 
     /// <summary>
-    /// Reads a batch from a log entry payload, or says why it is none: the decode that a replica uses to skip an
-    /// undecodable entry, which then fails the same way on every replica.
+    /// Reads a batch from a log entry payload, or says why it is none and whether that is the entry's fault (the same
+    /// on every replica) or this copy's (damaged here).
     /// </summary>
     /// <param name="payload">The entry's payload.</param>
-    /// <param name="batch">The batch, when the payload is exactly one.</param>
+    /// <param name="batch">The batch, set exactly when <see cref="LogPayloadStatus.Batch"/> is returned.</param>
     /// <param name="problem">Why the payload is not a batch (for a log line), when it is not.</param>
-    /// <returns>True when <paramref name="batch"/> was read.</returns>
+    /// <returns>What the payload is.</returns>
     /// <remarks>
     /// Bad input of every kind — truncated, ill-typed, an unknown union shape, numbers out of range, nesting deeper than
-    /// the options allow, trailing bytes, nil — is a false return. An <see cref="OutOfMemoryException"/> is not input's
-    /// fault and could strike one replica only, so it propagates.
+    /// the options allow, trailing bytes, nil — inside a verified envelope, or in a payload without one, is
+    /// <see cref="LogPayloadStatus.Undecodable"/>. An <see cref="OutOfMemoryException"/> is not input's fault and could
+    /// strike one replica only, so it propagates.
     /// </remarks>
-    public static bool TryReadBatch(in ReadOnlySequence<byte> payload, [NotNullWhen(true)] out CommandBatch? batch, out string? problem)
+    public static LogPayloadStatus ReadLogPayload(in ReadOnlySequence<byte> payload, out CommandBatch? batch, out string? problem)
     {
+        batch = null;
+        if (!LogEntryEnvelope.TryOpen(payload, out var body, out problem))
+            return LogPayloadStatus.ChecksumMismatch;
+
         try
         {
-            batch = ReadBatch(payload);
-            problem = null;
-            return true;
+            batch = ReadBareBatch(body);
+            return LogPayloadStatus.Batch;
         }
         // MessagePackSerializer wraps whatever a formatter throws (EndOfStreamException, OverflowException,
         // InvalidOperationException for a malformed union, InsufficientExecutionStackException for depth) in this one.
         catch (MessagePackSerializationException e) when (!CausedByOutOfMemory(e))
         {
-            batch = null;
+            // A marker damaged into an array header reads as a bare batch that does not decode.
+            if (LogEntryEnvelope.IsDamagedEnvelope(payload))
+            {
+                problem = LogEntryEnvelope.DamagedMarker(payload.FirstSpan[0]);
+                return LogPayloadStatus.ChecksumMismatch;
+            }
+
             problem = Describe(e);
-            return false;
+            return LogPayloadStatus.Undecodable;
         }
 
         static bool CausedByOutOfMemory(Exception e)

@@ -334,7 +334,7 @@ public sealed class CommandValidationTests
         // [timestamp, [[200, [...]]], nil]: MessagePack skips an unknown union tag and yields null.
         var payload = Convert.FromHexString("9301" + "91" + "92CCC8" + "92C40161C40162" + "C0");
 
-        Assert.True(KeyValueStore.TryReadBatch(new ReadOnlySequence<byte>(payload), out var batch, out _));
+        Assert.Equal(LogPayloadStatus.Batch, KeyValueStore.ReadLogPayload(new ReadOnlySequence<byte>(payload), out var batch, out _));
         Assert.Equal([Err("ERR invalid command: null command")], new KeyValueStore().Apply(batch!, 1));
     }
 
@@ -388,7 +388,7 @@ public sealed class CommandValidationTests
     {
         var payload = new ReadOnlySequence<byte>(Convert.FromHexString(hex));
 
-        Assert.False(KeyValueStore.TryReadBatch(payload, out var batch, out var problem), what);
+        Assert.True(KeyValueStore.ReadLogPayload(payload, out var batch, out var problem) == LogPayloadStatus.Undecodable, what);
         Assert.Null(batch);
         Assert.False(string.IsNullOrEmpty(problem));
         Assert.Throws<MessagePackSerializationException>(() => KeyValueStore.ReadBatch(payload));
@@ -400,9 +400,9 @@ public sealed class CommandValidationTests
         var buffer = new ArrayBufferWriter<byte>();
         KeyValueStore.WriteBatch(buffer, new CommandBatch { Timestamp = T, Commands = [Write("SET", "k", "v")], Databases = [3] });
 
-        Assert.True(KeyValueStore.TryReadBatch(new ReadOnlySequence<byte>(buffer.WrittenMemory), out var batch, out var problem));
+        Assert.Equal(LogPayloadStatus.Batch, KeyValueStore.ReadLogPayload(new ReadOnlySequence<byte>(buffer.WrittenMemory), out var batch, out var problem));
         Assert.Null(problem);
-        Assert.Equal((T, 1, (byte)3), (batch.Timestamp, batch.Commands.Length, batch.Databases![0]));
+        Assert.Equal((T, 1, (byte)3), (batch!.Timestamp, batch.Commands.Length, batch.Databases![0]));
     }
 
     [Fact]
@@ -412,7 +412,7 @@ public sealed class CommandValidationTests
         var command = NestedSessionExec(depth);
         var payload = UntrustedCommands.Batch(T, [command], null);
 
-        Assert.False(KeyValueStore.TryReadBatch(new ReadOnlySequence<byte>(payload), out _, out var problem));
+        Assert.Equal(LogPayloadStatus.Undecodable, KeyValueStore.ReadLogPayload(new ReadOnlySequence<byte>(payload), out _, out var problem));
         Assert.Contains("exceeds the maximum depth allowed of 64", problem, StringComparison.Ordinal);
         Assert.Throws<MessagePackSerializationException>(() => KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(payload)));
 
@@ -438,7 +438,7 @@ public sealed class CommandValidationTests
             Databases = [0, 1],
         };
         var buffer = new ArrayBufferWriter<byte>();
-        KeyValueStore.WriteBatch(buffer, batch);
+        KeyValueStore.WriteBatch(buffer, batch, checksum: false);
         var seven = KeyValueStore.SerializerOptions.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(7));
 
         var decoded = MessagePackSerializer.Deserialize<CommandBatch>(buffer.WrittenMemory, seven);
@@ -498,8 +498,8 @@ public sealed class CommandValidationTests
     {
         var buffer = new ArrayBufferWriter<byte>();
         KeyValueStore.WriteBatch(buffer, new CommandBatch { Timestamp = now, Commands = [command] });
-        Assert.True(KeyValueStore.TryReadBatch(new ReadOnlySequence<byte>(buffer.WrittenMemory), out var batch, out var problem), problem);
-        return redis.Store.Apply(batch, 1_000).Single();
+        Assert.True(KeyValueStore.ReadLogPayload(new ReadOnlySequence<byte>(buffer.WrittenMemory), out var batch, out var problem) == LogPayloadStatus.Batch, problem);
+        return redis.Store.Apply(batch!, 1_000).Single();
     }
 
     private static WriteCommand Write(params string[] argv) => Redis.Parse(argv).Write!;

@@ -426,7 +426,7 @@ public sealed class MemoryLimitTests
         {
             Timestamp = 1,
             Commands = [new ConfigSetCommand { Setting = ReplicatedSetting.MaxMemory, Value = 100L * 1024 * 1024, OnlyIfUnset = true }],
-        });
+        }, checksum: false);
         Assert.Equal(PinnedHex, Convert.ToHexString(buffer.WrittenSpan));
         var decoded = Assert.IsType<ConfigSetCommand>(KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(Convert.FromHexString(PinnedHex))).Commands.Single());
         Assert.Equal((ReplicatedSetting.MaxMemory, 100L * 1024 * 1024, true), (decoded.Setting, decoded.Value, decoded.OnlyIfUnset));

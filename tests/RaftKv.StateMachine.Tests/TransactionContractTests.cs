@@ -81,7 +81,7 @@ public sealed class TransactionContractTests
     private static string Serialize(CommandBatch batch)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        KeyValueStore.WriteBatch(buffer, batch);
+        KeyValueStore.WriteBatch(buffer, batch, checksum: false);
         return Convert.ToHexString(buffer.WrittenSpan);
     }
 }

@@ -6,7 +6,7 @@ namespace RaftKv.StateMachine.Tests;
 /// <summary>
 /// Log entries the parser never saw: random valid commands of every kind, the same with their MessagePack bytes
 /// mutated, and hand-made adversarial ones (<see cref="UntrustedCommands"/>), fed straight to
-/// <see cref="KeyValueStore.TryReadBatch"/> and <see cref="KeyValueStore.Apply"/>. Each decodable entry goes to two
+/// <see cref="KeyValueStore.ReadLogPayload"/> and <see cref="KeyValueStore.Apply"/>. Each decodable entry goes to two
 /// replicas, each decoding it for itself, and to a reference replica that gets the same entry with every refused
 /// command replaced by a write that changes nothing. Checked: decoding and applying never throw, no command reaches
 /// the internal-error path, both replicas answer alike and end alike, a refused command changes nothing (the reference
@@ -161,14 +161,14 @@ public sealed class UntrustedCommandTests
     }
 
     private static bool Decodes(byte[] command)
-        => KeyValueStore.TryReadBatch(new ReadOnlySequence<byte>(UntrustedCommands.Batch(0, [command], null)), out _, out _);
+        => KeyValueStore.ReadLogPayload(new ReadOnlySequence<byte>(UntrustedCommands.Batch(0, [command], null)), out _, out _) == LogPayloadStatus.Batch;
 
     private static bool Decode(byte[] payload, string where, out CommandBatch? batch)
     {
         CommandBatch? decoded = null;
         var ok = false;
-        var thrown = Record.Exception(() => ok = KeyValueStore.TryReadBatch(new ReadOnlySequence<byte>(payload), out decoded, out _));
-        Assert.True(thrown is null, $"{where}: TryReadBatch threw {thrown}");
+        var thrown = Record.Exception(() => ok = KeyValueStore.ReadLogPayload(new ReadOnlySequence<byte>(payload), out decoded, out _) == LogPayloadStatus.Batch);
+        Assert.True(thrown is null, $"{where}: ReadLogPayload threw {thrown}");
         batch = decoded;
         return ok;
     }

@@ -66,10 +66,9 @@ public static class RaftKvNode
             services.GetRequiredService<ClusterSecret>(),
             clusterTls?.Reloading(services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<ClusterTls>>())));
 
-        var dataPath = Path.GetFullPath(nodeOptions.DataPath);
         var walOptions = new WriteAheadLog.Options
         {
-            Location = Path.Combine(dataPath, "wal"),
+            Location = nodeOptions.WalDirectory,
 
             // The WAL keeps one file, and one open handle, per chunk: at DotNext's default size a million writes
             // made ~20,000 files and the node died of "Too many open files". Bigger chunks keep that bounded.
@@ -194,7 +193,16 @@ public static class RaftKvNode
         _ = app.Services.GetRequiredService<AccessControl>();
         if (app.Services.GetService<IRaftHttpCluster>() is not null)
             app.UseConsensusProtocolHandler();
-        await app.StartAsync(token).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception) when (app.Services.GetRequiredService<RaftStateMachine>().Stopped is { DamagedEntry: true } stop)
+        {
+            // The log built above applies the committed entries in the background and the Raft member's start waits for
+            // that (DotNext's InitializeAsync), wrapping the apply's exception: the state machine kept what it was.
+            throw new NodeStartupException(stop.Message + " The node does not start on it: replace this node's data by the documented procedure (docs/storage.md).");
+        }
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)

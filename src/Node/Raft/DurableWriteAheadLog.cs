@@ -1,6 +1,9 @@
+using System.Buffers;
+using DotNext.IO;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using RaftKv.StateMachine;
 
 namespace RaftKv.Node.Raft;
 
@@ -34,12 +37,22 @@ namespace RaftKv.Node.Raft;
 /// a single waiter in 6.12; a second concurrent caller crashes the process). Nothing else in RaftKv calls it. This
 /// re-implements that one member of <see cref="IAuditTrail{TEntry}"/>; every other member maps to the base class.
 /// </para>
+/// <para>
+/// Verify before writing. Each received entry is read into memory once (DotNext's TCP transport streams entries from
+/// the socket; DotNext would copy them into its pages anyway) and its <see cref="LogEntryEnvelope"/> checked there. At
+/// the first entry that fails, the entries before it are appended and the request is refused with an exception, not
+/// acknowledged: the leader sends the entry again, and no damaged copy reaches this disk from the wire.
+/// </para>
 /// </remarks>
 internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, IStateMachine stateMachine)
     : WriteAheadLog(configuration, stateMachine), IAuditTrail<IRaftLogEntry>
 {
     private long followerFlushes;
     private long entriesAlreadyHeld;
+    private long receivedEntriesRefused;
+
+    /// <summary>Received entries whose checksum failed before they were written: their AppendEntries was refused.</summary>
+    public long ReceivedEntriesRefused => Interlocked.Read(ref receivedEntriesRefused);
 
     /// <summary>How many times this node flushed received entries before acknowledging them.</summary>
     public long FollowerFlushes => Interlocked.Read(ref followerFlushes);
@@ -62,7 +75,7 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, 
                 var entry = entries.Current;
                 if (index > committed && await TermAtAsync(index, token).ConfigureAwait(false) != entry.Term)
                 {
-                    await AppendAsync(new Prepended<TEntry>(entry, entries), index, skipCommitted: true, token).ConfigureAwait(false);
+                    await AppendVerifiedAsync(new Prepended<TEntry>(entry, entries), index, skipCommitted: true, token).ConfigureAwait(false);
                     conflict = true;
                     break;
                 }
@@ -72,15 +85,27 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, 
             }
 
             if (!conflict && index == LastEntryIndex + 1)
-                await AppendAsync(entries, index, skipCommitted: true, token).ConfigureAwait(false);
+                await AppendVerifiedAsync(entries, index, skipCommitted: true, token).ConfigureAwait(false);
         }
         else
         {
-            await AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
+            await AppendVerifiedAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
         }
 
         await FlushAsync(token).ConfigureAwait(false);
         Interlocked.Increment(ref followerFlushes);
+    }
+
+    private async ValueTask AppendVerifiedAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted, CancellationToken token)
+        where TEntry : IRaftLogEntry
+    {
+        var verified = new Verified<TEntry>(entries, startIndex, token);
+        await AppendAsync(verified, startIndex, skipCommitted, token).ConfigureAwait(false);
+        if (verified.Refused is { } refused)
+        {
+            Interlocked.Increment(ref receivedEntriesRefused);
+            throw new InvalidDataException($"Received log entry {refused.Index} fails its checksum ({refused.Problem}): the append stops before it and is not acknowledged, so the leader sends it again.");
+        }
     }
 
     private async ValueTask<long> TermAtAsync(long index, CancellationToken token)
@@ -120,5 +145,69 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, 
 
         // The caller of the outer AppendAsync owns the producer.
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The entries of a producer, each read into memory and its checksum verified; ends before the first that fails
+    /// (<see cref="Refused"/>).
+    /// </summary>
+    private sealed class Verified<TEntry>(ILogEntryProducer<TEntry> source, long startIndex, CancellationToken token) : ILogEntryProducer<ReceivedEntry>
+        where TEntry : IRaftLogEntry
+    {
+        private long index = startIndex - 1;
+
+        /// <summary>The entry that failed and why, once one did.</summary>
+        public (long Index, string? Problem)? Refused { get; private set; }
+
+        public ReceivedEntry Current { get; private set; } = default!;
+
+        public long RemainingCount => Refused is null ? source.RemainingCount : 0;
+
+        public async ValueTask<bool> MoveNextAsync()
+        {
+            if (Refused is not null || !await source.MoveNextAsync().ConfigureAwait(false))
+                return false;
+
+            var entry = source.Current;
+            index++;
+            var content = entry.TryGetMemory(out var memory) ? memory : await entry.ToByteArrayAsync(token: token).ConfigureAwait(false);
+            if (!entry.IsConfiguration && !LogEntryEnvelope.TryOpen(new ReadOnlySequence<byte>(content), out _, out var problem))
+            {
+                Refused = (index, problem);
+                return false;
+            }
+
+            Current = new ReceivedEntry(entry.Term, entry.IsConfiguration, entry.CommandId, content);
+            return true;
+        }
+
+        // The caller of the outer AppendAsync owns the source.
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A received entry held in memory.</summary>
+    private sealed class ReceivedEntry(long term, bool isConfiguration, int? commandId, ReadOnlyMemory<byte> content) : IRaftLogEntry
+    {
+        public long Term => term;
+
+        public bool IsConfiguration => isConfiguration;
+
+        public int? CommandId => commandId;
+
+        public bool IsSnapshot => false;
+
+        public long? Length => content.Length;
+
+        public bool IsReusable => true;
+
+        public bool TryGetMemory(out ReadOnlyMemory<byte> memory)
+        {
+            memory = content;
+            return true;
+        }
+
+        public ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
+            where TWriter : notnull, IAsyncBinaryWriter
+            => writer.Invoke(content, token);
     }
 }

@@ -26,6 +26,7 @@ public sealed partial class Proposer(
 {
     private readonly int maxBatch = Math.Clamp(options.Value.MaxBatchCommands, 1, CommandContext.MaxCommandsPerEntry);
     private readonly TimeSpan leadershipWait = options.Value.LeadershipWait;
+    private readonly bool checksums = options.Value.LogChecksums;
     private readonly Queue<ProposedBatch> sealedBatches = new();
     private readonly ArrayBufferWriter<byte> payload = new(1 << 16);
     private readonly CancellationTokenSource lifetime = new();
@@ -159,7 +160,7 @@ public sealed partial class Proposer(
 
         var stamp = lastStamp = ClusterTime.NextStamp(time.GetUtcNow().ToUnixTimeMilliseconds(), Math.Max(lastStamp, stateMachine.ClusterTime));
         payload.ResetWrittenCount();
-        KeyValueStore.WriteBatch(payload, batch.Seal(stamp));
+        KeyValueStore.WriteBatch(payload, batch.Seal(stamp), checksums);
         Interlocked.Increment(ref entriesProposed);
         Interlocked.Add(ref commandsProposed, batch.Count);
 

@@ -57,6 +57,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
     private readonly int snapshotEvery = Math.Max(1, options.Value.SnapshotEveryEntries);
     private readonly long snapshotLogBytes = Math.Max(1, options.Value.SnapshotLogBytes);
+    private readonly string walDirectory = options.Value.WalDirectory;
     private long entriesSinceSnapshot;
     private long logBytesSinceSnapshot;
     private long lastSnapshotBytes;
@@ -231,9 +232,12 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         }
         catch (Exception e)
         {
-            var stop = new ApplierStop(entry.Index, e.GetType().Name, e.Message);
+            var stop = new ApplierStop(entry.Index, e.GetType().Name, e.Message, e is CorruptLogEntryException);
             Stopped = stop;
-            LogApplierStopped(logger, entry.Index, e);
+            if (stop.DamagedEntry)
+                LogCorruptEntry(logger, e.Message);
+            else
+                LogApplierStopped(logger, entry.Index, e);
             (entry.Context as ProposedBatch)?.Fail(Routing.WriteOutcomeKind.Unknown);
             ApplierStopped?.Invoke(stop);
             throw;
@@ -248,9 +252,16 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
             return false;
         }
 
-        // Every replica holds the same bytes, so an entry that does not decode (corruption that passed the log, or a
-        // leader with a bug) is skipped by all of them alike; throwing here would stop the applier for good.
-        if (!KeyValueStore.TryReadBatch(payload, out var batch, out var problem))
+        var status = KeyValueStore.ReadLogPayload(payload, out var batch, out var problem);
+
+        // This replica's copy is damaged and the others hold good ones: skipping it would diverge, applying it is
+        // impossible. The applier stops (see the remarks); a restart on this data refuses to start (RaftKvNode).
+        if (status == LogPayloadStatus.ChecksumMismatch)
+            throw new CorruptLogEntryException(entry.Index, walDirectory, problem);
+
+        // Every replica holds the same bytes, so an entry that does not decode (a leader with a bug, or corruption
+        // before the checksum was computed) is skipped by all of them alike; throwing would stop the applier for good.
+        if (batch is null)
         {
             LogUndecodableEntry(logger, entry.Index, problem);
             (entry.Context as ProposedBatch)?.Fail(Routing.WriteOutcomeKind.Unknown);
@@ -622,6 +633,9 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     [LoggerMessage(Level = LogLevel.Critical, Message = "Applying log entry {Index} failed: this node's applier has stopped for good. It steps down, will not lead, and refuses reads and writes until restarted (a restart applies the entry again); the other members go on without it unless they failed at the same entry")]
     private static partial void LogApplierStopped(ILogger logger, long index, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Critical, Message = "{Problem} This node's applier has stopped: it steps down and refuses reads and writes, and it will not start on this data (docs/storage.md)")]
+    private static partial void LogCorruptEntry(ILogger logger, string problem);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Log entry {Index} does not decode and was skipped, as on every replica: {Problem}")]
     private static partial void LogUndecodableEntry(ILogger logger, long index, string? problem);
 
@@ -648,7 +662,11 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
 /// <param name="Index">The log entry whose apply threw; it is applied again after a restart.</param>
 /// <param name="Exception">The exception's type name (<c>OutOfMemoryException</c>...).</param>
 /// <param name="Message">The exception's message.</param>
-public sealed record ApplierStop(long Index, string Exception, string Message);
+/// <param name="DamagedEntry">
+/// True when the entry's copy on this node fails its checksum (<see cref="CorruptLogEntryException"/>): a restart on
+/// this data meets it again, so the node does not start on it.
+/// </param>
+public sealed record ApplierStop(long Index, string Exception, string Message, bool DamagedEntry);
 
 /// <summary>A snapshot file that does not decode (truncated, or changed on disk): the node says which and does not go on with it.</summary>
 public sealed class UnreadableSnapshotException(string path, long length, Exception inner)
@@ -665,3 +683,17 @@ public sealed class UnreadableSnapshotException(string path, long length, Except
 /// <param name="Bytes">The bytes written.</param>
 /// <param name="Keys">The keys written.</param>
 public sealed record SnapshotWritten(long Index, long Term, long ClusterTime, long Bytes, long Keys);
+
+/// <summary>
+/// A committed log entry whose copy on this node fails its checksum (<see cref="LogEntryEnvelope"/>): the other
+/// replicas hold good copies, so this node can neither skip the entry nor apply it.
+/// </summary>
+public sealed class CorruptLogEntryException(long index, string walDirectory, string? problem)
+    : IOException($"WAL entry {index} in {walDirectory} fails its checksum ({problem}).")
+{
+    /// <summary>The entry's log index.</summary>
+    public long Index { get; } = index;
+
+    /// <summary>The write-ahead log directory holding the damaged copy.</summary>
+    public string WalDirectory { get; } = walDirectory;
+}

@@ -4,6 +4,8 @@ using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using RaftKv.Node.Raft;
+using RaftKv.StateMachine;
+using RaftKv.StateMachine.Commands;
 
 namespace RaftKv.Node.Tests.Raft;
 
@@ -74,6 +76,52 @@ public sealed class DurableWriteAheadLogTests : IDisposable
         }
 
         Assert.Equal(20, log.FollowerFlushes);
+    }
+
+    [Fact]
+    public async Task A_received_entry_that_fails_its_checksum_is_not_written_and_the_request_is_refused()
+    {
+        await using var log = Open();
+        var good = Enveloped("c");
+        var damaged = (byte[])good.Clone();
+        damaged[^2] ^= 0x01;
+
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => AppendAsFollowerAsync(log, 1, Enveloped("a"), Enveloped("b"), damaged, Enveloped("d")));
+        Assert.Contains("Received log entry 3 fails its checksum", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, log.ReceivedEntriesRefused);
+        Assert.Equal(2, log.LastEntryIndex);
+
+        // The leader sends it again, undamaged: appended after the two that were kept.
+        await AppendAsFollowerAsync(log, 3, good, Enveloped("d"));
+        Assert.Equal(4, log.LastEntryIndex);
+        using var reader = await log.ReadAsync(3, 3);
+        Assert.True(reader[0].TryGetPayload(out var payload));
+        Assert.Equal(good, payload.ToArray());
+    }
+
+    [Fact]
+    public async Task Received_entries_without_an_envelope_are_written_as_before()
+    {
+        await using var log = Open();
+        var bare = new ArrayBufferWriter<byte>();
+        KeyValueStore.WriteBatch(bare, new CommandBatch { Timestamp = 1 }, checksum: false);
+
+        await AppendAsFollowerAsync(log, 1, bare.WrittenSpan.ToArray(), Encoding.UTF8.GetBytes("not a batch"));
+        Assert.Equal(2, log.LastEntryIndex);
+        Assert.Equal(0, log.ReceivedEntriesRefused);
+    }
+
+    private static byte[] Enveloped(string value)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        KeyValueStore.WriteBatch(buffer, new CommandBatch { Timestamp = 1, Commands = [new DelCommand { Keys = [Encoding.UTF8.GetBytes(value)] }] });
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static Task AppendAsFollowerAsync(IAuditTrail<IRaftLogEntry> log, long startIndex, params byte[][] payloads)
+    {
+        var producer = new LogEntryProducer<BinaryLogEntry>([.. payloads.Select(static p => new BinaryLogEntry { Term = 1, Content = p })]);
+        return log.AppendAsync(producer, startIndex, skipCommitted: true).AsTask();
     }
 
     private DurableWriteAheadLog Open() => new(new WriteAheadLog.Options { Location = path }, IStateMachine.CreateNoOp());

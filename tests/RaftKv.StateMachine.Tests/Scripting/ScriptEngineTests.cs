@@ -289,7 +289,7 @@ public sealed class ScriptEngineTests
             ],
         };
         var buffer = new ArrayBufferWriter<byte>();
-        KeyValueStore.WriteBatch(buffer, batch);
+        KeyValueStore.WriteBatch(buffer, batch, checksum: false);
         Assert.Equal(
             "9301" + "94" + "9240" + "93C40872657475726E2031" + "91C4016B" + "91C40161" + "9241" + "93A2616290" + "90" + "9242" + "91C40178" + "924390" + "C0",
             Convert.ToHexString(buffer.WrittenSpan));
