@@ -12,6 +12,8 @@
 #   local-cluster.sh pause N          SIGSTOP node N
 #   local-cluster.sh resume N         SIGCONT node N
 #   local-cluster.sh restart N        kill node N if running, start it again
+#   local-cluster.sh recover N        replace node N's data: stop it, delete its data, start it with --recover
+#                                     (docs/storage.md, "Replacing a node's data"); it votes once it has caught up
 #   local-cluster.sh wipe             stop everything and delete data/local
 #   local-cluster.sh partition N      cut node N off the network (RAFTKV_NETNS=1 only)
 #   local-cluster.sh heal [N]         reconnect node N, or every node (RAFTKV_NETNS=1 only)
@@ -226,8 +228,9 @@ secret_file() {
   echo "$file"
 }
 
+# start_node N [ARG...]: the extra arguments go to this start only (recover's --recover).
 start_node() {
-  local n=$1 dir secret; dir=$(node_dir "$n")
+  local n=$1 dir secret; dir=$(node_dir "$n"); shift
   if is_running "$n"; then return; fi
   mkdir -p "$dir"
   secret=$(secret_file)
@@ -242,7 +245,7 @@ start_node() {
   (cd "$ROOT" && { [[ -z $PASS ]] || export RaftKv__Security__RequirePass=$PASS; } &&
     setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
       "${launcher[@]}" dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" \
-      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} \
+      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} "$@" \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -349,6 +352,15 @@ case "$cmd" in
     net_up
     start_node "$1"; wait_for_port "$1"
     ;;
+  recover)
+    check_n "${1:-}"; build
+    stop_node "$1"
+    # Everything the node keeps (log, snapshots, node state, a marker of an earlier recovery) but its log file.
+    find "$(node_dir "$1")" -mindepth 1 -maxdepth 1 ! -name node.log -exec rm -rf {} +
+    secure_setup
+    net_up
+    start_node "$1" --recover; wait_for_port "$1"
+    ;;
   wipe)
     for n in "${NODES[@]}"; do stop_node "$n"; done
     net_down
@@ -361,5 +373,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

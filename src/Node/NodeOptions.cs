@@ -72,6 +72,9 @@ public sealed class NodeOptions
     /// <summary>Where the write-ahead log and snapshots live.</summary>
     public string DataPath { get; set; } = "data";
 
+    /// <summary>How this node's data directory is treated (section <c>RaftKv:Storage</c>).</summary>
+    public StorageOptions Storage { get; set; } = new();
+
     /// <summary>Every member of the cluster, this node included (static membership).</summary>
     public List<ClusterMemberOptions> Members { get; set; } = [];
 
@@ -185,6 +188,17 @@ public sealed class NodeOptions
     /// write may or may not have been applied).
     /// </summary>
     public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>The data directory's settings (section <c>RaftKv:Storage</c>).</summary>
+public sealed class StorageOptions
+{
+    /// <summary>
+    /// Start an emptied data directory in recovery (docs/storage.md, "Replacing a node's data"): the node catches up
+    /// from the leader and votes only once its log has. The command-line alias is <c>--recover</c>. Refused on a data
+    /// directory that holds a log; a node restarted mid-recovery stays in recovery without it.
+    /// </summary>
+    public bool Recover { get; set; }
 }
 
 /// <summary>How a follower answers a write.</summary>

@@ -1,7 +1,9 @@
 using RaftKv.Node;
 using RaftKv.Node.Hosting;
 
-// Usage: RaftKv.Node --config cluster-config/local/node1.json [--Section:Key=value ...]
+// Usage: RaftKv.Node --config cluster-config/local/node1.json [--recover] [--Section:Key=value ...]
+// --recover is RaftKv:Storage:Recover=true: start an emptied data directory in recovery (docs/storage.md).
+args = [.. args.Select(static a => a == "--recover" ? "--RaftKv:Storage:Recover=true" : a)];
 try
 {
     var app = RaftKvNode.Build(args);

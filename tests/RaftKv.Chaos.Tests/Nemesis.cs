@@ -13,13 +13,15 @@ internal enum FaultKind
     PartitionRandom,
     SkewClock,
     KillAll,
+    WipeNode,
 }
 
 /// <summary>
 /// A seeded nemesis over a <see cref="LocalCluster"/> with isolated networks: between quiet periods it kills
 /// (<c>kill -9</c>) the leader or a random node and restarts it, pauses the leader longer than an election timeout
-/// (SIGSTOP/SIGCONT), partitions the leader or a random node away, restarts a node with its clock skewed, or kills every
-/// node and restarts them all. Every fault it injects is recorded in the history and healed before the next one, and
+/// (SIGSTOP/SIGCONT), partitions the leader or a random node away, restarts a node with its clock skewed, kills every
+/// node and restarts them all, or replaces a random node's data by the documented procedure (<c>local-cluster.sh
+/// recover N</c>: stop, delete the data, start with <c>--recover</c>). Every fault it injects is recorded in the history and healed before the next one, and
 /// <see cref="HealAllAsync"/> undoes whatever is left.
 /// </summary>
 internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Random rng, TimeSpan maxClockSkew, IReadOnlyList<FaultKind> kinds)
@@ -87,6 +89,16 @@ internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Ran
                 var skew = TimeSpan.FromMilliseconds(rng.Next(-(int)maxClockSkew.TotalMilliseconds, (int)maxClockSkew.TotalMilliseconds + 1));
                 skewed.Add(node);
                 await FaultAsync($"skew {skew.TotalMilliseconds:+0;-0} ms", node, () => RestartAsync(node, skew));
+                break;
+            }
+
+            case FaultKind.WipeNode:
+            {
+                // Any node, the leader too: the two others hold every committed entry, and the wiped one votes again
+                // only once it has them.
+                var node = RandomNode();
+                skewed.Remove(node);
+                await FaultAsync("wipe-recover", node, () => cluster.RunAsync("recover", node));
                 break;
             }
 

@@ -422,6 +422,10 @@ public sealed class NodeCommands(
         Line(text, "clock_offset_ms", stateMachine.ClockOffsetMs);
         Line(text, "snapshot_every_entries", options.Value.SnapshotEveryEntries);
         Line(text, "snapshot_log_bytes", options.Value.SnapshotLogBytes);
+        var recovery = services.GetRequiredService<NodeRecovery>();
+        Line(text, "recovering", recovery.IsRecovering ? 1 : 0);
+        Line(text, "recovery_target_index", recovery.TargetIndex);
+        Line(text, "recovery_votes_refused", recovery.VotesRefused);
         var stopped = stateMachine.Stopped;
         Line(text, "applier_stopped", stopped is null ? 0 : 1);
         if (stopped is not null)

@@ -82,9 +82,12 @@ public static class RaftKvNode
         builder.Services
             .AddSingleton<RaftStateMachine>()
             .AddSingleton<IStateMachine>(services => services.GetRequiredService<RaftStateMachine>())
-            .AddSingleton<IPersistentState>(services => new DurableWriteAheadLog(walOptions, services.GetRequiredService<IStateMachine>()))
+            .AddSingleton<IPersistentState>(services => new DurableWriteAheadLog(walOptions, services.GetRequiredService<IStateMachine>(), services.GetRequiredService<NodeRecovery>()))
             .AddSingleton<IAuditTrail<IRaftLogEntry>>(services => services.GetRequiredService<IPersistentState>())
             .ConfigureCluster<LeaderChangeLogger>();
+        builder.Services
+            .AddSingleton<NodeRecovery>()
+            .AddHostedService<RecoveryStandby>();
         if (tcp)
         {
             builder.Services.AddTcpRaftCluster(builder.Configuration.GetSection(RaftSection), publicEndPoint);
@@ -97,6 +100,8 @@ public static class RaftKvNode
                     members.Add(new UriEndPoint(new Uri(member.Raft, UriKind.Absolute)));
             });
             builder.JoinCluster(RaftSection);
+            builder.Services.AddOptions<HttpClusterMemberConfiguration>()
+                .PostConfigure<NodeRecovery>(static (member, recovery) => member.Standby |= recovery.IsRecovering);
         }
 
         builder.Services
@@ -176,9 +181,12 @@ public static class RaftKvNode
     /// </remarks>
     public static async Task StartAsync(WebApplication app, CancellationToken token = default)
     {
-        // Before anything listens or votes: a node whose cluster secret the other members refuse does not start.
+        // Before anything listens or votes: a node whose cluster secret the other members refuse does not start. The
+        // same probe asks the members' commit indexes, which decide (with the data directory) whether it recovers.
+        long? membersCommitted = null;
         if (app.Services.GetService<PeerSecretCheck>() is { } check)
-            await check.RunAsync(token).ConfigureAwait(false);
+            membersCommitted = await check.RunAsync(token).ConfigureAwait(false);
+        app.Services.GetRequiredService<NodeRecovery>().Decide(membersCommitted);
         try
         {
             await app.Services.GetRequiredService<RaftStateMachine>().RestoreAsync(token).ConfigureAwait(false);

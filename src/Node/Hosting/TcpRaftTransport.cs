@@ -4,6 +4,7 @@ using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using RaftKv.Node.Raft;
 
 namespace RaftKv.Node.Hosting;
 
@@ -43,6 +44,8 @@ internal static class TcpRaftTransport
                     ConnectTimeout = TimeSpan.FromMilliseconds(lower),
                     HeartbeatThreshold = raft.GetValue("heartbeatThreshold", 0.5),
                     ColdStart = raft.GetValue("coldStart", false),
+                    // A node in recovery must not become a candidate: its own vote counts without asking its log.
+                    Standby = raft.GetValue("standby", false) || provider.GetRequiredService<NodeRecovery>().IsRecovering,
                     LoggerFactory = provider.GetRequiredService<ILoggerFactory>(),
                 };
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using DotNext.IO;
 using DotNext.IO.Log;
+using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using RaftKv.StateMachine;
@@ -35,7 +36,13 @@ namespace RaftKv.Node.Raft;
 /// DotNext calls the multi-entry <c>AppendAsync</c> only from the follower's AppendEntries handler, under its
 /// transition lock, so the flush below never has a concurrent waiter (<c>FlushAsync</c> waits on an event that allows
 /// a single waiter in 6.12; a second concurrent caller crashes the process). Nothing else in RaftKv calls it. This
-/// re-implements that one member of <see cref="IAuditTrail{TEntry}"/>; every other member maps to the base class.
+/// re-implements that one member of <see cref="IAuditTrail{TEntry}"/>.
+/// </para>
+/// <para>
+/// Recovery (<see cref="NodeRecovery"/>): DotNext grants a vote only if <see cref="IPersistentState.IsVotedFor"/>
+/// answers true (then checks the candidate's log), so a node in recovery answers false; pre-votes do not ask it and
+/// change no state. <see cref="IAuditTrail.CommitAsync"/> is where a follower learns the leader's commit index. Every
+/// other member maps to the base class.
 /// </para>
 /// <para>
 /// Verify before writing. Each received entry is read into memory once (DotNext's TCP transport streams entries from
@@ -44,9 +51,17 @@ namespace RaftKv.Node.Raft;
 /// acknowledged: the leader sends the entry again, and no damaged copy reaches this disk from the wire.
 /// </para>
 /// </remarks>
-internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, IStateMachine stateMachine)
-    : WriteAheadLog(configuration, stateMachine), IAuditTrail<IRaftLogEntry>
+internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, IStateMachine stateMachine, NodeRecovery? recovery = null)
+    : WriteAheadLog(configuration, stateMachine), IPersistentState, IAuditTrail<IRaftLogEntry>, IAuditTrail
 {
+    private delegate bool VotedFor(in ClusterMemberId id);
+
+    // WriteAheadLog implements IsVotedFor explicitly, and C# cannot call a base class's explicit implementation:
+    // bind a delegate to it (a private sealed method, so the call is not dispatched back to the re-implementation).
+    private static readonly System.Reflection.MethodInfo BaseIsVotedFor = FindBaseIsVotedFor();
+
+    private VotedFor? baseIsVotedFor;
+
     private long followerFlushes;
     private long entriesAlreadyHeld;
     private long receivedEntriesRefused;
@@ -59,6 +74,20 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, 
 
     /// <summary>Received entries this node already held with the same term (kept, not rewritten).</summary>
     public long EntriesAlreadyHeld => Interlocked.Read(ref entriesAlreadyHeld);
+
+    bool IPersistentState.IsVotedFor(in ClusterMemberId id)
+    {
+        baseIsVotedFor ??= BaseIsVotedFor.CreateDelegate<VotedFor>(this);
+        return baseIsVotedFor(in id) && (recovery is null || recovery.AllowsVote());
+    }
+
+    async ValueTask<long> IAuditTrail.CommitAsync(long endIndex, CancellationToken token)
+    {
+        var count = await CommitAsync(endIndex, token).ConfigureAwait(false);
+        if (recovery is { IsRecovering: true })
+            await recovery.OnCommitAsync(this, endIndex, LastCommittedEntryIndex, token).ConfigureAwait(false);
+        return count;
+    }
 
     async ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted, CancellationToken token)
     {
@@ -106,6 +135,13 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, 
             Interlocked.Increment(ref receivedEntriesRefused);
             throw new InvalidDataException($"Received log entry {refused.Index} fails its checksum ({refused.Problem}): the append stops before it and is not acknowledged, so the leader sends it again.");
         }
+    }
+
+    private static System.Reflection.MethodInfo FindBaseIsVotedFor()
+    {
+        var map = typeof(WriteAheadLog).GetInterfaceMap(typeof(IPersistentState));
+        var index = Array.FindIndex(map.InterfaceMethods, static m => m.Name == nameof(IPersistentState.IsVotedFor));
+        return index >= 0 ? map.TargetMethods[index] : throw new MissingMethodException(nameof(WriteAheadLog), nameof(IPersistentState.IsVotedFor));
     }
 
     private async ValueTask<long> TermAtAsync(long index, CancellationToken token)

@@ -18,10 +18,12 @@ namespace RaftKv.Node.Routing;
 /// <item><term>0x01 Propose</term><description>follower → leader: <c>[u8 database][MessagePack WriteCommand]</c>.</description></item>
 /// <item><term>0x02 ReadIndex</term><description>follower → leader: empty.</description></item>
 /// <item><term>0x03 ProposeAs</term><description>follower → leader, a write of a user other than <c>default</c>: <c>[u8 database][u16 big-endian user length][user, Latin-1: its bytes][MessagePack WriteCommand]</c>.</description></item>
+/// <item><term>0x04 LogState</term><description>any member → any member, the start-up probe: empty.</description></item>
 /// <item><term>0x81 Answered</term><description>the write's reply, <c>[MessagePack Reply]</c> (<see cref="ReplySerializer"/>).</description></item>
 /// <item><term>0x82 NotApplied</term><description>this node is not the leader and took nothing: route again.</description></item>
 /// <item><term>0x83 Unknown</term><description>leadership changed after the append: the write may or may not apply.</description></item>
 /// <item><term>0x84 ReadIndexAt</term><description><c>[i64 big-endian applied index]</c>, after the leader confirmed its leadership.</description></item>
+/// <item><term>0x85 LogStateIs</term><description><c>[i64 big-endian commit index]</c> of the answering member's log.</description></item>
 /// </list>
 /// </remarks>
 public static class PeerMessages
@@ -35,6 +37,9 @@ public static class PeerMessages
     /// <summary>A forwarded write of a user other than <c>default</c>.</summary>
     public const byte ProposeAs = 0x03;
 
+    /// <summary>The start-up probe's question: how far is your log committed?</summary>
+    public const byte LogState = 0x04;
+
     /// <summary>Answer: the write's reply.</summary>
     public const byte Answered = 0x81;
 
@@ -46,6 +51,9 @@ public static class PeerMessages
 
     /// <summary>Answer: a read index.</summary>
     public const byte ReadIndexAt = 0x84;
+
+    /// <summary>Answer: a member's commit index.</summary>
+    public const byte LogStateIs = 0x85;
 
     private static readonly byte[] ReadIndexRequestFrame = PeerProtocol.Frame(ReadIndex, []);
 
@@ -136,6 +144,23 @@ public static class PeerMessages
         BinaryPrimitives.WriteInt64BigEndian(payload, at);
         return new(ReadIndexAt, payload);
     }
+
+    /// <summary>The frame of the start-up probe's question.</summary>
+    public static byte[] LogStateRequest { get; } = PeerProtocol.Frame(LogState, []);
+
+    /// <summary>The answer frame to the start-up probe: this member's commit index.</summary>
+    public static PeerFrame EncodeLogState(long commitIndex)
+    {
+        var payload = new byte[sizeof(long)];
+        BinaryPrimitives.WriteInt64BigEndian(payload, commitIndex);
+        return new(LogStateIs, payload);
+    }
+
+    /// <summary>The commit index a <see cref="LogStateIs"/> payload holds; null when the payload is not one (never negative).</summary>
+    public static long? DecodeLogState(byte type, ReadOnlySpan<byte> payload)
+        => type == LogStateIs && payload.Length == sizeof(long) && BinaryPrimitives.ReadInt64BigEndian(payload) is >= 0 and var index
+            ? index
+            : null;
 
     /// <summary>What a call forwarding a write tells of it.</summary>
     public static WriteOutcome DecodeWrite(PeerCallResult call)

@@ -11,7 +11,9 @@ namespace RaftKv.Node.Routing;
 /// this node's own rules (<see cref="WriteLimits"/>), and proposed like a client's write; its outcome goes back typed.
 /// A read-index request (Raft's ReadIndex) runs this node's read barrier — a replication round that confirms it still
 /// leads, and the apply of every entry it had appended, its term's first entry included — and answers its applied
-/// index: a follower that has applied up to it observes every write acknowledged before it asked.
+/// index: a follower that has applied up to it observes every write acknowledged before it asked. Any member answers
+/// the start-up probe's LogState with its commit index (a starting member with an empty data directory learns whether
+/// the cluster has data it lacks).
 /// </summary>
 /// <remarks>
 /// A node that is not the leader answers NotApplied and never forwards again, so a stale view cannot make writes
@@ -32,6 +34,8 @@ public sealed partial class PeerRequestHandler(
         PeerMessages.ProposeAs => Propose(payload, withUser: true),
         PeerMessages.ReadIndex when payload.IsEmpty => ReadIndexAsync(),
         PeerMessages.ReadIndex => throw new InvalidDataException("ReadIndex carries no payload."),
+        PeerMessages.LogState when payload.IsEmpty => Task.FromResult(PeerMessages.EncodeLogState(view.Raft.AuditTrail.LastCommittedEntryIndex)),
+        PeerMessages.LogState => throw new InvalidDataException("LogState carries no payload."),
         _ => null,
     };
 
