@@ -15,6 +15,9 @@
 #   local-cluster.sh recover N        replace node N's data: stop it, delete its data, start it with --recover
 #                                     (docs/storage.md, "Replacing a node's data"); it votes once it has caught up
 #   local-cluster.sh wipe             stop everything and delete data/local
+#   local-cluster.sh backup FILE      online backup of the running cluster (through a running node) into FILE
+#   local-cluster.sh restore FILE     stop, wipe the nodes' data, restore every node from FILE, start: a new cluster
+#                                     with the backup's state (TLS, password and cluster secret are kept)
 #   local-cluster.sh partition N      cut node N off the network (RAFTKV_NETNS=1 only)
 #   local-cluster.sh heal [N]         reconnect node N, or every node (RAFTKV_NETNS=1 only)
 #   local-cluster.sh host N           print node N's address (127.0.0.1, or its namespace's address)
@@ -175,6 +178,15 @@ cli_tls_args() {
   [[ $TLS == 1 ]] || return 0
   printf -- '--tls --cacert %s --cert %s --key %s ' "$(shown "$TLS_DIR/ca.crt")" "$(shown "$TLS_DIR/client.crt")" "$(shown "$TLS_DIR/client.key")"
 }
+
+# The backup tool's TLS options: redis-cli's names, absolute paths.
+backup_tls_args() {
+  [[ $TLS == 1 ]] || return 0
+  printf -- '--tls --cacert %s --cert %s --key %s ' "$TLS_DIR/ca.crt" "$TLS_DIR/client.crt" "$TLS_DIR/client.key"
+}
+
+# A path from where the operator stands, made absolute (the tool runs from the repository root).
+absolute() { if [[ $1 == /* ]]; then echo "$1"; else echo "$PWD/$1"; fi; }
 
 # A path as an operator types it from the repository root.
 shown() { if [[ $1 == "$ROOT"/* ]]; then echo "${1#"$ROOT"/}"; else echo "$1"; fi; }
@@ -366,6 +378,28 @@ case "$cmd" in
     net_down
     rm -rf "$DATA"
     ;;
+  backup)
+    [[ -n ${1:-} ]] || { echo "usage: local-cluster.sh backup FILE" >&2; exit 2; }
+    build
+    n=$(find_leader) || n=""
+    [[ -n $n ]] || for m in "${NODES[@]}"; do is_running "$m" && ! is_paused "$m" && { n=$m; break; }; done
+    [[ -n $n ]] || { echo "no running node to take the backup from" >&2; exit 1; }
+    # shellcheck disable=SC2046 # the TLS option list is meant to split into words
+    ( [[ -z $PASS ]] || export REDISCLI_AUTH=$PASS
+      dotnet "$BIN" backup --connect "$(host_of "$n"):$(resp_port "$n")" $(backup_tls_args) "$(absolute "$1")" )
+    ;;
+  restore)
+    [[ -n ${1:-} ]] || { echo "usage: local-cluster.sh restore FILE" >&2; exit 2; }
+    file=$(absolute "$1"); [[ -f $file ]] || { echo "$1: no such file" >&2; exit 2; }
+    build
+    for n in "${NODES[@]}"; do stop_node "$n"; done
+    # The nodes' data goes; the cluster's secret, certificates and password (beside them in $DATA) stay.
+    for n in "${NODES[@]}"; do rm -rf "$(node_dir "$n")"; done
+    for n in "${NODES[@]}"; do
+      (cd "$ROOT" && dotnet "$BIN" restore "$file" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$(node_dir "$n")") >/dev/null
+    done
+    "$0" start
+    ;;
   partition) need_netns; check_n "${1:-}"; ip link set "rkv$1-h" down ;;
   heal)
     need_netns
@@ -373,5 +407,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -155,6 +155,12 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan ClockOffset { get; set; }
 
+    /// <summary>
+    /// How long a finished online backup (<c>BACKUP.START</c>) stays on this node's disk while nobody reads it (a
+    /// <c>BACKUP.READ</c> resets the clock); then its file is deleted, so a client that went away frees the slot.
+    /// </summary>
+    public TimeSpan BackupIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How long a read waits for its read barrier before answering <c>-CLUSTERDOWN</c>.</summary>
     public TimeSpan ReadBarrierTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -168,4 +168,25 @@ public static class NodeReplies
     /// <summary>A forwarded write whose MessagePack this leader cannot read (members of different versions).</summary>
     public static Reply UnreadableForwardedWrite { get; } =
         Reply.Error("ERR forwarded write not understood by the leader (are all nodes the same version?)");
+
+    /// <summary><c>BACKUP.START</c> while this node holds another backup (one at a time; it ends with END or its idle timeout).</summary>
+    public static Reply BackupInProgress { get; } =
+        Reply.Error("ERR a backup is already in progress on this node: wait for it to end (BACKUP.END, or its idle timeout)");
+
+    /// <summary><c>BACKUP.START</c> whose writing failed (the node logged why); nothing is left behind.</summary>
+    public static Reply BackupFailed(string reason) => Reply.Error("ERR backup failed: " + reason.ReplaceLineEndings(" "));
+
+    /// <summary><c>BACKUP.READ</c>/<c>BACKUP.END</c> of an id this node does not hold.</summary>
+    public static Reply NoSuchBackup { get; } =
+        Reply.Error("ERR no such backup on this node (ended, expired after its idle timeout, or started on another node)");
+
+    /// <summary><c>BACKUP.READ</c> at an offset outside the file.</summary>
+    public static Reply BackupOffsetOutOfRange(long length) => Reply.Error($"ERR offset is out of range (the backup has {length} bytes)");
+
+    /// <summary>Redis's reply to an argument that should be an integer.</summary>
+    public static Reply NotAnInteger { get; } = Reply.Error("ERR value is not an integer or out of range");
+
+    /// <summary><c>BACKUP.READ</c> with a count outside 1..16 MB.</summary>
+    public static Reply BackupCountOutOfRange { get; } =
+        Reply.Error($"ERR count must be between 1 and {Backup.OnlineBackup.MaxReadBytes}");
 }

@@ -1,8 +1,21 @@
 using RaftKv.Node;
+using RaftKv.Node.Backup;
 using RaftKv.Node.Hosting;
 
 // Usage: RaftKv.Node --config cluster-config/local/node1.json [--recover] [--Section:Key=value ...]
+//        RaftKv.Node backup ... | restore ...   (operator verbs: see BackupTool.Usage)
 // --recover is RaftKv:Storage:Recover=true: start an emptied data directory in recovery (docs/storage.md).
+if (BackupTool.IsVerb(args))
+{
+    using var interrupted = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        interrupted.Cancel();
+    };
+    return await BackupTool.RunAsync(args, Console.Out, Console.Error, interrupted.Token);
+}
+
 args = [.. args.Select(static a => a == "--recover" ? "--RaftKv:Storage:Recover=true" : a)];
 try
 {

@@ -39,9 +39,20 @@ public sealed class TestCluster : IAsyncDisposable
     /// <c>RaftKv:Tls:Port={RespPort}</c> makes the members' advertised RESP addresses TLS-only.
     /// <paramref name="transport"/> is the scheme of the Raft addresses: <c>tcp</c> (the default) or <c>http</c>.
     /// </summary>
-    public static async Task<TestCluster> StartAsync(int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null, string transport = "tcp")
+    /// <remarks>
+    /// <paramref name="restoreFrom"/>, a backup file, is installed into every node's empty data directory first
+    /// (<c>RaftKv.Node restore</c>): a new cluster whose state is the backup's.
+    /// </remarks>
+    public static async Task<TestCluster> StartAsync(
+        int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null, string transport = "tcp", string? restoreFrom = null)
     {
         var cluster = new TestCluster(size, snapshotEvery, settings) { transport = transport };
+        if (restoreFrom is not null)
+        {
+            foreach (var node in cluster.nodes)
+                Node.Backup.BackupRestore.Install(restoreFrom, node.DataPath);
+        }
+
         await Task.WhenAll(cluster.nodes.Select(n => cluster.StartNodeAsync(n.Index)));
         return cluster;
     }

@@ -81,6 +81,7 @@ public sealed class NodeCommands(
             "config" => services.GetRequiredService<ConfigCommands>().ExecuteAsync(argv, connection),
             "auth" => ConnectionCommands.AuthAsync(argv, connection, Access),
             "hello" => ConnectionCommands.HelloAsync(argv, connection, Access, view.IsLeader),
+            "backup.start" or "backup.read" or "backup.end" => services.GetRequiredService<BackupCommands>().ExecuteAsync(spec.Name, argv.ToArray()),
             _ => new(Execute(spec, argv, connection)),
         };
     }

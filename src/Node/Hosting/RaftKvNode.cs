@@ -4,6 +4,7 @@ using DotNext.Net.Cluster.Consensus.Raft.Http;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
+using RaftKv.Node.Backup;
 using RaftKv.Node.Commands;
 using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
@@ -124,6 +125,8 @@ public static class RaftKvNode
             .AddHostedService<StoppedApplierStepDown>()
             .AddSingleton<NodeCommands>()
             .AddSingleton<ConfigCommands>()
+            .AddSingleton<OnlineBackup>()
+            .AddSingleton<BackupCommands>()
             .AddSingleton<IConfigParameters, ServerConfigParameters>()
             .AddSingleton<IConfigParameters, ClientConfigParameters>()
             .AddSingleton<IConfigParameters, MemoryConfigParameters>()

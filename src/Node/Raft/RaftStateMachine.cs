@@ -129,6 +129,9 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     /// <summary>Test hook: runs before each entry with a payload is applied, with its index; an exception it throws stops the applier.</summary>
     internal Action<long>? BeforeApplyForTesting { get; set; }
 
+    /// <summary>Test hook: runs after each entry with a payload is applied (outside the lock), with its index.</summary>
+    internal Action<long>? AfterApplyForTesting { get; set; }
+
     /// <summary>The applied <c>maxmemory</c> (0: none), readable without the lock: a proposer's quick test.</summary>
     public long MaxMemory => Volatile.Read(ref maxMemory);
 
@@ -291,6 +294,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
         (entry.Context as ProposedBatch)?.Complete(replies);
+        AfterApplyForTesting?.Invoke(entry.Index);
 
         return SnapshotDue(payload.Length);
     }

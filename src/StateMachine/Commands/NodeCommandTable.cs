@@ -34,6 +34,11 @@ public static class NodeCommandTable
         new("config", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Slow, Subcommands = Subcommands.Of("config") },
         new("bgsave", -1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
         new("lastsave", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Fast | C.Dangerous },
+
+        // RaftKv's online backup (docs/storage.md): it reads the whole state, so it is for administrators only.
+        new("backup.start", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
+        new("backup.read", 4, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
+        new("backup.end", 2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
     ];
 
     /// <summary><c>MULTI</c>, <c>EXEC</c>, <c>DISCARD</c>, <c>WATCH</c>, <c>UNWATCH</c>, in that order (the node indexes it).</summary>
