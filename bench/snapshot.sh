@@ -46,8 +46,15 @@ done
 cleanup() {
   [[ -f $WORK/poller.pid ]] && kill "$(cat "$WORK/poller.pid")" 2>/dev/null || true
   "$LC" stop >/dev/null 2>&1 || true
-  [[ -f $WORK/redis.pid ]] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
+  [[ -f $WORK/redis.pid ]] && stop_redis
   rm -rf "$WORK"
+}
+# SIGKILL: on SIGTERM redis-server first saves (its save policy), and stays up if that fails.
+stop_redis() {
+  local pid; pid=$(cat "$WORK/redis.pid")
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$WORK/redis.pid"
 }
 trap cleanup EXIT
 
@@ -196,9 +203,7 @@ digest_leader_now=$(redis-cli -p $((6380 + leader)) DEBUG DIGEST)
 echo "restart: node$follower answers after ${answer_k:-?} ms, caught up after ${caught_k:-?} ms; digest $digest_follower vs $digest_leader_now" >&2
 
 digest_r0=$(redis-cli -p $REDIS_PORT DEBUG DIGEST)
-kill -KILL "$(cat "$WORK/redis.pid")"
-for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 || break; sleep 0.02; done
-rm -f "$WORK/redis.pid"
+stop_redis
 t0=$(now_ms)
 start_redis
 answer_r=""; caught_r=""
