@@ -357,6 +357,9 @@ public sealed class NodeCommands(
         Line(text, "snapshot_log_bytes_since", stateMachine.LogBytesSinceSnapshot);
         Line(text, "snapshot_every_entries", options.Value.SnapshotEveryEntries);
         Line(text, "snapshot_log_bytes", options.Value.SnapshotLogBytes);
+        Line(text, "snapshots_refused", stateMachine.SnapshotsRefused);
+        Line(text, "wal_checksums", options.Value.LogChecksums ? 1 : 0);
+        Line(text, "wal_received_entries_refused", (services.GetService<DotNext.Net.Cluster.Consensus.Raft.IPersistentState>() as DurableWriteAheadLog)?.ReceivedEntriesRefused ?? 0);
         Line(text, "wal_disk_bytes", DirectoryBytes(Path.Combine(Path.GetFullPath(options.Value.DataPath), "wal")));
         Line(text, "snapshot_disk_bytes", DirectoryBytes(Path.Combine(Path.GetFullPath(options.Value.DataPath), "snapshots")));
     }
