@@ -348,16 +348,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
 
     private void StartSnapshot()
     {
-        SnapshotView view;
-        gate.EnterWriteLock();
-        try
-        {
-            view = store.BeginSnapshot(store.AppliedIndex, lastBatchTerm);
-        }
-        finally
-        {
-            gate.ExitWriteLock();
-        }
+        var view = OpenView();
 
         snapshotScheduled = false;
         Volatile.Write(ref entriesSinceSnapshot, 0);
@@ -406,15 +397,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         }
         finally
         {
-            gate.EnterWriteLock();
-            try
-            {
-                view.Dispose();
-            }
-            finally
-            {
-                gate.ExitWriteLock();
-            }
+            CloseView(view);
         }
     }
 
@@ -425,16 +408,7 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     /// <returns>Where the state was taken (applied index, term, cluster time) and what was written.</returns>
     public async Task<SnapshotWritten> WriteBackupAsync(Stream destination, CancellationToken token)
     {
-        SnapshotView view;
-        gate.EnterWriteLock();
-        try
-        {
-            view = store.BeginSnapshot(store.AppliedIndex, lastBatchTerm);
-        }
-        finally
-        {
-            gate.ExitWriteLock();
-        }
+        var view = OpenView();
 
         try
         {
@@ -446,15 +420,35 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         }
         finally
         {
-            gate.EnterWriteLock();
-            try
-            {
-                view.Dispose();
-            }
-            finally
-            {
-                gate.ExitWriteLock();
-            }
+            CloseView(view);
+        }
+    }
+
+    // A copy-on-write view of the applied state at the last applied batch, taken and released under the write lock
+    // (the view's captures are shared with apply).
+    private SnapshotView OpenView()
+    {
+        gate.EnterWriteLock();
+        try
+        {
+            return store.BeginSnapshot(store.AppliedIndex, lastBatchTerm);
+        }
+        finally
+        {
+            gate.ExitWriteLock();
+        }
+    }
+
+    private void CloseView(SnapshotView view)
+    {
+        gate.EnterWriteLock();
+        try
+        {
+            view.Dispose();
+        }
+        finally
+        {
+            gate.ExitWriteLock();
         }
     }
 
