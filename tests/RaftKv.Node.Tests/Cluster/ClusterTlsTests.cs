@@ -25,7 +25,7 @@ public sealed class TlsClusterFixture : IAsyncLifetime
     {
         var settings = Certificates.ClusterTlsSettings();
         settings["RaftKv:Peer:HandshakeTimeout"] = "00:00:01";
-        Cluster = await TestCluster.StartAsync(settings: settings);
+        Cluster = await TestCluster.StartAsync(settings: RaftPortTests.QuietElections(settings));
     }
 
     public async Task DisposeAsync()
