@@ -69,6 +69,20 @@ public sealed class NodeOptions
     /// <summary>The configuration section these options bind from.</summary>
     public const string Section = "RaftKv";
 
+    /// <summary>
+    /// This node joins a running cluster (command-line alias <c>--join</c>): with no member list in its data directory
+    /// it starts with none, instead of <see cref="Members"/>, and waits — serving nothing — until a member adds it with
+    /// <c>MEMBER.ADD</c> (docs/operations.md, "Membership"). <see cref="Members"/> must still list this node and the
+    /// members to reach at start. Ignored once the data directory holds a member list.
+    /// </summary>
+    public bool Join { get; set; }
+
+    /// <summary>
+    /// How long a membership change may take on the leader (<c>MEMBER.ADD</c> includes the new member's catch-up: a
+    /// snapshot and the log after it), after which it answers <c>-UNCERTAIN</c>.
+    /// </summary>
+    public TimeSpan MemberChangeTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Where the write-ahead log and snapshots live.</summary>
     public string DataPath { get; set; } = "data";
 

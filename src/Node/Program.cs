@@ -5,6 +5,7 @@ using RaftKv.Node.Hosting;
 // Usage: RaftKv.Node --config cluster-config/local/node1.json [--recover] [--Section:Key=value ...]
 //        RaftKv.Node backup ... | restore ...   (operator verbs: see BackupTool.Usage)
 // --recover is RaftKv:Storage:Recover=true: start an emptied data directory in recovery (docs/storage.md).
+// --join is RaftKv:Join=true: a new node that waits to be added to a running cluster (MEMBER.ADD, docs/operations.md).
 if (BackupTool.IsVerb(args))
 {
     using var interrupted = new CancellationTokenSource();
@@ -16,7 +17,12 @@ if (BackupTool.IsVerb(args))
     return await BackupTool.RunAsync(args, Console.Out, Console.Error, interrupted.Token);
 }
 
-args = [.. args.Select(static a => a == "--recover" ? "--RaftKv:Storage:Recover=true" : a)];
+args = [.. args.Select(static a => a switch
+{
+    "--recover" => "--RaftKv:Storage:Recover=true",
+    "--join" => "--RaftKv:Join=true",
+    _ => a,
+})];
 try
 {
     var app = RaftKvNode.Build(args);

@@ -16,7 +16,7 @@ namespace RaftKv.Testing;
 public sealed class TestCluster : IAsyncDisposable
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), "raftkv-tests", Guid.NewGuid().ToString("N"));
-    private readonly TestNode[] nodes;
+    private readonly List<TestNode> nodes;
     private readonly int snapshotEvery;
     private readonly IReadOnlyDictionary<string, string?> extraSettings;
 
@@ -28,7 +28,7 @@ public sealed class TestCluster : IAsyncDisposable
         nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[4 * i], ports[(4 * i) + 1], ports[(4 * i) + 2], Path.Combine(root, $"node{i + 1}")) { TlsPort = ports[(4 * i) + 3] })];
     }
 
-    public int Size => nodes.Length;
+    public int Size => nodes.Count;
 
     private string transport = "tcp";
 
@@ -83,6 +83,23 @@ public sealed class TestCluster : IAsyncDisposable
         => nodes[node].App is { } app ? app.Services.GetRequiredService<T>() : throw new InvalidOperationException($"node{node + 1} is stopped");
 
     public string Digest(int node) => Service<RaftStateMachine>(node).Inspect(static s => s.ComputeDigest());
+
+    /// <summary>
+    /// Starts one more node with <c>RaftKv:Join=true</c> (it waits to be added with MEMBER.ADD) and returns its index;
+    /// every node's <c>RaftKv:Members</c> lists it from now on (a seed list: the members themselves follow the log).
+    /// </summary>
+    public async Task<int> StartJoiningNodeAsync(IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var ports = LoopbackPorts.Free(4);
+        var index = nodes.Count;
+        nodes.Add(new TestNode(index, ports[0], ports[1], ports[2], Path.Combine(root, $"node{index + 1}")) { TlsPort = ports[3] });
+        var settings = new Dictionary<string, string?>(overrides ?? new Dictionary<string, string?>()) { ["RaftKv:Join"] = "true" };
+        await StartNodeAsync(index, settings);
+        return index;
+    }
+
+    /// <summary>The node's Raft address as MEMBER.ADD and MEMBER.REMOVE take it.</summary>
+    public string RaftAddress(int node) => $"{transport}://127.0.0.1:{nodes[node].RaftPort}/";
 
     /// <summary>Starts node <paramref name="index"/>; <paramref name="overrides"/> are added to its configuration last.</summary>
     public async Task StartNodeAsync(int index, IReadOnlyDictionary<string, string?>? overrides = null)

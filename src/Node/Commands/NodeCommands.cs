@@ -82,6 +82,7 @@ public sealed class NodeCommands(
             "auth" => ConnectionCommands.AuthAsync(argv, connection, Access),
             "hello" => ConnectionCommands.HelloAsync(argv, connection, Access, view.IsLeader),
             "backup.start" or "backup.read" or "backup.end" => services.GetRequiredService<BackupCommands>().ExecuteAsync(spec.Name, argv.ToArray()),
+            "member.add" or "member.remove" or "member.list" => new(MemberCommands.ExecuteAsync(spec.Name, argv.ToArray(), view, services.GetRequiredService<Membership.ClusterMembership>(), connection.Aborted)),
             _ => new(Execute(spec, argv, connection)),
         };
     }

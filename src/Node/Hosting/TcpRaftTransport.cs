@@ -1,9 +1,9 @@
 using System.Net;
 using DotNext.Net.Cluster.Consensus.Raft;
-using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using RaftKv.Node.Membership;
 using RaftKv.Node.Raft;
 
 namespace RaftKv.Node.Hosting;
@@ -32,10 +32,12 @@ internal static class TcpRaftTransport
                 var node = provider.GetRequiredService<IOptions<NodeOptions>>().Value;
                 var lower = raft.GetValue("lowerElectionTimeout", 150);
                 var transport = provider.GetRequiredService<AuthenticatedRaftTransport>();
+                var self = MemberEndPoint.From(provider.GetRequiredService<NodeIdentity>().Member);
+                var storage = MemberStorage(node);
                 var configuration = new RaftCluster.CustomTransportConfiguration(Resolve(node.RaftListen ?? publicEndPoint), transport, transport)
                 {
-                    PublicEndPoint = Resolve(publicEndPoint),
-                    ConfigurationStorage = null!, // DotNext's in-memory member list, filled below
+                    PublicEndPoint = self,
+                    ConfigurationStorage = storage,
                     LowerElectionTimeout = lower,
                     UpperElectionTimeout = raft.GetValue("upperElectionTimeout", lower * 2),
                     // One request to a peer; rpcTimeout is the HTTP transport's name for the same bound.
@@ -46,13 +48,10 @@ internal static class TcpRaftTransport
                     ColdStart = raft.GetValue("coldStart", false),
                     // A node in recovery must not become a candidate: its own vote counts without asking its log.
                     Standby = raft.GetValue("standby", false) || provider.GetRequiredService<NodeRecovery>().IsRecovering,
+                    // Rounds of replication a member being added must keep up with before it becomes a voter.
+                    WarmupRounds = raft.GetValue("warmupRounds", 10),
                     LoggerFactory = provider.GetRequiredService<ILoggerFactory>(),
                 };
-
-                var members = ((InMemoryClusterConfigurationStorage<EndPoint>)configuration.ConfigurationStorage).CreateInitialConfigurationBuilder();
-                foreach (var member in node.Members)
-                    members.Add(Resolve(member.Raft));
-                members.Build();
 
                 return new RaftCluster(configuration) { AuditTrail = provider.GetRequiredService<IPersistentState>() };
             })
@@ -61,6 +60,18 @@ internal static class TcpRaftTransport
             .AddHostedService<Host>()
             .AddSingleton<IServer, NoHttpServer>();
         return services;
+    }
+
+    // The member list lives in the data directory and changes through the log (MEMBER.ADD / MEMBER.REMOVE). A data
+    // directory without one starts from RaftKv:Members — unless this node joins a running cluster (RaftKv:Join): it
+    // then starts with no members at all, which DotNext runs as a frozen standby until the leader's configuration
+    // entry that adds it reaches this node's log.
+    private static MemberConfigurationStorage MemberStorage(NodeOptions node)
+    {
+        var dataPath = Path.GetFullPath(node.DataPath);
+        if (!MemberConfigurationStorage.Exists(dataPath) && !node.Join)
+            MemberConfigurationStorage.WriteInitial(dataPath, node.Members.Select(MemberEndPoint.From));
+        return new MemberConfigurationStorage(Path.Combine(dataPath, MemberConfigurationStorage.FileName));
     }
 
     private static IPEndPoint Resolve(string address)

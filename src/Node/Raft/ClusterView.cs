@@ -2,14 +2,20 @@ using System.Net;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
+using RaftKv.Node.Membership;
 using RaftKv.StateMachine;
 
 namespace RaftKv.Node.Raft;
 
 /// <summary>What this node knows of the cluster, in the terms RESP clients need: who leads, and where to send writes.</summary>
+/// <remarks>
+/// With the TCP transport the members are DotNext's current configuration, whose endpoints carry their RESP and peer
+/// addresses (<see cref="MemberEndPoint"/>): they follow every MEMBER.ADD/REMOVE. With the HTTP transport (static
+/// membership) they are <c>RaftKv:Members</c>.
+/// </remarks>
 public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> options)
 {
-    private readonly List<ClusterMemberOptions> members = options.Value.Members;
+    private readonly List<ClusterMemberOptions> configured = options.Value.Members;
 
     /// <summary>The Raft cluster.</summary>
     public IRaftCluster Raft => cluster;
@@ -35,8 +41,29 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
     /// <summary>The leader's Raft endpoint as text, or null.</summary>
     public string? LeaderRaftAddress => cluster.Leader?.EndPoint is { } endPoint ? Describe(endPoint) : null;
 
-    /// <summary>The configured members, this one included.</summary>
-    public IReadOnlyList<ClusterMemberOptions> Members => members;
+    /// <summary>The members of the cluster as this node has applied them, this one included (if it is a member).</summary>
+    public IReadOnlyList<ClusterMemberOptions> Members
+    {
+        get
+        {
+            if (!UsesMemberEndPoints)
+                return configured;
+            var current = new List<ClusterMemberOptions>();
+            foreach (var member in cluster.Members)
+            {
+                if (member.EndPoint is MemberEndPoint endPoint)
+                    current.Add(endPoint.Options);
+            }
+
+            current.Sort(static (a, b) => string.CompareOrdinal(a.Raft, b.Raft));
+            return current;
+        }
+    }
+
+    /// <summary>True when this node is in the cluster's configuration as it has applied it (false while it waits to be added, or once removed).</summary>
+    public bool IsMember => cluster.Members.Any(static m => !m.IsRemote);
+
+    private bool UsesMemberEndPoints => cluster is RaftCluster;
 
     /// <summary>
     /// What a client gets for a write this node cannot take: <c>-MOVED 0 host:port</c> of the leader, as redisraft
@@ -62,7 +89,7 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
 
     /// <summary>True when <paramref name="member"/> is this node.</summary>
     public bool IsLocal(ClusterMemberOptions member)
-        => cluster.Members.FirstOrDefault(static m => !m.IsRemote) is { } local && FindMember(local.EndPoint) == member;
+        => cluster.Members.FirstOrDefault(static m => !m.IsRemote) is { } local && FindMember(local.EndPoint) is { } found && found.Raft == member.Raft;
 
     /// <summary>Splits <c>host:port</c>; the port is -1 when there is none.</summary>
     public static (string Host, int Port) SplitHostPort(string address)
@@ -75,6 +102,8 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
 
     private ClusterMemberOptions? FindMember(EndPoint endPoint)
     {
+        if (endPoint is MemberEndPoint known)
+            return known.Options;
         var (host, port) = endPoint switch
         {
             UriEndPoint uri => (uri.Uri.Host, uri.Uri.Port),
@@ -83,7 +112,7 @@ public sealed class ClusterView(IRaftCluster cluster, IOptions<NodeOptions> opti
             _ => (string.Empty, -1),
         };
 
-        foreach (var member in members)
+        foreach (var member in configured)
         {
             if (Uri.TryCreate(member.Raft, UriKind.Absolute, out var raft)
                 && raft.Port == port && string.Equals(raft.Host, host, StringComparison.OrdinalIgnoreCase))

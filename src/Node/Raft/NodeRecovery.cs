@@ -61,6 +61,11 @@ public sealed partial class NodeRecovery(IOptions<NodeOptions> options, TimeProv
         }
 
         var empty = IsEmpty(dataPath);
+
+        // A node joining a running cluster never was a member: it has nothing to forget, and it votes only once the
+        // configuration entry that adds it has reached its log (DotNext keeps it frozen until then).
+        if (options.Value.Join && empty && !Membership.MemberConfigurationStorage.Exists(dataPath))
+            return;
         if (options.Value.Storage.Recover)
         {
             if (!empty)

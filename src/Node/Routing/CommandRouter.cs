@@ -26,6 +26,7 @@ public sealed partial class CommandRouter(
     LeaderForwarder forwarder,
     ReadBarrier barrier,
     RaftStateMachine stateMachine,
+    Membership.MembershipWatch membership,
     Security.AccessControl access,
     WriteLimits limits,
     TimeProvider time,
@@ -44,6 +45,8 @@ public sealed partial class CommandRouter(
         // A node that cannot apply cannot tell its client what became of a write, nor order its later reads after it.
         if (stateMachine.Stopped is { } stop)
             return Task.FromResult(NodeReplies.ApplierStopped(stop));
+        if (membership.Refusal is { } notMember)
+            return Task.FromResult(notMember);
 
         // The first change of users in a cluster that never held any carries the configured ones (requirepass,
         // aclfile), which the state machine loads first; otherwise they would be dropped for good.
@@ -83,6 +86,8 @@ public sealed partial class CommandRouter(
     {
         if (stateMachine.Stopped is { } stop)
             return new(NodeReplies.ApplierStopped(stop));
+        if (membership.Refusal is { } notMember)
+            return new(notMember);
         var order = connection.Order;
         var priorWrite = order.LastWrite;
         var read = priorWrite is null || priorWrite.IsCompleted

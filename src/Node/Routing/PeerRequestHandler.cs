@@ -25,6 +25,7 @@ public sealed partial class PeerRequestHandler(
     ReadBarrier barrier,
     WriteLimits limits,
     RaftStateMachine stateMachine,
+    Membership.ClusterMembership membership,
     ILogger<PeerRequestHandler> logger) : IPeerRequestHandler
 {
     /// <inheritdoc/>
@@ -36,6 +37,7 @@ public sealed partial class PeerRequestHandler(
         PeerMessages.ReadIndex => throw new InvalidDataException("ReadIndex carries no payload."),
         PeerMessages.LogState when payload.IsEmpty => Task.FromResult(PeerMessages.EncodeLogState(view.Raft.AuditTrail.LastCommittedEntryIndex)),
         PeerMessages.LogState => throw new InvalidDataException("LogState carries no payload."),
+        Membership.ClusterMembership.MemberChangeFrame => membership.HandleFrame(payload),
         _ => null,
     };
 

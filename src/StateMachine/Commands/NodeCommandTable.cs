@@ -39,6 +39,11 @@ public static class NodeCommandTable
         new("backup.start", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
         new("backup.read", 4, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
         new("backup.end", 2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
+
+        // RaftKv's runtime membership (docs/resp-extensions.md): changing who votes is for administrators only.
+        new("member.add", 4, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
+        new("member.remove", 2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
+        new("member.list", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
     ];
 
     /// <summary><c>MULTI</c>, <c>EXEC</c>, <c>DISCARD</c>, <c>WATCH</c>, <c>UNWATCH</c>, in that order (the node indexes it).</summary>

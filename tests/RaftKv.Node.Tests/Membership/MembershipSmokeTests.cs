@@ -1,0 +1,43 @@
+using RaftKv.Node.Membership;
+using RaftKv.Node.Raft;
+using RaftKv.StateMachine;
+using RaftKv.Node.Tests.Cluster;
+using RaftKv.Testing;
+
+namespace RaftKv.Node.Tests.Membership;
+
+[Collection(ClusterCollection.Name)]
+public sealed class MembershipSmokeTests
+{
+    [Fact]
+    public async Task A_joining_node_is_added_through_a_follower_serves_and_is_listed_everywhere()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+        await using (var client = await cluster.ConnectAsync(leader))
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "before", "1"));
+
+        var joined = await cluster.StartJoiningNodeAsync();
+        await using (var fresh = await cluster.ConnectAsync(joined))
+            Assert.StartsWith("CLUSTERDOWN this node is not a member yet", (await fresh.CallAsync("GET", "before")).Text);
+
+        var follower = (leader + 1) % 3;
+        await using (var admin = await cluster.ConnectAsync(follower))
+        {
+            var reply = await admin.CallAsync("MEMBER.ADD", cluster.RaftAddress(joined), $"127.0.0.1:{cluster.RespPort(joined)}", $"127.0.0.1:{cluster.PeerPort(joined)}");
+            Assert.Equal(Reply.Ok, reply);
+        }
+
+        await MembershipTests.WaitForMembersAsync(cluster, [0, 1, 2, joined], 4);
+        await using (var client = await cluster.ConnectAsync(joined))
+        {
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "after", "2"));
+            Assert.Equal(Reply.FromBulk("1"), await client.CallAsync("GET", "before"));
+            var list = await client.CallAsync("MEMBER.LIST");
+            Assert.Equal(4, list.Items!.Count);
+        }
+
+        for (var node = 0; node < 4; node++)
+            Assert.Equal(4, cluster.Service<ClusterView>(node).Members.Count);
+    }
+}
