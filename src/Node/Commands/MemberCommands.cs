@@ -21,7 +21,7 @@ public static class MemberCommands
             return name switch
             {
                 "member.add" => membership.ChangeAsync(new MemberChange.Add(MemberEndPoint.Create(Text(argv[1]), Text(argv[2]), Text(argv[3]))), aborted),
-                "member.remove" => membership.ChangeAsync(new MemberChange.Remove(Text(argv[1])), aborted),
+                "member.remove" => membership.ChangeAsync(new MemberChange.Remove(Checked(Text(argv[1]))), aborted),
                 _ => Task.FromResult(List(view, membership)),
             };
         }
@@ -47,6 +47,13 @@ public static class MemberCommands
 
     // The leader's Raft address as this node names it: a member endpoint's text is its Raft URL.
     private static bool SameRaft(string raft, string? leader) => leader is not null && raft == leader;
+
+    // Checked here, on the node that took the command: a malformed address never reaches the peer channel.
+    private static string Checked(string raft)
+    {
+        _ = MemberEndPoint.ResolveRaft(raft);
+        return raft;
+    }
 
     private static string Text(ReadOnlyMemory<byte> argument) => Encoding.UTF8.GetString(argument.Span);
 }

@@ -39,11 +39,15 @@ public sealed partial class ClusterMembership(
     IRaftCluster cluster,
     ClusterView view,
     PeerConnectionSecurity security,
+    MembershipWatch watch,
     IOptions<NodeOptions> options,
     ILogger<ClusterMembership> logger)
 {
     /// <summary>Peer frame: a membership change, <c>[u8 op][u16 raft][u16 resp][u16 peer]</c> (big-endian lengths, UTF-8).</summary>
     public const byte MemberChangeFrame = 0x05;
+
+    /// <summary>Peer frame, leader → a member it just removed: "you were removed" (empty). Answered with <c>+OK</c>.</summary>
+    public const byte RemovedNoticeFrame = 0x06;
 
     private const byte AddOp = 1;
     private const byte RemoveOp = 2;
@@ -114,9 +118,15 @@ public sealed partial class ClusterMembership(
                     if (raft.Members.Count <= 1)
                         return MemberReplies.LastMember;
                     LogRemoving(logger, remove.Raft);
+                    var removedPeer = raft.Members.Select(static m => m.EndPoint).OfType<MemberEndPoint>().FirstOrDefault(m => m.Equals(endPoint))?.Peer;
                     if (!await raft.RemoveMemberAsync(endPoint, timeout.Token).ConfigureAwait(false))
                         return MemberReplies.NotAMember(remove.Raft);
                     LogRemoved(logger, remove.Raft, raft.Term);
+
+                    // The removed member may never learn the commit of its removal (the leader stops replicating to it
+                    // once it applies it): tell it, so it stops serving and stands for no election.
+                    if (removedPeer is { Length: > 0 })
+                        _ = NotifyRemovedAsync(removedPeer);
                     return Reply.Ok;
                 default:
                     return NodeReplies.InternalError;
@@ -147,6 +157,31 @@ public sealed partial class ClusterMembership(
         }
     }
 
+    /// <summary>This node was told by the leader that it was removed: it stops serving and stands for no election.</summary>
+    public Task<PeerFrame> HandleRemovedNotice()
+    {
+        watch.MarkRemoved();
+        LogToldRemoved(logger);
+        if (cluster is RaftCluster raft)
+            _ = raft.EnableStandbyModeAsync(CancellationToken.None).AsTask();
+        return Task.FromResult(PeerMessages.Encode(WriteOutcome.Answered(Reply.Ok)));
+    }
+
+    private async Task NotifyRemovedAsync(string peer)
+    {
+        try
+        {
+            await using var link = new PeerLink(peer, security, TimeSpan.FromSeconds(5), maxFrameBytes, logger);
+            var answer = await link.CallAsync(PeerProtocol.Frame(RemovedNoticeFrame, [])).ConfigureAwait(false);
+            if (answer.Status != PeerCallStatus.Answered)
+                LogNoticeLost(logger, peer);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogNoticeLost(logger, peer);
+        }
+    }
+
     // The leader asked to remove itself: it stops leading (standby: no election), and once another member leads it
     // sends the removal there. The cluster stays writable through the change, save for one election.
     private async Task<Reply> HandOverAndRemoveAsync(RaftCluster raft, MemberChange.Remove remove, CancellationToken token)
@@ -164,6 +199,8 @@ public sealed partial class ClusterMembership(
                 if (raft.Leader is { IsRemote: true })
                 {
                     var reply = await SendToLeaderAsync(remove, token).ConfigureAwait(false);
+                    if (!reply.IsError)
+                        watch.MarkRemoved();
                     if (!reply.IsError || !IsRetryable(reply))
                     {
                         if (reply.IsError)
@@ -289,6 +326,12 @@ public sealed partial class ClusterMembership(
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "Membership: this leader ({Raft}, term {Term}) is to be removed: it steps down and hands the change to the next leader")]
     private static partial void LogHandingOver(ILogger logger, string raft, long term);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Error, Message = "Membership: the leader says this node was removed from the cluster")]
+    private static partial void LogToldRemoved(ILogger logger);
+
+    [LoggerMessage(EventId = 307, Level = LogLevel.Warning, Message = "Membership: the removed member at {Peer} could not be told; stop it by hand")]
+    private static partial void LogNoticeLost(ILogger logger, string peer);
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Error, Message = "Membership: {Change} did not finish within {Timeout}")]
     private static partial void LogTimedOut(ILogger logger, string change, TimeSpan timeout);

@@ -23,6 +23,17 @@ public sealed partial class MembershipWatch(ClusterView view, IOptions<NodeOptio
     public Reply? Refusal => refusal;
 
     private string? last;
+    private volatile bool removed;
+
+    /// <summary>
+    /// This node learned it was removed without applying the change itself (the leader told it, or it handed its own
+    /// removal to the next leader): it refuses clients from now on, whatever its own copy of the configuration says.
+    /// </summary>
+    public void MarkRemoved()
+    {
+        removed = true;
+        Check();
+    }
 
     /// <inheritdoc/>
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -44,7 +55,7 @@ public sealed partial class MembershipWatch(ClusterView view, IOptions<NodeOptio
     {
         var members = view.Members;
         var described = string.Join(", ", members.Select(static m => $"{m.Raft} (RESP {m.Resp})"));
-        var isMember = view.IsMember;
+        var isMember = view.IsMember && !removed;
         if (described != last)
         {
             if (last is not null || !isMember)
@@ -52,9 +63,8 @@ public sealed partial class MembershipWatch(ClusterView view, IOptions<NodeOptio
             last = described;
         }
 
-        if (isMember)
-            wasMember = true;
-        else if (wasMember && refusal is null)
+        wasMember |= isMember || removed;
+        if (!isMember && wasMember && refusal is null)
             LogRemovedHere(logger);
         refusal = isMember ? null : MemberReplies.NotAMemberHere(wasMember);
     }

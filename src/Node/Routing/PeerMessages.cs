@@ -20,6 +20,7 @@ namespace RaftKv.Node.Routing;
 /// <item><term>0x03 ProposeAs</term><description>follower → leader, a write of a user other than <c>default</c>: <c>[u8 database][u16 big-endian user length][user, Latin-1: its bytes][MessagePack WriteCommand]</c>.</description></item>
 /// <item><term>0x04 LogState</term><description>any member → any member, the start-up probe: empty.</description></item>
 /// <item><term>0x05 MemberChange</term><description>any member → leader, a membership change (<c>Membership/ClusterMembership</c>): <c>[u8 op: 1 add, 2 remove][u16 raft][u16 resp][u16 peer]</c>; answered like a write.</description></item>
+/// <item><term>0x06 RemovedNotice</term><description>leader → the member it just removed: empty; answered <c>+OK</c>.</description></item>
 /// <item><term>0x81 Answered</term><description>the write's reply, <c>[MessagePack Reply]</c> (<see cref="ReplySerializer"/>).</description></item>
 /// <item><term>0x82 NotApplied</term><description>this node is not the leader and took nothing: route again.</description></item>
 /// <item><term>0x83 Unknown</term><description>leadership changed after the append: the write may or may not apply.</description></item>

@@ -38,6 +38,8 @@ public sealed partial class PeerRequestHandler(
         PeerMessages.LogState when payload.IsEmpty => Task.FromResult(PeerMessages.EncodeLogState(view.Raft.AuditTrail.LastCommittedEntryIndex)),
         PeerMessages.LogState => throw new InvalidDataException("LogState carries no payload."),
         Membership.ClusterMembership.MemberChangeFrame => membership.HandleFrame(payload),
+        Membership.ClusterMembership.RemovedNoticeFrame when payload.IsEmpty => membership.HandleRemovedNotice(),
+        Membership.ClusterMembership.RemovedNoticeFrame => throw new InvalidDataException("RemovedNotice carries no payload."),
         _ => null,
     };
 
