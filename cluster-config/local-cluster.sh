@@ -18,6 +18,11 @@
 #   local-cluster.sh backup FILE      online backup of the running cluster (through a running node) into FILE
 #   local-cluster.sh restore FILE     stop, wipe the nodes' data, restore every node from FILE, start: a new cluster
 #                                     with the backup's state (TLS, password and cluster secret are kept)
+#   local-cluster.sh join N           N in 4..9: start node N (RESP 638N, Raft 738N, peer 838N) with --join and add it
+#                                     to the cluster (MEMBER.ADD); it answers once N caught up and votes
+#   local-cluster.sh remove N         remove node N from the membership (MEMBER.REMOVE; the leader hands over first),
+#                                     then stop it and delete its data (its node.log stays)
+#   local-cluster.sh members          the membership as the leader has it (MEMBER.LIST)
 #   local-cluster.sh partition N      cut node N off the network (RAFTKV_NETNS=1 only)
 #   local-cluster.sh heal [N]         reconnect node N, or every node (RAFTKV_NETNS=1 only)
 #   local-cluster.sh host N           print node N's address (127.0.0.1, or its namespace's address)
@@ -41,7 +46,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA="${RAFTKV_DATA:-$ROOT/data/local}"
 BIN="$ROOT/src/Node/bin/Release/net10.0/RaftKv.Node.dll"
+# The members: 1 2 3 until `join N` / `remove N` change them (remembered in $DATA/members, one number per line).
+MEMBERS_FILE="$DATA/members"
 NODES=(1 2 3)
+[[ -s $MEMBERS_FILE ]] && mapfile -t NODES <"$MEMBERS_FILE"
 
 NETNS=${RAFTKV_NETNS:-0}
 TRANSPORT=${RAFTKV_TRANSPORT:-}
@@ -212,10 +220,10 @@ resp() {
   if [[ $TLS == 1 || -n $PASS || -n ${REDISCLI_AUTH:-} ]]; then
     # shellcheck disable=SC2046,SC2048,SC2086 # the option list and the command are meant to split into words
     (cd "$ROOT" && { [[ -z $PASS ]] || export REDISCLI_AUTH=$PASS; } &&
-      timeout 2 redis-cli -h "$(host_of "$n")" -p "$(resp_port "$n")" $(cli_tls_args) $* 2>/dev/null) | tr -d '\r' || true
+      timeout "${RESP_TIMEOUT:-2}" redis-cli -h "$(host_of "$n")" -p "$(resp_port "$n")" $(cli_tls_args) $* 2>/dev/null) | tr -d '\r' || true
     return
   fi
-  timeout 2 bash -c '
+  timeout "${RESP_TIMEOUT:-2}" bash -c '
     exec 3<>/dev/tcp/'"$(host_of "$n")"'/'"$(resp_port "$n")"' || exit 1
     printf "%s\r\nQUIT\r\n" "$*" >&3
     cat <&3' _ "$@" 2>/dev/null | tr -d '\r' || true
@@ -240,6 +248,25 @@ secret_file() {
   echo "$file"
 }
 
+# Node N's configuration file: nodes 1-3 have their own; a joined node (4-9) starts from node1's with its own
+# addresses. Every node's RaftKv:Members (a seed list: the members themselves follow the log) names the joined nodes.
+config_of() { if (($1 <= 3)); then echo "cluster-config/local/node$1.json"; else echo "cluster-config/local/node1.json"; fi; }
+
+member_args() {
+  local n=$1 m scheme=${TRANSPORT:-$(config_scheme)}
+  if (( n > 3 )); then
+    printf -- '--raft:publicEndPoint=%s://%s:%s/ --RaftKv:Resp:Port=%s ' "$scheme" "$(host_of "$n")" "$(raft_port "$n")" "$(resp_port "$n")"
+    [[ $NETNS == 1 ]] && printf -- '--RaftKv:Resp:BindAddress=%s ' "$(host_of "$n")"
+  fi
+  for m in $( (printf '%s\n' "${NODES[@]}"; echo "$n") | sort -un); do
+    (( m > 3 )) || continue
+    printf -- '--RaftKv:Members:%s:Raft=%s://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s --RaftKv:Members:%s:Peer=%s:%s ' \
+      "$((m - 1))" "$scheme" "$(host_of "$m")" "$(raft_port "$m")" "$((m - 1))" "$(host_of "$m")" "$(resp_port "$m")" "$((m - 1))" "$(host_of "$m")" "$(peer_port "$m")"
+  done
+}
+
+save_members() { mkdir -p "$DATA"; printf '%s\n' "${NODES[@]}" >"$MEMBERS_FILE.tmp" && mv "$MEMBERS_FILE.tmp" "$MEMBERS_FILE"; }
+
 # start_node N [ARG...]: the extra arguments go to this start only (recover's --recover).
 start_node() {
   local n=$1 dir secret; dir=$(node_dir "$n"); shift
@@ -256,8 +283,8 @@ start_node() {
   # on its command line where ps shows it.
   (cd "$ROOT" && { [[ -z $PASS ]] || export RaftKv__Security__RequirePass=$PASS; } &&
     setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
-      "${launcher[@]}" dotnet "$BIN" --config "cluster-config/local/node$n.json" --RaftKv:DataPath="$dir" \
-      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} "$@" \
+      "${launcher[@]}" dotnet "$BIN" --config "$(config_of "$n")" --RaftKv:DataPath="$dir" \
+      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") $(member_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} "$@" \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -313,7 +340,11 @@ secure_setup() {
   return 0
 }
 
-check_n() { [[ ${1:-} =~ ^[123]$ ]] || { echo "node number must be 1, 2 or 3" >&2; exit 2; }; }
+check_n() {
+  local m
+  for m in "${NODES[@]}"; do [[ ${1:-} == "$m" ]] && return 0; done
+  echo "node number must be one of the members: ${NODES[*]}" >&2; exit 2
+}
 
 cmd=${1:-}; shift || true
 case "$cmd" in
@@ -335,7 +366,8 @@ case "$cmd" in
     connect="redis-cli -h $(host_of 1) -p 6381"
     [[ $TLS == 1 && $NETNS != 1 ]] && connect="redis-cli $(cli_tls_args)-p 6381"
     [[ $TLS == 1 && $NETNS == 1 ]] && connect="redis-cli $(cli_tls_args)-h $(host_of 1) -p 6381"
-    echo "Connect with:  $connect      (any node: ports 6381, 6382, 6383; followers forward writes to the leader)"
+    ports=$(for n in "${NODES[@]}"; do printf '%s, ' "$(resp_port "$n")"; done)
+    echo "Connect with:  $connect      (any node: ports ${ports%, }; followers forward writes to the leader)"
     [[ -z $PASS ]] || echo "Password set for the default user: redis-cli reads it from REDISCLI_AUTH (or AUTH <password> once connected)."
     command -v redis-cli >/dev/null || echo "(redis-cli is in Debian's redis-tools package: apt-get install -y redis-tools)"
     ;;
@@ -400,6 +432,47 @@ case "$cmd" in
     done
     "$0" start
     ;;
+  join)
+    [[ ${1:-} =~ ^[4-9]$ ]] || { echo "usage: local-cluster.sh join N (N in 4..9)" >&2; exit 2; }
+    for m in "${NODES[@]}"; do [[ $m == "$1" ]] && { echo "node$1 is already a member" >&2; exit 2; }; done
+    [[ $TLS == 1 ]] && { echo "join: this script makes TLS certificates for nodes 1-3 only; see docs/operations.md for a TLS member" >&2; exit 2; }
+    build
+    leader=$(find_leader) || { echo "no leader: start the cluster first" >&2; exit 1; }
+    rm -rf "$(node_dir "$1")"
+    scheme=${TRANSPORT:-$(config_scheme)}
+    NODES+=("$1")
+    secure_setup
+    net_up
+    start_node "$1" --join; wait_for_port "$1"
+    answer=$(RESP_TIMEOUT=600 resp "$leader" "MEMBER.ADD $scheme://$(host_of "$1"):$(raft_port "$1")/ $(host_of "$1"):$(resp_port "$1") $(host_of "$1"):$(peer_port "$1")")
+    if [[ ${answer%%$'\n'*} != *OK ]]; then
+      echo "MEMBER.ADD failed: $answer" >&2; stop_node "$1"; exit 1
+    fi
+    save_members
+    # Added once the leader applied it; node N serves once it applied that too (a heartbeat later).
+    for _ in $(seq 1 100); do [[ $(resp "$1" "EXISTS raftkv:joined") == :* ]] && break; sleep 0.1; done
+    echo "node$1 joined: RESP $(resp_port "$1"), Raft $(raft_port "$1"), peer $(peer_port "$1"); members ${NODES[*]}"
+    ;;
+  remove)
+    check_n "${1:-}"
+    (( ${#NODES[@]} > 1 )) || { echo "node$1 is the last member" >&2; exit 2; }
+    via=""
+    for m in "${NODES[@]}"; do [[ $m != "$1" ]] && is_running "$m" && ! is_paused "$m" && { via=$m; break; }; done
+    [[ -n $via ]] || { echo "no other running member to send the removal to" >&2; exit 1; }
+    scheme=${TRANSPORT:-$(config_scheme)}
+    answer=$(RESP_TIMEOUT=30 resp "$via" "MEMBER.REMOVE $scheme://$(host_of "$1"):$(raft_port "$1")/")
+    [[ ${answer%%$'\n'*} == *OK ]] || { echo "MEMBER.REMOVE failed: $answer" >&2; exit 1; }
+    stop_node "$1"
+    find "$(node_dir "$1")" -mindepth 1 -maxdepth 1 ! -name node.log -exec rm -rf {} +
+    mapfile -t NODES < <(printf '%s\n' "${NODES[@]}" | grep -vx "$1")
+    save_members
+    echo "node$1 removed and stopped; members ${NODES[*]}"
+    ;;
+  members)
+    n=$(find_leader) || { echo "no leader" >&2; exit 1; }
+    # Raw RESP (or redis-cli's lines): the values, four per member.
+    resp "$n" "MEMBER.LIST" | grep -v -e '^[*$]' -e '^+OK$' | paste - - - - | sed 's/\t/  /g'
+    ;;
   partition) need_netns; check_n "${1:-}"; ip link set "rkv$1-h" down ;;
   heal)
     need_netns
@@ -407,5 +480,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -59,7 +59,24 @@ public static class BackupTool
 
     private static (BackupEndpoint Endpoint, string File) ParseBackup(string[] args)
     {
-        string? connect = null, user = null, password = null, ca = null, cert = null, key = null, file = null;
+        var (endpoint, positional) = ParseConnection(args, "backup");
+        return positional switch
+        {
+            [var file] => (endpoint, file),
+            [] => throw new UsageException("backup needs --connect HOST:PORT and FILE."),
+            _ => throw new UsageException($"One FILE only ('{positional[1]}' is a second)."),
+        };
+    }
+
+    /// <summary>
+    /// The options that reach a node (<c>--connect HOST:PORT</c>, <c>--user</c>, <c>--password</c> or REDISCLI_AUTH,
+    /// <c>--tls</c>, <c>--cacert</c>, <c>--cert</c>, <c>--key</c>, redis-cli's names) and the arguments left over.
+    /// </summary>
+    /// <exception cref="UsageException">An unknown option, a missing value, or no valid <c>--connect</c>.</exception>
+    internal static (BackupEndpoint Endpoint, List<string> Positional) ParseConnection(string[] args, string verb)
+    {
+        string? connect = null, user = null, password = null, ca = null, cert = null, key = null;
+        var positional = new List<string>();
         var tls = false;
         for (var i = 0; i < args.Length; i++)
         {
@@ -73,20 +90,19 @@ public static class BackupTool
                 case "--cert": cert = Value(args, ref i); break;
                 case "--key": key = Value(args, ref i); break;
                 case var other when other.StartsWith("--", StringComparison.Ordinal): throw new UsageException($"Unknown option {other}.");
-                case var path when file is null: file = path; break;
-                default: throw new UsageException($"One FILE only ('{args[i]}' is a second).");
+                default: positional.Add(args[i]); break;
             }
         }
 
-        if (connect is null || file is null)
-            throw new UsageException("backup needs --connect HOST:PORT and FILE.");
+        if (connect is null)
+            throw new UsageException($"{verb} needs --connect HOST:PORT.");
         var colon = connect.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(connect.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             throw new UsageException($"--connect '{connect}' is not HOST:PORT.");
         if ((cert is null) != (key is null))
             throw new UsageException("--cert and --key go together.");
         password ??= Environment.GetEnvironmentVariable("REDISCLI_AUTH") is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
-        return (new BackupEndpoint(connect[..colon], port, user, password, tls || ca is not null || cert is not null, ca, cert, key), file);
+        return (new BackupEndpoint(connect[..colon], port, user, password, tls || ca is not null || cert is not null, ca, cert, key), positional);
     }
 
     private static (string File, string DataPath) ParseRestore(string[] args)
@@ -142,5 +158,5 @@ public static class BackupTool
     private static string Value(string[] args, ref int i)
         => ++i < args.Length ? args[i] : throw new UsageException($"{args[i - 1]} needs a value.");
 
-    private sealed class UsageException(string message) : Exception(message);
+    internal sealed class UsageException(string message) : Exception(message);
 }
