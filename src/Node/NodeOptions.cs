@@ -72,7 +72,7 @@ public sealed class NodeOptions
     /// <summary>
     /// This node joins a running cluster (command-line alias <c>--join</c>): with no member list in its data directory
     /// it starts with none, instead of <see cref="Members"/>, and waits — serving nothing — until a member adds it with
-    /// <c>MEMBER.ADD</c> (docs/operations.md, "Membership"). <see cref="Members"/> must still list this node and the
+    /// <c>MEMBER.ADD</c> (docs/membership.md). <see cref="Members"/> must still list this node and the
     /// members to reach at start. Ignored once the data directory holds a member list.
     /// </summary>
     public bool Join { get; set; }

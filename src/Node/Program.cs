@@ -6,7 +6,7 @@ using RaftKv.Node.Hosting;
 //        RaftKv.Node backup ... | restore ...   (operator verbs: see BackupTool.Usage)
 //        RaftKv.Node member add|remove|list ... (runtime membership: see MemberTool.Usage)
 // --recover is RaftKv:Storage:Recover=true: start an emptied data directory in recovery (docs/storage.md).
-// --join is RaftKv:Join=true: a new node that waits to be added to a running cluster (MEMBER.ADD, docs/operations.md).
+// --join is RaftKv:Join=true: a new node that waits to be added to a running cluster (MEMBER.ADD, docs/membership.md).
 if (BackupTool.IsVerb(args))
 {
     using var interrupted = new CancellationTokenSource();
