@@ -22,6 +22,8 @@
 #                                     to the cluster (MEMBER.ADD); it answers once N caught up and votes
 #   local-cluster.sh remove N         remove node N from the membership (MEMBER.REMOVE; the leader hands over first),
 #                                     then stop it and delete its data (its node.log stays)
+#   local-cluster.sh replace N        replace node N by a new node with the same addresses: remove it, delete its data,
+#                                     start it with --join and add it again
 #   local-cluster.sh members          the membership as the leader has it (MEMBER.LIST)
 #   local-cluster.sh partition N      cut node N off the network (RAFTKV_NETNS=1 only)
 #   local-cluster.sh heal [N]         reconnect node N, or every node (RAFTKV_NETNS=1 only)
@@ -265,6 +267,43 @@ member_args() {
   done
 }
 
+# A running, unpaused member other than node $1 (to send membership changes through).
+other_member() {
+  local m
+  for m in "${NODES[@]}"; do [[ $m != "$1" ]] && is_running "$m" && ! is_paused "$m" && { echo "$m"; return 0; }; done
+  echo "no other running member to send the change to" >&2; return 1
+}
+
+member_addresses() {
+  local n=$1 scheme=${TRANSPORT:-$(config_scheme)}
+  echo "$scheme://$(host_of "$n"):$(raft_port "$n")/ $(host_of "$n"):$(resp_port "$n") $(host_of "$n"):$(peer_port "$n")"
+}
+
+# add_member N VIA: starts node N (empty data) with --join, adds it through member VIA, waits until N serves.
+add_member() {
+  local n=$1 via=$2 answer
+  secure_setup
+  net_up
+  start_node "$n" --join; wait_for_port "$n"
+  answer=$(RESP_TIMEOUT=600 resp "$via" "MEMBER.ADD $(member_addresses "$n")")
+  if [[ ${answer%%$'\n'*} != *OK ]]; then
+    echo "MEMBER.ADD failed: $answer" >&2; stop_node "$n"; return 1
+  fi
+  # Added once the leader applied it; node N serves once it applied that too (a heartbeat later).
+  for _ in $(seq 1 100); do [[ $(resp "$n" "EXISTS raftkv:joined") == :* ]] && break; sleep 0.1; done
+}
+
+# remove_member N VIA: removes node N through member VIA, stops it and deletes its data (its node.log stays).
+remove_member() {
+  local n=$1 via=$2 answer raft
+  [[ -n $via ]] || return 1
+  raft=$(member_addresses "$n"); raft=${raft%% *}
+  answer=$(RESP_TIMEOUT=30 resp "$via" "MEMBER.REMOVE $raft")
+  [[ ${answer%%$'\n'*} == *OK ]] || { echo "MEMBER.REMOVE failed: $answer" >&2; return 1; }
+  stop_node "$n"
+  find "$(node_dir "$n")" -mindepth 1 -maxdepth 1 ! -name node.log -exec rm -rf {} +
+}
+
 save_members() { mkdir -p "$DATA"; printf '%s\n' "${NODES[@]}" >"$MEMBERS_FILE.tmp" && mv "$MEMBERS_FILE.tmp" "$MEMBERS_FILE"; }
 
 # start_node N [ARG...]: the extra arguments go to this start only (recover's --recover).
@@ -435,38 +474,32 @@ case "$cmd" in
   join)
     [[ ${1:-} =~ ^[4-9]$ ]] || { echo "usage: local-cluster.sh join N (N in 4..9)" >&2; exit 2; }
     for m in "${NODES[@]}"; do [[ $m == "$1" ]] && { echo "node$1 is already a member" >&2; exit 2; }; done
-    [[ $TLS == 1 ]] && { echo "join: this script makes TLS certificates for nodes 1-3 only; see docs/operations.md for a TLS member" >&2; exit 2; }
+    [[ $TLS == 1 ]] && { echo "join: this script makes TLS certificates for nodes 1-3 only; see docs/membership.md for a TLS member" >&2; exit 2; }
     build
     leader=$(find_leader) || { echo "no leader: start the cluster first" >&2; exit 1; }
     rm -rf "$(node_dir "$1")"
-    scheme=${TRANSPORT:-$(config_scheme)}
     NODES+=("$1")
-    secure_setup
-    net_up
-    start_node "$1" --join; wait_for_port "$1"
-    answer=$(RESP_TIMEOUT=600 resp "$leader" "MEMBER.ADD $scheme://$(host_of "$1"):$(raft_port "$1")/ $(host_of "$1"):$(resp_port "$1") $(host_of "$1"):$(peer_port "$1")")
-    if [[ ${answer%%$'\n'*} != *OK ]]; then
-      echo "MEMBER.ADD failed: $answer" >&2; stop_node "$1"; exit 1
-    fi
+    add_member "$1" "$leader" || exit 1
     save_members
-    # Added once the leader applied it; node N serves once it applied that too (a heartbeat later).
-    for _ in $(seq 1 100); do [[ $(resp "$1" "EXISTS raftkv:joined") == :* ]] && break; sleep 0.1; done
     echo "node$1 joined: RESP $(resp_port "$1"), Raft $(raft_port "$1"), peer $(peer_port "$1"); members ${NODES[*]}"
     ;;
   remove)
     check_n "${1:-}"
     (( ${#NODES[@]} > 1 )) || { echo "node$1 is the last member" >&2; exit 2; }
-    via=""
-    for m in "${NODES[@]}"; do [[ $m != "$1" ]] && is_running "$m" && ! is_paused "$m" && { via=$m; break; }; done
-    [[ -n $via ]] || { echo "no other running member to send the removal to" >&2; exit 1; }
-    scheme=${TRANSPORT:-$(config_scheme)}
-    answer=$(RESP_TIMEOUT=30 resp "$via" "MEMBER.REMOVE $scheme://$(host_of "$1"):$(raft_port "$1")/")
-    [[ ${answer%%$'\n'*} == *OK ]] || { echo "MEMBER.REMOVE failed: $answer" >&2; exit 1; }
-    stop_node "$1"
-    find "$(node_dir "$1")" -mindepth 1 -maxdepth 1 ! -name node.log -exec rm -rf {} +
+    remove_member "$1" "$(other_member "$1")" || exit 1
     mapfile -t NODES < <(printf '%s\n' "${NODES[@]}" | grep -vx "$1")
     save_members
     echo "node$1 removed and stopped; members ${NODES[*]}"
+    ;;
+  replace)
+    # The same addresses, new data: remove node N, delete its data, start it with --join and add it again.
+    check_n "${1:-}"
+    (( ${#NODES[@]} > 2 )) || { echo "replace needs at least three members" >&2; exit 2; }
+    build
+    via=$(other_member "$1")
+    remove_member "$1" "$via" || exit 1
+    add_member "$1" "$via" || exit 1
+    echo "node$1 replaced; members ${NODES[*]}"
     ;;
   members)
     n=$(find_leader) || { echo "no leader" >&2; exit 1; }
@@ -480,5 +513,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ internal enum FaultKind
     SkewClock,
     KillAll,
     WipeNode,
+    ReplaceNode,
 }
 
 /// <summary>
@@ -21,7 +22,8 @@ internal enum FaultKind
 /// (<c>kill -9</c>) the leader or a random node and restarts it, pauses the leader longer than an election timeout
 /// (SIGSTOP/SIGCONT), partitions the leader or a random node away, restarts a node with its clock skewed, kills every
 /// node and restarts them all, or replaces a random node's data by the documented procedure (<c>local-cluster.sh
-/// recover N</c>: stop, delete the data, start with <c>--recover</c>). Every fault it injects is recorded in the history and healed before the next one, and
+/// recover N</c>: stop, delete the data, start with <c>--recover</c>), or replaces a node through membership changes
+/// (<c>local-cluster.sh replace N</c>: MEMBER.REMOVE, delete its data, start with <c>--join</c>, MEMBER.ADD). Every fault it injects is recorded in the history and healed before the next one, and
 /// <see cref="HealAllAsync"/> undoes whatever is left.
 /// </summary>
 internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Random rng, TimeSpan maxClockSkew, IReadOnlyList<FaultKind> kinds)
@@ -99,6 +101,16 @@ internal sealed class Nemesis(LocalCluster cluster, HistoryRecorder history, Ran
                 var node = RandomNode();
                 skewed.Remove(node);
                 await FaultAsync("wipe-recover", node, () => cluster.RunAsync("recover", node));
+                break;
+            }
+
+            case FaultKind.ReplaceNode:
+            {
+                // Runtime membership: remove a node (the leader too: it hands over), delete its data, start it as a new
+                // node with the same addresses and add it again (local-cluster.sh replace N).
+                var node = RandomNode();
+                skewed.Remove(node);
+                await FaultAsync("replace", node, () => cluster.RunAsync("replace", node));
                 break;
             }
 
