@@ -97,12 +97,13 @@ net_down() {
 # RAFTKV_TRANSPORT changes every member's Raft address likewise.
 netns_args() {
   [[ $NETNS == 1 || -n $TRANSPORT ]] || return 0
-  local n=$1 m i=0 scheme=${TRANSPORT:-$(config_scheme)}
+  local n=$1 m i scheme=${TRANSPORT:-$(config_scheme)}
   printf -- '--raft:publicEndPoint=%s://%s:%s/ --RaftKv:Resp:BindAddress=%s ' "$scheme" "$(host_of "$n")" "$(raft_port "$n")" "$(host_of "$n")"
-  for m in "${NODES[@]}"; do
+  # The config files' members (nodes 1-3, indexes 0-2); member_args adds joined ones.
+  for m in 1 2 3; do
+    i=$((m - 1))
     printf -- '--RaftKv:Members:%s:Raft=%s://%s:%s/ --RaftKv:Members:%s:Resp=%s:%s --RaftKv:Members:%s:Peer=%s:%s ' \
       "$i" "$scheme" "$(host_of "$m")" "$(raft_port "$m")" "$i" "$(host_of "$m")" "$(resp_port "$m")" "$i" "$(host_of "$m")" "$(peer_port "$m")"
-    i=$((i + 1))
   done
 }
 
