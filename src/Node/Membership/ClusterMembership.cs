@@ -357,7 +357,8 @@ public static class MemberReplies
 
     /// <summary>The new member did not keep up during its warm-up rounds.</summary>
     public static Reply DidNotCatchUp(string raft) => Reply.Error(
-        $"ERR {raft} did not catch up with the leader: is it running with --join (RaftKv:Join=true) and the cluster secret, and reachable from the leader?");
+        $"ERR {raft} did not catch up with the leader: is it running with --join (RaftKv:Join=true) and the cluster secret, and reachable from the leader? "
+        + "A state whose snapshot cannot cross within raft:rpcTimeout never installs (docs/membership.md)");
 
     /// <summary>The change did not finish in time (it may still finish: check MEMBER.LIST).</summary>
     public static Reply TimedOut(TimeSpan timeout) => Reply.Error($"UNCERTAIN the membership change did not finish within {timeout.TotalSeconds:0} s: check MEMBER.LIST");

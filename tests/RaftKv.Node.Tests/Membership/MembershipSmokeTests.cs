@@ -35,6 +35,12 @@ public sealed class MembershipSmokeTests
             Assert.Equal(Reply.FromBulk("1"), await client.CallAsync("GET", "before"));
             var list = await client.CallAsync("MEMBER.LIST");
             Assert.Equal(4, list.Items!.Count);
+
+            // What RaftKv.Client and cluster-aware clients learn the members from.
+            var info = System.Text.Encoding.UTF8.GetString((await client.CallAsync("INFO", "raft")).Bulk!);
+            Assert.Contains($"127.0.0.1:{cluster.RespPort(joined)}", info.Split("\r\n").Single(l => l.StartsWith("members:", StringComparison.Ordinal)));
+            var nodes = System.Text.Encoding.UTF8.GetString((await client.CallAsync("CLUSTER", "NODES")).Bulk!);
+            Assert.Equal(4, nodes.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         }
 
         for (var node = 0; node < 4; node++)
