@@ -144,7 +144,10 @@ public static class RaftKvNode
     private static void AddPeerChannel(IServiceCollection services, NodeOptions options, ClusterMemberOptions self)
     {
         var peer = options.Peer;
-        if (options.Members.Count == 1)
+        var hasSecret = !string.IsNullOrEmpty(peer.ClusterSecret) || !string.IsNullOrEmpty(peer.ClusterSecretFile);
+
+        // A single member with a secret and a peer address runs the peer channel too, so that it can grow (MEMBER.ADD).
+        if (options.Members.Count == 1 && !(hasSecret && !string.IsNullOrEmpty(self.Peer)))
         {
             // Alone, a node forwards nothing; a secret is still honoured if configured.
             services.AddSingleton(_ => string.IsNullOrEmpty(peer.ClusterSecret) && string.IsNullOrEmpty(peer.ClusterSecretFile)

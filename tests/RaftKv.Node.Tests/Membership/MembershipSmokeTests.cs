@@ -46,4 +46,21 @@ public sealed class MembershipSmokeTests
         for (var node = 0; node < 4; node++)
             Assert.Equal(4, cluster.Service<ClusterView>(node).Members.Count);
     }
+
+    [Fact]
+    public async Task A_single_node_with_a_cluster_secret_grows_to_two_and_both_serve()
+    {
+        await using var cluster = await TestCluster.StartAsync(size: 1);
+        await cluster.WaitForLeaderAsync();
+        await using (var client = await cluster.ConnectAsync(0))
+            Assert.Equal(Reply.Ok, await client.CallAsync("SET", "k", "v"));
+
+        var joined = await cluster.StartJoiningNodeAsync();
+        await using (var admin = await cluster.ConnectAsync(0))
+            Assert.Equal(Reply.Ok, await admin.CallAsync("MEMBER.ADD", cluster.RaftAddress(joined), $"127.0.0.1:{cluster.RespPort(joined)}", $"127.0.0.1:{cluster.PeerPort(joined)}"));
+        await MembershipTests.WaitForMembersAsync(cluster, [0, joined], 2);
+        await using var second = await cluster.ConnectAsync(joined);
+        Assert.Equal(Reply.FromBulk("v"), await second.CallAsync("GET", "k"));
+        Assert.Equal(Reply.Ok, await second.CallAsync("SET", "k2", "v2"));
+    }
 }
