@@ -33,6 +33,7 @@ internal static class NodeTelemetry
 
         builder.Services.Configure<HttpEndpointOptions>(builder.Configuration.GetSection(HttpEndpointOptions.Section));
         builder.Services
+            .AddMetrics()
             .AddSingleton<NodeMetrics>()
             .AddSingleton<Readiness>()
             .AddHostedService<ObservedMetrics>();
@@ -83,7 +84,7 @@ internal static class NodeTelemetry
             });
         }
 
-        builder.Services.AddSingleton(new HttpEndpoint(listen.Port));
+        builder.Services.AddSingleton(new HttpEndpoint(listen.Port, SharedWithRaft: raftUrl is not null));
         return true;
     }
 
@@ -93,14 +94,19 @@ internal static class NodeTelemetry
         if (app.Services.GetService<HttpEndpoint>() is not { } endpoint)
             return;
 
-        // With Raft over HTTP Kestrel also listens on the Raft address; these answer only on the endpoint's port.
-        var host = "*:" + endpoint.Port.ToString(CultureInfo.InvariantCulture);
-        app.MapPrometheusScrapingEndpoint("/metrics").RequireHost(host);
-        app.MapGet("/health/live", static () => Results.Text("live\n")).RequireHost(host);
-        app.MapGet("/health/ready", static (Readiness readiness) => readiness.NotReadyReason() is { } reason
-                ? Results.Text(reason + "\n", statusCode: StatusCodes.Status503ServiceUnavailable)
-                : Results.Text("ready\n"))
-            .RequireHost(host);
+        Only(endpoint, app.MapPrometheusScrapingEndpoint("/metrics"));
+        Only(endpoint, app.MapGet("/health/live", static () => Results.Text("live\n")));
+        Only(endpoint, app.MapGet("/health/ready", static (Readiness readiness) => readiness.NotReadyReason() is { } reason
+            ? Results.Text(reason + "\n", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("ready\n")));
+    }
+
+    // With Raft over HTTP, Kestrel also listens on the Raft address: there the paths answer only requests whose Host
+    // names the endpoint's port. Not otherwise, so a probe or scrape through a forwarded port (another Host) works.
+    private static void Only(HttpEndpoint endpoint, IEndpointConventionBuilder route)
+    {
+        if (endpoint.SharedWithRaft)
+            route.RequireHost("*:" + endpoint.Port.ToString(CultureInfo.InvariantCulture));
     }
 
     // host:port with an IP address or localhost: Kestrel binds a host name other than localhost to every interface.
@@ -115,6 +121,6 @@ internal static class NodeTelemetry
         return endPoint;
     }
 
-    /// <summary>The port the HTTP endpoint listens on.</summary>
-    private sealed record HttpEndpoint(int Port);
+    /// <summary>The port the HTTP endpoint listens on, and whether Kestrel serves Raft too.</summary>
+    private sealed record HttpEndpoint(int Port, bool SharedWithRaft);
 }
