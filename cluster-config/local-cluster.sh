@@ -3,6 +3,7 @@
 # transport), peer channel 8381-8383 (forwarded writes and read indexes between members, authenticated with the
 # cluster secret). Data, logs and PIDs live under data/local/nodeN (git-ignored); the cluster secret is generated
 # once into data/local/cluster-secret (mode 600) and handed to every node as RaftKv:Peer:ClusterSecretFile.
+# Node N serves metrics and health on http://127.0.0.1:938N/ (/metrics, /health/live, /health/ready: RaftKv:Http:Listen).
 #
 #   local-cluster.sh start            build if needed, start every stopped node, wait for a leader
 #   local-cluster.sh stop             stop every node (SIGTERM, then SIGKILL after 10 s)
@@ -63,6 +64,7 @@ TLS_MARK="$DATA/tls-enabled"
 resp_port() { echo $((6380 + $1)); }
 raft_port() { echo $((7380 + $1)); }
 peer_port() { echo $((8380 + $1)); }
+http_port() { echo $((9380 + $1)); }
 host_of() { if [[ $NETNS == 1 ]]; then echo "10.211.0.$1"; else echo 127.0.0.1; fi; }
 
 # Network namespaces: one per node, each with a veth into one bridge in the root namespace (where clients run).
@@ -324,7 +326,7 @@ start_node() {
   (cd "$ROOT" && { [[ -z $PASS ]] || export RaftKv__Security__RequirePass=$PASS; } &&
     setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/pid" \
       "${launcher[@]}" dotnet "$BIN" --config "$(config_of "$n")" --RaftKv:DataPath="$dir" \
-      --RaftKv:Peer:ClusterSecretFile="$secret" $(netns_args "$n") $(member_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} "$@" \
+      --RaftKv:Peer:ClusterSecretFile="$secret" --RaftKv:Http:Listen="$(host_of "$n"):$(http_port "$n")" $(netns_args "$n") $(member_args "$n") $(tls_args "$n") ${RAFTKV_NODE_ARGS:-} ${!extra:-} "$@" \
       >>"$dir/node.log" 2>&1 </dev/null)
   for _ in $(seq 1 50); do [[ -s $dir/pid ]] && break; sleep 0.02; done
 }
@@ -514,5 +516,5 @@ case "$cmd" in
     else for n in "${NODES[@]}"; do ip link set "rkv$n-h" up 2>/dev/null || true; done; fi
     ;;
   host) check_n "${1:-}"; host_of "$1" ;;
-  *) sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

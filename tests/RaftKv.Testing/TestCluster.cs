@@ -24,8 +24,12 @@ public sealed class TestCluster : IAsyncDisposable
     {
         this.snapshotEvery = snapshotEvery;
         extraSettings = settings ?? new Dictionary<string, string?>();
-        var ports = LoopbackPorts.Free(size * 4);
-        nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[4 * i], ports[(4 * i) + 1], ports[(4 * i) + 2], Path.Combine(root, $"node{i + 1}")) { TlsPort = ports[(4 * i) + 3] })];
+        var ports = LoopbackPorts.Free(size * 5);
+        nodes = [.. Enumerable.Range(0, size).Select(i => new TestNode(i, ports[5 * i], ports[(5 * i) + 1], ports[(5 * i) + 2], Path.Combine(root, $"node{i + 1}"))
+        {
+            TlsPort = ports[(5 * i) + 3],
+            HttpPort = ports[(5 * i) + 4],
+        })];
     }
 
     public int Size => nodes.Count;
@@ -34,7 +38,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration. In a
-    /// setting's value <c>{RespPort}</c> and <c>{TlsPort}</c> become that node's own ports: e.g.
+    /// setting's value <c>{RespPort}</c>, <c>{TlsPort}</c> and <c>{HttpPort}</c> become that node's own ports: e.g.
     /// <c>RaftKv:Tls:Port={TlsPort}</c> adds a TLS listener to every node, and <c>RaftKv:Resp:Port=0</c> with
     /// <c>RaftKv:Tls:Port={RespPort}</c> makes the members' advertised RESP addresses TLS-only.
     /// <paramref name="transport"/> is the scheme of the Raft addresses: <c>tcp</c> (the default) or <c>http</c>.
@@ -61,6 +65,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <summary>The port <c>{TlsPort}</c> stands for in this node's settings (free for a TLS listener; unused unless a setting names it).</summary>
     public int TlsPort(int node) => nodes[node].TlsPort;
+
+    /// <summary>The port <c>{HttpPort}</c> stands for in this node's settings (free for <c>RaftKv:Http:Listen</c>; unused unless a setting names it).</summary>
+    public int HttpPort(int node) => nodes[node].HttpPort;
 
     /// <summary>The port of the node's Raft transport (<c>tcp://127.0.0.1:port</c> in <c>RaftKv:Members</c>).</summary>
     public int RaftPort(int node) => nodes[node].RaftPort;
@@ -207,7 +214,8 @@ public sealed class TestCluster : IAsyncDisposable
 
     private static string? OwnPorts(string? value, TestNode node)
         => value?.Replace("{RespPort}", node.RespPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("{TlsPort}", node.TlsPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            .Replace("{TlsPort}", node.TlsPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{HttpPort}", node.HttpPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
 
     private sealed class TestNode(int index, int respPort, int raftPort, int peerPort, string dataPath)
     {
@@ -216,6 +224,7 @@ public sealed class TestCluster : IAsyncDisposable
         public int RaftPort { get; } = raftPort;
         public int PeerPort { get; } = peerPort;
         public int TlsPort { get; init; }
+        public int HttpPort { get; init; }
         public string DataPath { get; } = dataPath;
         public WebApplication? App { get; set; }
     }

@@ -9,6 +9,7 @@ using RaftKv.Node.Commands;
 using RaftKv.Node.Peers;
 using RaftKv.Node.Raft;
 using RaftKv.Node.Security;
+using RaftKv.Node.Telemetry;
 using RaftKv.Node.Resp;
 using RaftKv.Node.Routing;
 using RaftKv.Node.Tls;
@@ -53,8 +54,7 @@ public static class RaftKvNode
         // The scheme of the Raft addresses picks the transport: tcp://host:port is DotNext's TCP transport, http:// its
         // HTTP/1.1 transport hosted in Kestrel.
         var tcp = TcpRaftTransport.IsTcp(publicEndPoint);
-        if (!tcp)
-            builder.WebHost.UseUrls(nodeOptions.RaftListen ?? publicEndPoint);
+        var kestrel = NodeTelemetry.Add(builder, self, tcp ? null : nodeOptions.RaftListen ?? publicEndPoint);
         builder.Services.Configure<NodeOptions>(builder.Configuration.GetSection(NodeOptions.Section));
         builder.Services.Configure<SecurityOptions>(builder.Configuration.GetSection(SecurityOptions.Section));
 
@@ -83,7 +83,7 @@ public static class RaftKvNode
         builder.Services
             .AddSingleton<RaftStateMachine>()
             .AddSingleton<IStateMachine>(services => services.GetRequiredService<RaftStateMachine>())
-            .AddSingleton<IPersistentState>(services => new DurableWriteAheadLog(walOptions, services.GetRequiredService<IStateMachine>(), services.GetRequiredService<NodeRecovery>()))
+            .AddSingleton<IPersistentState>(services => new DurableWriteAheadLog(walOptions, services.GetRequiredService<IStateMachine>(), services.GetRequiredService<NodeRecovery>(), services.GetRequiredService<NodeMetrics>()))
             .AddSingleton<IAuditTrail<IRaftLogEntry>>(services => services.GetRequiredService<IPersistentState>())
             .ConfigureCluster<LeaderChangeLogger>();
         builder.Services
@@ -91,7 +91,7 @@ public static class RaftKvNode
             .AddHostedService<RecoveryStandby>();
         if (tcp)
         {
-            builder.Services.AddTcpRaftCluster(builder.Configuration.GetSection(RaftSection), publicEndPoint);
+            builder.Services.AddTcpRaftCluster(builder.Configuration.GetSection(RaftSection), publicEndPoint, serveHttp: kestrel);
         }
         else
         {
@@ -210,6 +210,7 @@ public static class RaftKvNode
         _ = app.Services.GetRequiredService<AccessControl>();
         if (app.Services.GetService<IRaftHttpCluster>() is not null)
             app.UseConsensusProtocolHandler();
+        NodeTelemetry.Map(app);
         try
         {
             await app.StartAsync(token).ConfigureAwait(false);

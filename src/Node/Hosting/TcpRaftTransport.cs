@@ -23,8 +23,11 @@ internal static class TcpRaftTransport
     public static bool IsTcp(string address)
         => Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme == Scheme;
 
-    /// <summary>Registers the TCP Raft member as <see cref="IRaftCluster"/>, started and stopped with the host.</summary>
-    public static IServiceCollection AddTcpRaftCluster(this IServiceCollection services, IConfiguration raft, string publicEndPoint)
+    /// <summary>
+    /// Registers the TCP Raft member as <see cref="IRaftCluster"/>, started and stopped with the host. Kestrel runs only
+    /// when <paramref name="serveHttp"/> (the metrics and health endpoint, <c>RaftKv:Http:Listen</c>).
+    /// </summary>
+    public static IServiceCollection AddTcpRaftCluster(this IServiceCollection services, IConfiguration raft, string publicEndPoint, bool serveHttp)
     {
         services
             .AddSingleton(provider =>
@@ -57,8 +60,9 @@ internal static class TcpRaftTransport
             })
             .AddSingleton<AuthenticatedRaftTransport>()
             .AddSingleton<IRaftCluster>(provider => provider.GetRequiredService<RaftCluster>())
-            .AddHostedService<Host>()
-            .AddSingleton<IServer, NoHttpServer>();
+            .AddHostedService<Host>();
+        if (!serveHttp)
+            services.AddSingleton<IServer, NoHttpServer>();
         return services;
     }
 
@@ -100,7 +104,7 @@ internal static class TcpRaftTransport
         }
     }
 
-    /// <summary>With Raft on its own transport, the node serves no HTTP: no Kestrel, no port.</summary>
+    /// <summary>With Raft on its own transport and no HTTP endpoint configured, the node serves no HTTP: no Kestrel, no port.</summary>
     private sealed class NoHttpServer : IServer
     {
         public IFeatureCollection Features { get; } = new FeatureCollection();

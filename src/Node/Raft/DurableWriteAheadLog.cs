@@ -51,7 +51,7 @@ namespace RaftKv.Node.Raft;
 /// acknowledged: the leader sends the entry again, and no damaged copy reaches this disk from the wire.
 /// </para>
 /// </remarks>
-internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, IStateMachine stateMachine, NodeRecovery? recovery = null)
+internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, IStateMachine stateMachine, NodeRecovery? recovery = null, Telemetry.NodeMetrics? metrics = null)
     : WriteAheadLog(configuration, stateMachine), IPersistentState, IAuditTrail<IRaftLogEntry>, IAuditTrail
 {
     private delegate bool VotedFor(in ClusterMemberId id);
@@ -121,7 +121,9 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options configuration, 
             await AppendVerifiedAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
         }
 
+        var flushing = System.Diagnostics.Stopwatch.GetTimestamp();
         await FlushAsync(token).ConfigureAwait(false);
+        metrics?.FollowerFlushed(System.Diagnostics.Stopwatch.GetElapsedTime(flushing));
         Interlocked.Increment(ref followerFlushes);
     }
 

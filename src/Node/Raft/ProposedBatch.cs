@@ -51,8 +51,18 @@ internal sealed class ProposedBatch(int capacity)
 
     public CommandBatch Seal(long timestamp) => new() { Timestamp = timestamp, Commands = [.. commands], Databases = databases?.ToArray(), Users = users?.ToArray() };
 
-    /// <summary>Completes with the replies computed by apply; false if the batch already ended another way.</summary>
-    public bool Complete(Reply[] computed) => result.TrySetResult(new(computed, WriteOutcomeKind.Answered));
+    /// <summary>When apply computed the replies (a <see cref="TimeProvider.GetTimestamp"/>), or 0 before.</summary>
+    public long AppliedAt { get; private set; }
+
+    /// <summary>
+    /// Completes with the replies computed by apply at <paramref name="appliedAt"/> (a timestamp of the node's
+    /// <see cref="TimeProvider"/>); false if the batch already ended another way.
+    /// </summary>
+    public bool Complete(Reply[] computed, long appliedAt)
+    {
+        AppliedAt = appliedAt;
+        return result.TrySetResult(new(computed, WriteOutcomeKind.Answered));
+    }
 
     /// <summary>
     /// Ends every command of the batch with the same outcome: <see cref="WriteOutcomeKind.NotApplied"/> (it never

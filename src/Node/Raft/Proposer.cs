@@ -2,6 +2,7 @@ using System.Buffers;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Routing;
+using RaftKv.Node.Telemetry;
 using RaftKv.StateMachine;
 using RaftKv.StateMachine.Acl;
 using RaftKv.StateMachine.Commands;
@@ -22,6 +23,7 @@ public sealed partial class Proposer(
     RaftStateMachine stateMachine,
     TimeProvider time,
     IOptions<NodeOptions> options,
+    NodeMetrics metrics,
     ILogger<Proposer> logger) : IDisposable
 {
     private readonly int maxBatch = Math.Clamp(options.Value.MaxBatchCommands, 1, CommandContext.MaxCommandsPerEntry);
@@ -89,6 +91,8 @@ public sealed partial class Proposer(
             _ = PumpAsync();
 
         var result = await batch.Result.ConfigureAwait(false);
+        if (result.Replies is not null)
+            metrics.ReplyHandedOver(time.GetElapsedTime(batch.AppliedAt));
         return result.At(position);
     }
 
@@ -167,7 +171,10 @@ public sealed partial class Proposer(
         try
         {
             // Returns once the entry is committed and applied here; apply hands the replies to the batch.
+            var appending = time.GetTimestamp();
             await cluster.ReplicateAsync(payload.WrittenMemory, batch, lifetime.Token).ConfigureAwait(false);
+            if (batch.AppliedAt != 0)
+                metrics.ProposalCommitted(time.GetElapsedTime(appending, batch.AppliedAt));
         }
         catch (NotLeaderException e) when (e.InnerException is null)
         {

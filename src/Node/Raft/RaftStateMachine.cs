@@ -36,7 +36,7 @@ namespace RaftKv.Node.Raft;
 /// refuses this node's reads and writes (<see cref="Routing.CommandRouter"/>) rather than serve a frozen state.
 /// </para>
 /// </remarks>
-public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger)
+public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, TimeProvider time, ILogger<RaftStateMachine> logger, Telemetry.NodeMetrics? metrics = null)
     : IStateMachine, IAsyncDisposable
 {
     private readonly DirectoryInfo location = Directory.CreateDirectory(Path.GetFullPath(Path.Combine(options.Value.DataPath, "snapshots")));
@@ -289,11 +289,12 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         ClockOffsetMs = time.GetUtcNow().ToUnixTimeMilliseconds() - batch.Timestamp;
         BatchesApplied++;
         CommandsApplied += replies.Length;
+        metrics?.EntryApplied(replies.Length);
         Volatile.Write(ref commandsSinceSnapshot, commandsSinceSnapshot + replies.Length);
 
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
-        (entry.Context as ProposedBatch)?.Complete(replies);
+        (entry.Context as ProposedBatch)?.Complete(replies, time.GetTimestamp());
         AfterApplyForTesting?.Invoke(entry.Index);
 
         return SnapshotDue(payload.Length);

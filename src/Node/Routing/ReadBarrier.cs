@@ -2,6 +2,7 @@ using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Options;
 using RaftKv.Node.Raft;
+using RaftKv.Node.Telemetry;
 
 namespace RaftKv.Node.Routing;
 
@@ -26,7 +27,7 @@ namespace RaftKv.Node.Routing;
 /// two.
 /// </para>
 /// </remarks>
-public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOptions<NodeOptions> options)
+public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOptions<NodeOptions> options, TimeProvider time, NodeMetrics metrics)
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(20);
     private readonly IRaftCluster cluster = view.Raft;
@@ -73,7 +74,8 @@ public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOp
     // Bounded, so a barrier stuck on a vanished leader cannot hold every later read hostage; while no leader is known
     // or the known one is unreachable (an election is under way) it retries, so reads ride through an election
     // instead of failing at once.
-    private async Task BarrierAsync()
+    // True when it ran on the leader, false for a read index.
+    private async Task<bool> BarrierAsync()
     {
         using var expiry = new CancellationTokenSource(timeout);
         while (true)
@@ -83,14 +85,14 @@ public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOp
                 if (view.IsLeader)
                 {
                     await cluster.ApplyReadBarrierAsync(expiry.Token).ConfigureAwait(false);
-                    return;
+                    return true;
                 }
 
                 if (await forwarder.ReadIndexAsync().WaitAsync(expiry.Token).ConfigureAwait(false) is { } index)
                 {
                     Interlocked.Increment(ref readIndexesRequested);
                     await cluster.AuditTrail.WaitForApplyAsync(index, expiry.Token).ConfigureAwait(false);
-                    return;
+                    return false;
                 }
 
                 // No leader known, the link to it broke, or the node asked no longer leads: ask again.
@@ -111,7 +113,9 @@ public sealed class ReadBarrier(ClusterView view, LeaderForwarder forwarder, IOp
             Interlocked.Increment(ref barriersIssued);
             try
             {
-                await BarrierAsync().ConfigureAwait(false);
+                var started = time.GetTimestamp();
+                var onLeader = await BarrierAsync().ConfigureAwait(false);
+                metrics.ReadBarrierPassed(time.GetElapsedTime(started), onLeader);
                 group.TrySetResult();
             }
             catch (Exception e)
