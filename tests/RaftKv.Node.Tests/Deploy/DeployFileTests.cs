@@ -204,6 +204,44 @@ public sealed class DeployFileTests(ITestOutputHelper output)
         Assert.Equal(documents.Count, YamlDocuments(stdout).Count);
     }
 
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK", 0)]
+    [InlineData("HTTP/1.1 503 Service Unavailable", 1)]
+    public async Task The_container_health_check_passes_on_200_from_health_ready_only(string status, int expected)
+    {
+        using var server = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        server.Start();
+        var port = ((System.Net.IPEndPoint)server.LocalEndpoint).Port;
+        var answered = AnswerOnceAsync(server, status);
+
+        var (code, _, stderr) = await RunAsync("env", Root, $"RaftKv__Http__Listen=0.0.0.0:{port}", "bash", PathOf("deploy/docker/healthcheck.sh"));
+        Assert.Equal("GET /health/ready HTTP/1.0", await answered);
+        Assert.True(expected == 0 ? code == 0 : code != 0, $"exit {code} on {status}: {stderr}");
+    }
+
+    [Fact]
+    public async Task The_container_health_check_fails_when_nothing_listens()
+    {
+        var port = RaftKv.Testing.LoopbackPorts.Free(1)[0];
+        var (code, _, _) = await RunAsync("env", Root, $"RaftKv__Http__Listen=127.0.0.1:{port}", "bash", PathOf("deploy/docker/healthcheck.sh"));
+        Assert.NotEqual(0, code);
+    }
+
+    // Reads one request's first line and answers it with the status line.
+    private static async Task<string?> AnswerOnceAsync(System.Net.Sockets.TcpListener server, string status)
+    {
+        using var client = await server.AcceptTcpClientAsync();
+        var stream = client.GetStream();
+        using var reader = new StreamReader(stream, leaveOpen: true);
+        var request = await reader.ReadLineAsync();
+        while (await reader.ReadLineAsync() is { Length: > 0 })
+        {
+        }
+
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(status + "\r\nContent-Length: 0\r\n\r\n"));
+        return request;
+    }
+
     internal static string[] ContainerEntryCommand()
         => ExecForm(FinalStage(DockerInstructions(File.ReadAllText(PathOf("deploy/docker/Dockerfile")))).Single(static i => i.Keyword == "ENTRYPOINT").Arguments);
 
