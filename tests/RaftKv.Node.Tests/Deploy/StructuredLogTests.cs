@@ -92,6 +92,15 @@ public sealed class StructuredLogTests
         Assert.Equal(index, standby.GetProperty("State").GetProperty("Index").GetInt64());
     }
 
+    [Theory]
+    [InlineData("xml")]
+    [InlineData("jsonl")]
+    public void An_unknown_log_format_stops_the_start_with_a_clear_reason(string format)
+    {
+        var error = Assert.Throws<NodeStartupException>(() => Hosting.RaftKvNode.Build([$"--{Hosting.ConsoleLogFormat.Key}={format}"]));
+        Assert.Equal($"'RaftKv:LogFormat' is '{format}': use simple (one text line per event) or json (one JSON object per line).", error.Message);
+    }
+
     private static void Capture(int node, IServiceProvider services, ConcurrentQueue<(int, string)> lines)
     {
         var formatter = services.GetServices<ConsoleFormatter>().Single(static f => f.Name == ConsoleFormatterNames.Json);
