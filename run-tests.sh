@@ -27,6 +27,8 @@ need redis-cli || packages+=(redis-tools)
 for tool in setsid timeout ps; do need "$tool" || packages+=(util-linux coreutils procps); done
 need ip || packages+=(iproute2)   # the chaos tests put each node in a network namespace of its own
 need openssl || packages+=(openssl)   # local-cluster.sh makes the TLS chaos run's certificates with it
+need systemd-analyze || packages+=(systemd)   # the deploy tests verify the systemd unit with it (no running systemd needed)
+need kubectl || packages+=(kubernetes-client)   # the deploy tests build the Kubernetes manifests with kubectl kustomize (offline)
 if ((${#packages[@]})); then
   echo "== installing ${packages[*]}"
   sudo=$( ((EUID == 0)) || echo sudo)

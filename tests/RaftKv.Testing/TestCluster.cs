@@ -36,6 +36,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     private string transport = "tcp";
 
+    // Called with each node's services after it is built and before it starts (tests that add a logger provider).
+    private Action<int, IServiceProvider>? onBuilt;
+
     /// <summary>
     /// Starts <paramref name="size"/> nodes; <paramref name="settings"/> are added to every node's configuration. In a
     /// setting's value <c>{RespPort}</c>, <c>{TlsPort}</c> and <c>{HttpPort}</c> become that node's own ports: e.g.
@@ -45,12 +48,14 @@ public sealed class TestCluster : IAsyncDisposable
     /// </summary>
     /// <remarks>
     /// <paramref name="restoreFrom"/>, a backup file, is installed into every node's empty data directory first
-    /// (<c>RaftKv.Node restore</c>): a new cluster whose state is the backup's.
+    /// (<c>RaftKv.Node restore</c>): a new cluster whose state is the backup's. <paramref name="onBuilt"/> sees each
+    /// node's services (at every start) before the node starts.
     /// </remarks>
     public static async Task<TestCluster> StartAsync(
-        int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null, string transport = "tcp", string? restoreFrom = null)
+        int size = 3, int snapshotEvery = 10_000, IReadOnlyDictionary<string, string?>? settings = null, string transport = "tcp", string? restoreFrom = null,
+        Action<int, IServiceProvider>? onBuilt = null)
     {
-        var cluster = new TestCluster(size, snapshotEvery, settings) { transport = transport };
+        var cluster = new TestCluster(size, snapshotEvery, settings) { transport = transport, onBuilt = onBuilt };
         if (restoreFrom is not null)
         {
             foreach (var node in cluster.nodes)
@@ -141,6 +146,7 @@ public sealed class TestCluster : IAsyncDisposable
         var app = RaftKvNode.Build([], config => config.AddInMemoryCollection(settings));
         try
         {
+            onBuilt?.Invoke(index, app.Services);
             await RaftKvNode.StartAsync(app);
         }
         catch

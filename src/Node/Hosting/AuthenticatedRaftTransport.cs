@@ -254,9 +254,9 @@ public sealed partial class AuthenticatedRaftTransport(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a connection to the Raft port from {Remote}: {Problem}")]
+    [LoggerMessage(EventId = NodeLogEvents.RaftConnectionRefused, EventName = nameof(NodeLogEvents.RaftConnectionRefused), Level = LogLevel.Warning, Message = "Refused a connection to the Raft port from {Remote}: {Problem}")]
     private static partial void LogRefused(ILogger logger, EndPoint? remote, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The Raft port of {Member} refused this node: {Problem}")]
+    [LoggerMessage(EventId = NodeLogEvents.RaftRefusedByMember, EventName = nameof(NodeLogEvents.RaftRefusedByMember), Level = LogLevel.Warning, Message = "The Raft port of {Member} refused this node: {Problem}")]
     private static partial void LogConnectRefused(ILogger logger, EndPoint member, string problem);
 }

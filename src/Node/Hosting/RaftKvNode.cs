@@ -226,11 +226,7 @@ public static class RaftKvNode
     private static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
     {
         logging.ClearProviders();
-        logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        ConsoleLogFormat.AddConsole(logging, configuration);
 
         // Defaults that keep a healthy node to a line per leader change; a "Logging" section in the config overrides
         // them. DotNext logs every failed heartbeat with a stack trace while a peer is down, ASP.NET every request.

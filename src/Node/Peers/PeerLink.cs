@@ -226,7 +226,7 @@ public sealed partial class PeerLink : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Could not connect to the peer channel at {Address}: {Problem}")]
     private static partial void LogConnectFailed(ILogger logger, string address, string problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The peer at {Address} refused this node: {Problem}")]
+    [LoggerMessage(EventId = NodeLogEvents.RefusedByPeer, EventName = nameof(NodeLogEvents.RefusedByPeer), Level = LogLevel.Error, Message = "The peer at {Address} refused this node: {Problem}")]
     private static partial void LogRefused(ILogger logger, string address, string problem);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No answer from the peer at {Address} in time; requests in flight have an unknown outcome")]

@@ -251,7 +251,7 @@ public sealed partial class PeerListener : IHostedService, IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Debug, Message = "Peer {Remote} connected and proved the cluster secret")]
     private static partial void LogAccepted(ILogger logger, EndPoint? remote);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Refused peer connection from {Remote}: {Verdict} (every member must use the same RaftKv:Peer:ClusterSecret and version)")]
+    [LoggerMessage(EventId = NodeLogEvents.PeerRefused, EventName = nameof(NodeLogEvents.PeerRefused), Level = LogLevel.Error, Message = "Refused peer connection from {Remote}: {Verdict} (every member must use the same RaftKv:Peer:ClusterSecret and version)")]
     private static partial void LogRefused(ILogger logger, EndPoint? remote, HandshakeVerdict verdict);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped connection from {Remote} on the peer port: {Problem}")]

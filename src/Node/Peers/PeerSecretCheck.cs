@@ -101,6 +101,6 @@ public sealed partial class PeerSecretCheck(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The peer at {Peer} refused this node at start: {Verdict}")]
+    [LoggerMessage(EventId = NodeLogEvents.RefusedByPeerAtStart, EventName = nameof(NodeLogEvents.RefusedByPeerAtStart), Level = LogLevel.Error, Message = "The peer at {Peer} refused this node at start: {Verdict}")]
     private static partial void LogPeerRefused(ILogger logger, string peer, HandshakeVerdict verdict);
 }

@@ -21,9 +21,9 @@ public sealed partial class LeaderChangeLogger(ILogger<LeaderChangeLogger> logge
             LogLeader(logger, leader.EndPoint.ToString() ?? "?", leader.IsRemote ? "remote" : "this node", term);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Leader is {Leader} ({Where}), term {Term}")]
+    [LoggerMessage(EventId = NodeLogEvents.LeaderChanged, EventName = nameof(NodeLogEvents.LeaderChanged), Level = LogLevel.Information, Message = "Leader is {Leader} ({Where}), term {Term}")]
     private static partial void LogLeader(ILogger logger, string leader, string where, long term);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "No leader, term {Term}")]
+    [LoggerMessage(EventId = NodeLogEvents.LeaderLost, EventName = nameof(NodeLogEvents.LeaderLost), Level = LogLevel.Information, Message = "No leader, term {Term}")]
     private static partial void LogNoLeader(ILogger logger, long term);
 }

@@ -629,31 +629,31 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         gate.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Applying log entry {Index} failed: this node's applier has stopped for good. It steps down, will not lead, and refuses reads and writes until restarted (a restart applies the entry again); the other members go on without it unless they failed at the same entry")]
+    [LoggerMessage(EventId = NodeLogEvents.ApplierStopped, EventName = nameof(NodeLogEvents.ApplierStopped), Level = LogLevel.Critical, Message = "Applying log entry {Index} failed: this node's applier has stopped for good. It steps down, will not lead, and refuses reads and writes until restarted (a restart applies the entry again); the other members go on without it unless they failed at the same entry")]
     private static partial void LogApplierStopped(ILogger logger, long index, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "{Problem} This node's applier has stopped: it steps down and refuses reads and writes, and it will not start on this data (docs/storage.md)")]
+    [LoggerMessage(EventId = NodeLogEvents.ApplierStoppedOnDamagedEntry, EventName = nameof(NodeLogEvents.ApplierStoppedOnDamagedEntry), Level = LogLevel.Critical, Message = "{Problem} This node's applier has stopped: it steps down and refuses reads and writes, and it will not start on this data (docs/storage.md)")]
     private static partial void LogCorruptEntry(ILogger logger, string problem);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Log entry {Index} does not decode and was skipped, as on every replica: {Problem}")]
     private static partial void LogUndecodableEntry(ILogger logger, long index, string? problem);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot at index {Index} written: {Keys} keys, {Bytes} bytes, {Milliseconds} ms while apply went on")]
+    [LoggerMessage(EventId = NodeLogEvents.SnapshotWritten, EventName = nameof(NodeLogEvents.SnapshotWritten), Level = LogLevel.Information, Message = "Snapshot at index {Index} written: {Keys} keys, {Bytes} bytes, {Milliseconds} ms while apply went on")]
     private static partial void LogSnapshotWritten(ILogger logger, long index, long keys, long bytes, long milliseconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot at index {Index} abandoned (a snapshot from the leader replaces it, or the node stops)")]
     private static partial void LogSnapshotAbandoned(ILogger logger, long index);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Writing the snapshot at index {Index} failed; the log keeps its entries and the next snapshot tries again")]
+    [LoggerMessage(EventId = NodeLogEvents.SnapshotFailed, EventName = nameof(NodeLogEvents.SnapshotFailed), Level = LogLevel.Error, Message = "Writing the snapshot at index {Index} failed; the log keeps its entries and the next snapshot tries again")]
     private static partial void LogSnapshotFailed(ILogger logger, long index, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "State restored from snapshot {File}: {Keys} keys, {Bytes} bytes")]
+    [LoggerMessage(EventId = NodeLogEvents.SnapshotRestored, EventName = nameof(NodeLogEvents.SnapshotRestored), Level = LogLevel.Information, Message = "State restored from snapshot {File}: {Keys} keys, {Bytes} bytes")]
     private static partial void LogSnapshotRestored(ILogger logger, string file, long keys, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot from the leader installed at index {Index} (term {Term}): {Keys} keys, {Bytes} bytes")]
+    [LoggerMessage(EventId = NodeLogEvents.SnapshotInstalled, EventName = nameof(NodeLogEvents.SnapshotInstalled), Level = LogLevel.Information, Message = "Snapshot from the leader installed at index {Index} (term {Term}): {Keys} keys, {Bytes} bytes")]
     private static partial void LogSnapshotInstalled(ILogger logger, long index, long term, long keys, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The snapshot the leader sent for index {Index} fails its checks and was refused, nothing changed; the leader sends it again: {Problem}")]
+    [LoggerMessage(EventId = NodeLogEvents.SnapshotRefused, EventName = nameof(NodeLogEvents.SnapshotRefused), Level = LogLevel.Error, Message = "The snapshot the leader sent for index {Index} fails its checks and was refused, nothing changed; the leader sends it again: {Problem}")]
     private static partial void LogInstalledSnapshotRefused(ILogger logger, long index, string problem);
 }
 

@@ -48,6 +48,6 @@ internal sealed partial class StoppedApplierStepDown(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Applier stopped at log entry {Index}: this node stepped down and is in standby (never elected) until restarted")]
+    [LoggerMessage(EventId = NodeLogEvents.ApplierStandby, EventName = nameof(NodeLogEvents.ApplierStandby), Level = LogLevel.Error, Message = "Applier stopped at log entry {Index}: this node stepped down and is in standby (never elected) until restarted")]
     private static partial void LogStandby(ILogger logger, long index);
 }

@@ -1,0 +1,54 @@
+namespace RaftKv.Node;
+
+/// <summary>
+/// Event ids of the log events an operator alerts on or a collector keys on (JSON logs write them as <c>EventId</c>).
+/// They are part of the node's interface: append, never renumber. A range per family; events without an id here
+/// (id 0) are diagnostics whose shape may change.
+/// </summary>
+public static class NodeLogEvents
+{
+    /// <summary>A leader is known: fields <c>Leader</c> (its Raft address), <c>Where</c>, <c>Term</c>.</summary>
+    public const int LeaderChanged = 1000;
+
+    /// <summary>No leader is known: field <c>Term</c>.</summary>
+    public const int LeaderLost = 1001;
+
+    /// <summary>This node wrote a snapshot: <c>Index</c>, <c>Keys</c>, <c>Bytes</c>, <c>Milliseconds</c>.</summary>
+    public const int SnapshotWritten = 2000;
+
+    /// <summary>This node installed the leader's snapshot: <c>Index</c>, <c>Term</c>, <c>Keys</c>, <c>Bytes</c>.</summary>
+    public const int SnapshotInstalled = 2001;
+
+    /// <summary>This node restored its state from its snapshot at start: <c>File</c>, <c>Keys</c>, <c>Bytes</c>.</summary>
+    public const int SnapshotRestored = 2002;
+
+    /// <summary>Writing a snapshot failed (the log keeps its entries): <c>Index</c> and the exception.</summary>
+    public const int SnapshotFailed = 2003;
+
+    /// <summary>A snapshot sent by the leader failed its checks and was refused: <c>Index</c>, <c>Problem</c>.</summary>
+    public const int SnapshotRefused = 2004;
+
+    /// <summary>This node refused a connection to its peer port: <c>Remote</c>, <c>Verdict</c>.</summary>
+    public const int PeerRefused = 3000;
+
+    /// <summary>A member's peer port refused this node: <c>Address</c>, <c>Problem</c>.</summary>
+    public const int RefusedByPeer = 3001;
+
+    /// <summary>A member refused this node's start-up handshake: <c>Peer</c>, <c>Verdict</c>.</summary>
+    public const int RefusedByPeerAtStart = 3002;
+
+    /// <summary>This node refused a connection to its Raft port (mutual TLS): <c>Remote</c>, <c>Problem</c>.</summary>
+    public const int RaftConnectionRefused = 3003;
+
+    /// <summary>A member's Raft port refused this node (mutual TLS): <c>Member</c>, <c>Problem</c>.</summary>
+    public const int RaftRefusedByMember = 3004;
+
+    /// <summary>Apply threw: the applier stopped for good, <c>Index</c> and the exception.</summary>
+    public const int ApplierStopped = 4000;
+
+    /// <summary>A log entry failed its checksum: the applier stopped, <c>Problem</c> names the entry.</summary>
+    public const int ApplierStoppedOnDamagedEntry = 4001;
+
+    /// <summary>After its applier stopped this node stepped down into standby: <c>Index</c>.</summary>
+    public const int ApplierStandby = 4002;
+}
