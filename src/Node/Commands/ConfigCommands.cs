@@ -86,18 +86,21 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
 
     private Reply Get(ReadOnlySpan<ReadOnlyMemory<byte>> patterns)
     {
-        var matched = new List<ConfigParameter>();
+        // Redis 7.0 answers a name without glob characters as it was sent ("DATABASES"), a pattern's matches by name.
+        var matched = new List<(ConfigParameter Parameter, string Name)>();
         foreach (var pattern in patterns)
         {
-            var lower = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(pattern.Span).ToLowerInvariant());
+            var text = Encoding.UTF8.GetString(pattern.Span);
+            var lower = Encoding.UTF8.GetBytes(text.ToLowerInvariant());
+            var literal = text.AsSpan().IndexOfAny("*?[\\") < 0;
             foreach (var parameter in parameters)
             {
-                if (!matched.Contains(parameter) && GlobPattern.IsMatch(lower, Encoding.UTF8.GetBytes(parameter.Name)))
-                    matched.Add(parameter);
+                if (!matched.Exists(m => m.Parameter == parameter) && GlobPattern.IsMatch(lower, Encoding.UTF8.GetBytes(parameter.Name)))
+                    matched.Add((parameter, literal ? text : parameter.Name));
             }
         }
 
-        return Reply.FromMap([.. matched.SelectMany(static p => new[] { Reply.FromBulk(p.Name), Reply.FromBulk(p.Get()) })]);
+        return Reply.FromMap([.. matched.SelectMany(static m => new[] { Reply.FromBulk(m.Name), Reply.FromBulk(m.Parameter.Get()) })]);
     }
 
     private ValueTask<Reply> Set(ReadOnlySpan<ReadOnlyMemory<byte>> pairs, RespConnection connection)

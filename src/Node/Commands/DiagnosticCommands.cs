@@ -38,6 +38,8 @@ public sealed class DiagnosticCommands(SlowLog slowLog, CommandStats stats)
 
         if (argv.Length == 2 && Ascii.EqualsIgnoreCase(sub, "help"u8))
             return SlowLogHelp;
+        if (Ascii.EqualsIgnoreCase(sub, "get"u8))
+            return Reply.Error($"ERR unknown subcommand or wrong number of arguments for '{Encoding.UTF8.GetString(sub)}'. Try SLOWLOG HELP.");
         return ArityOrUnknown("slowlog", argv);
     }
 
