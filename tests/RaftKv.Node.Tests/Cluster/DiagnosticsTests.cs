@@ -144,6 +144,30 @@ public sealed class DiagnosticsTests(SharedClusterFixture fixture) : IClassFixtu
         }
     }
 
+    [Fact]
+    public async Task CONFIG_REWRITE_on_a_node_writes_what_CONFIG_SET_changed_on_it_and_not_the_replicated_parameters()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"raftkv-rewrite-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, """{ "RaftKv": { "Limits": { "MaxClients": 5 } } }""");
+        try
+        {
+            await using var cluster = await TestCluster.StartAsync(size: 1, settings: new Dictionary<string, string?> { ["config"] = file });
+            await cluster.WaitForLeaderAsync();
+            await using var client = await cluster.ConnectAsync(0);
+            Assert.Equal(Reply.Ok, await client.CallAsync("CONFIG", "SET", "slowlog-max-len", "33", "maxmemory", "1000000"));
+            Assert.Equal(Reply.Ok, await client.CallAsync("CONFIG", "REWRITE"));
+
+            var read = new ConfigurationBuilder().AddJsonFile(file).Build();
+            Assert.Equal("33", read["RaftKv:SlowLog:MaxLength"]);
+            Assert.Equal("5", read["RaftKv:Limits:MaxClients"]); // not changed by CONFIG SET: left as it was
+            Assert.Null(read["RaftKv:MaxMemory"]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private static string Text(Reply bulk) => System.Text.Encoding.UTF8.GetString(bulk.Bulk!);
 
     private static Reply Pair(string name, string value) => Reply.FromArray([Reply.FromBulk(name), Reply.FromBulk(value)]);
