@@ -85,8 +85,14 @@ public static class NodeReplies
     /// <summary><c>CONFIG SET</c> with a value the parameter refuses.</summary>
     public static Reply ConfigSetFailed(string name, string reason) => Reply.Error($"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}");
 
-    /// <summary><c>CONFIG REWRITE</c>: RaftKv never rewrites its configuration file.</summary>
-    public static Reply ConfigRewriteUnsupported { get; } = Reply.Error("ERR The server is running without a config file");
+    /// <summary><c>CONFIG REWRITE</c> on a node started without <c>--config file.json</c>.</summary>
+    public static Reply ConfigRewriteWithoutFile { get; } = Reply.Error("ERR The server is running without a config file");
+
+    /// <summary><c>CONFIG REWRITE</c> that could not write the file (the reason is the I/O error's message).</summary>
+    public static Reply ConfigRewriteFailed(string reason) => Reply.Error("ERR Rewriting config file: " + reason.ReplaceLineEndings(" "));
+
+    /// <summary><c>SLOWLOG GET</c> with a count that is not an integer of at least -1.</summary>
+    public static Reply SlowLogCount { get; } = Reply.Error("ERR count should be greater than or equal to -1");
 
     /// <summary>CLUSTER with <c>RaftKv:ClusterCommands=false</c>, as a Redis without cluster support answers.</summary>
     public static Reply ClusterSupportDisabled { get; } = Reply.Error("ERR This instance has cluster support disabled");

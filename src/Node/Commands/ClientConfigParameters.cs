@@ -28,11 +28,16 @@ public sealed class ClientConfigParameters(ClientLimits limits) : IConfigParamet
     /// <inheritdoc/>
     public IEnumerable<ConfigParameter> Parameters =>
     [
-        new("maxclients", () => Format(limits.MaxClients), SetMaxClients),
-        new("timeout", () => Format(limits.IdleTimeoutSeconds), SetTimeout),
-        new("client-output-buffer-limit", () => limits.OutputBuffer.ToString(), SetOutputBufferLimit),
-        new("client-query-buffer-limit", () => Format(limits.MaxQueryBuffer), SetQueryBufferLimit),
-        new("proto-max-bulk-len", () => Format(limits.MaxBulkLength), SetMaxBulkLength),
+        new("maxclients", () => Format(limits.MaxClients), SetMaxClients) { Persisted = () => [Key(nameof(RespLimits.MaxClients), limits.MaxClients)] },
+        new("timeout", () => Format(limits.IdleTimeoutSeconds), SetTimeout) { Persisted = () => [Key(nameof(RespLimits.IdleTimeoutSeconds), limits.IdleTimeoutSeconds)] },
+
+        // Only the normal class has configuration keys: the replica and pubsub classes are not written.
+        new("client-output-buffer-limit", () => limits.OutputBuffer.ToString(), SetOutputBufferLimit)
+        {
+            Persisted = PersistedOutputBufferLimit,
+        },
+        new("client-query-buffer-limit", () => Format(limits.MaxQueryBuffer), SetQueryBufferLimit) { Persisted = () => [Key(nameof(RespLimits.MaxQueryBuffer), limits.MaxQueryBuffer)] },
+        new("proto-max-bulk-len", () => Format(limits.MaxBulkLength), SetMaxBulkLength) { Persisted = () => [Key(nameof(RespLimits.MaxBulkLength), limits.MaxBulkLength)] },
     ];
 
     private ConfigChange SetMaxClients(string value)
@@ -114,6 +119,14 @@ public sealed class ClientConfigParameters(ClientLimits limits) : IConfigParamet
 
     private static string Range(long min, long max)
         => string.Create(CultureInfo.InvariantCulture, $"argument must be between {min} and {max} inclusive");
+
+    private KeyValuePair<string, long>[] PersistedOutputBufferLimit()
+    {
+        var normal = limits.OutputBuffer.Normal;
+        return [Key(nameof(RespLimits.OutputBufferHardLimit), normal.Hard), Key(nameof(RespLimits.OutputBufferSoftLimit), normal.Soft), Key(nameof(RespLimits.OutputBufferSoftSeconds), normal.SoftSeconds)];
+    }
+
+    private static KeyValuePair<string, long> Key(string option, long value) => KeyValuePair.Create($"{RespLimits.SectionName}:{option}", value);
 
     private static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -23,7 +23,14 @@ public abstract record ConfigChange
 /// <param name="Name">Redis's name, lower case (e.g. <c>maxclients</c>).</param>
 /// <param name="Get">The current value, as Redis prints it.</param>
 /// <param name="Set">What setting it to a value does; null for a read-only parameter.</param>
-public sealed record ConfigParameter(string Name, Func<string> Get, Func<string, ConfigChange>? Set = null);
+public sealed record ConfigParameter(string Name, Func<string> Get, Func<string, ConfigChange>? Set = null)
+{
+    /// <summary>
+    /// The configuration keys (<c>RaftKv:Limits:MaxClients</c>) and current values that <c>CONFIG REWRITE</c> writes
+    /// for a per-node parameter changed by <c>CONFIG SET</c>; null for one the configuration file does not hold.
+    /// </summary>
+    public Func<IReadOnlyList<KeyValuePair<string, long>>>? Persisted { get; init; }
+}
 
 /// <summary>A group of configuration parameters (each concern registers its own in the container).</summary>
 public interface IConfigParameters
@@ -38,9 +45,14 @@ public interface IConfigParameters
 /// all or nothing: every pair is checked before any takes effect. Per-node parameters change this node at once;
 /// parameters of the replicated state (<c>maxmemory</c>...) change through the log, in the connection's order, and
 /// CONFIG SET answers once this node has applied them too (a read barrier), so a CONFIG GET after it shows them.
+/// <c>CONFIG RESETSTAT</c> zeroes what <c>INFO</c> shows of <see cref="CommandStats"/> (not the slow log, as in Redis);
+/// <c>CONFIG REWRITE</c> writes the per-node parameters changed by <c>CONFIG SET</c> into the node's JSON file
+/// (<see cref="ConfigFileRewriter"/>).
 /// </summary>
-public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, CommandRouter router, ReadBarrier barrier)
+public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, CommandRouter router, ReadBarrier barrier, CommandStats stats, ConfigFileRewriter rewriter)
 {
+    private readonly HashSet<string> changedLocally = new(StringComparer.Ordinal);
+
     private readonly ConfigParameter[] parameters = [.. groups.SelectMany(static g => g.Parameters).OrderBy(static p => p.Name, StringComparer.Ordinal)];
 
     /// <summary>The registered parameters, by name.</summary>
@@ -59,9 +71,10 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
             case "SET":
                 return new(NodeReplies.ConfigSetArity);
             case "RESETSTAT" when argv.Length == 2:
+                stats.Reset();
                 return new(Reply.Ok);
             case "REWRITE" when argv.Length == 2:
-                return new(NodeReplies.ConfigRewriteUnsupported);
+                return new(Rewrite());
             case "HELP" when argv.Length == 2:
                 return new(Help);
             case "GET" or "RESETSTAT" or "REWRITE" or "HELP":
@@ -73,18 +86,21 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
 
     private Reply Get(ReadOnlySpan<ReadOnlyMemory<byte>> patterns)
     {
-        var matched = new List<ConfigParameter>();
+        // Redis 7.0 answers a name without glob characters as it was sent ("DATABASES"), a pattern's matches by name.
+        var matched = new List<(ConfigParameter Parameter, string Name)>();
         foreach (var pattern in patterns)
         {
-            var lower = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(pattern.Span).ToLowerInvariant());
+            var text = Encoding.UTF8.GetString(pattern.Span);
+            var lower = Encoding.UTF8.GetBytes(text.ToLowerInvariant());
+            var literal = text.AsSpan().IndexOfAny("*?[\\") < 0;
             foreach (var parameter in parameters)
             {
-                if (!matched.Contains(parameter) && GlobPattern.IsMatch(lower, Encoding.UTF8.GetBytes(parameter.Name)))
-                    matched.Add(parameter);
+                if (!matched.Exists(m => m.Parameter == parameter) && GlobPattern.IsMatch(lower, Encoding.UTF8.GetBytes(parameter.Name)))
+                    matched.Add((parameter, literal ? text : parameter.Name));
             }
         }
 
-        return Reply.FromMap([.. matched.SelectMany(static p => new[] { Reply.FromBulk(p.Name), Reply.FromBulk(p.Get()) })]);
+        return Reply.FromMap([.. matched.SelectMany(static m => new[] { Reply.FromBulk(m.Name), Reply.FromBulk(m.Parameter.Get()) })]);
     }
 
     private ValueTask<Reply> Set(ReadOnlySpan<ReadOnlyMemory<byte>> pairs, RespConnection connection)
@@ -105,6 +121,11 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
             if (change is ConfigChange.Invalid invalid)
                 return new(NodeReplies.ConfigSetFailed(name, invalid.Reason));
             changes.Add(change);
+            if (change is ConfigChange.Local && parameter.Persisted is not null)
+            {
+                lock (changedLocally)
+                    changedLocally.Add(name);
+            }
         }
 
         var writes = new List<Task<Reply>>();
@@ -139,6 +160,16 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
         }
     }
 
+    // The values of the parameters changed since start, read now: a later CONFIG SET of the same one is written too.
+    private Reply Rewrite()
+    {
+        string[] changed;
+        lock (changedLocally)
+            changed = [.. changedLocally];
+        var values = parameters.Where(p => changed.Contains(p.Name)).SelectMany(static p => p.Persisted!()).ToList();
+        return rewriter.Rewrite(values);
+    }
+
     private static readonly Reply Help = Reply.FromArray(
     [
         Reply.Status("CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"),
@@ -149,8 +180,8 @@ public sealed class ConfigCommands(IEnumerable<IConfigParameters> groups, Comman
         Reply.Status("RESETSTAT"),
         Reply.Status("    Reset statistics reported by the INFO command."),
         Reply.Status("REWRITE"),
-        Reply.Status("    Not supported by RaftKv: set parameters in the node's configuration file."),
+        Reply.Status("    Rewrite the configuration file."),
         Reply.Status("HELP"),
-        Reply.Status("    Print this help."),
+        Reply.Status("    Prints this help."),
     ]);
 }

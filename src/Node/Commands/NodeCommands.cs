@@ -46,6 +46,8 @@ public sealed class NodeCommands(
 
     private AccessControl Access => field ??= services.GetRequiredService<AccessControl>();
 
+    private DiagnosticCommands Diagnostics => field ??= services.GetRequiredService<DiagnosticCommands>();
+
     /// <summary>Executes a node command, or answers Redis's unknown-command error.</summary>
     /// <remarks>
     /// <c>CONFIG SET</c> of a replicated parameter and <c>ACL LOAD</c> complete once the log applied them, a failed
@@ -125,6 +127,10 @@ public sealed class NodeCommands(
                 return BackgroundSave(argv);
             case "lastsave":
                 return Reply.FromInteger((stateMachine.Snapshots.LastAt ?? stateMachine.StartedAt).ToUnixTimeSeconds());
+            case "slowlog":
+                return Diagnostics.SlowLog(argv);
+            case "latency":
+                return Diagnostics.Latency(argv);
             default:
                 return argv.Length <= 2 ? Info(argv.Length == 2 ? Encoding.ASCII.GetString(argv[1].Span) : "default")
                     : Reply.SyntaxError;
@@ -251,16 +257,20 @@ public sealed class NodeCommands(
 
     private Reply Info(string section)
     {
+        // Redis's default leaves commandstats out; "all" and "everything" have every section.
         var wanted = section.ToLowerInvariant();
-        var all = wanted is "all" or "everything" or "default";
+        var all = wanted is "all" or "everything";
         var text = new StringBuilder();
         foreach (var (name, write) in Sections())
         {
-            if (!all && wanted != name)
+            if (!all && wanted != name && (wanted != "default" || name == "commandstats"))
                 continue;
             if (text.Length > 0)
                 text.Append("\r\n");
-            text.Append("# ").Append(char.ToUpperInvariant(name[0])).Append(name.AsSpan(1)).Append("\r\n");
+            if (name == "cpu")
+                text.Append("# CPU\r\n");
+            else
+                text.Append("# ").Append(char.ToUpperInvariant(name[0])).Append(name.AsSpan(1)).Append("\r\n");
             write(text);
         }
 
@@ -275,6 +285,9 @@ public sealed class NodeCommands(
         yield return ("persistence", WritePersistence);
         yield return ("replication", WriteReplication);
         yield return ("stats", WriteStats);
+        yield return ("cpu", static text => DiagnosticCommands.WriteCpu(text));
+        yield return ("commandstats", Diagnostics.WriteCommandStats);
+        yield return ("errorstats", Diagnostics.WriteErrorStats);
         yield return ("keyspace", WriteKeyspace);
         yield return ("raft", WriteRaft);
     }
@@ -382,6 +395,7 @@ public sealed class NodeCommands(
         var server = services.GetRequiredService<RespServer>();
         Line(text, "total_connections_received", server.TotalConnectionsReceived);
         Line(text, "rejected_connections", server.RejectedConnections);
+        Diagnostics.WriteStatTotals(text);
         Line(text, "expired_keys", stateMachine.Inspect(static s => s.ExpiredKeysReclaimed));
         Line(text, "raft_entries_proposed", proposer.EntriesProposed);
         Line(text, "raft_commands_proposed", proposer.CommandsProposed);

@@ -133,6 +133,7 @@ public static class RaftKvNode
             .AddSingleton<IConfigParameters, ServerConfigParameters>()
             .AddSingleton<IConfigParameters, ClientConfigParameters>()
             .AddSingleton<IConfigParameters, MemoryConfigParameters>()
+            .AddCommandDiagnostics(builder.Configuration)
             .AddSingleton<IRespRequestHandler, CommandDispatcher>()
             .AddRespServer(builder.Configuration);
 

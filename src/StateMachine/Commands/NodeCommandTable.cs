@@ -34,6 +34,8 @@ public static class NodeCommandTable
         new("config", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Slow, Subcommands = Subcommands.Of("config") },
         new("bgsave", -1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },
         new("lastsave", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Fast | C.Dangerous },
+        new("slowlog", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Slow, Subcommands = Subcommands.Of("slowlog") },
+        new("latency", -2, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Slow, Subcommands = Subcommands.Of("latency") },
 
         // RaftKv's online backup (docs/storage.md): it reads the whole state, so it is for administrators only.
         new("backup.start", 1, IsWrite: false, 0, 0, 0, NotParsed) { Categories = C.Admin | C.Slow | C.Dangerous },

@@ -4,7 +4,7 @@ namespace RaftKv.StateMachine.Commands;
 
 /// <summary>
 /// The subcommands Redis 7.0 defines for the commands RaftKv has that have subcommands (<c>SCRIPT</c>, <c>COMMAND</c>,
-/// <c>CLIENT</c>, <c>CLUSTER</c>, <c>CONFIG</c>, <c>ACL</c>), with Redis's arity and ACL categories, from
+/// <c>CLIENT</c>, <c>CLUSTER</c>, <c>CONFIG</c>, <c>ACL</c>, <c>SLOWLOG</c>, <c>LATENCY</c>), with Redis's arity and ACL categories, from
 /// <c>COMMAND INFO</c> of redis-server 7.0.15. They exist for ACL rules (<c>+config|get</c>, <c>-@dangerous</c> acting on
 /// <c>config|set</c> only) and for <c>ACL CAT</c>; each family's parser or the node still decides what a subcommand does.
 /// Listed whole, as Redis has them, also where the node answers a subcommand with an error.
@@ -89,6 +89,17 @@ internal static class Subcommands
         ("acl|help", 2, C.Slow),
         ("acl|load", 2, C.Admin | C.Slow | C.Dangerous),
         ("acl|dryrun", -4, C.Admin | C.Slow | C.Dangerous),
+        ("slowlog|len", 2, C.Admin | C.Slow | C.Dangerous),
+        ("slowlog|reset", 2, C.Admin | C.Slow | C.Dangerous),
+        ("slowlog|help", 2, C.Slow),
+        ("slowlog|get", -2, C.Admin | C.Slow | C.Dangerous),
+        ("latency|doctor", 2, C.Admin | C.Slow | C.Dangerous),
+        ("latency|histogram", -2, C.Admin | C.Slow | C.Dangerous),
+        ("latency|graph", 3, C.Admin | C.Slow | C.Dangerous),
+        ("latency|latest", 2, C.Admin | C.Slow | C.Dangerous),
+        ("latency|help", 2, C.Slow),
+        ("latency|history", 3, C.Admin | C.Slow | C.Dangerous),
+        ("latency|reset", -2, C.Admin | C.Slow | C.Dangerous),
     ];
 
     /// <summary>The subcommands of <paramref name="parent"/>, in table order, each named <c>parent|sub</c>.</summary>

@@ -11,7 +11,7 @@ public sealed class ConfigCommandTests(SharedClusterFixture fixture) : IClassFix
     public async Task CONFIG_GET_matches_glob_patterns_case_insensitively_and_answers_pairs()
     {
         await using var client = await fixture.Cluster.ConnectAsync(await fixture.FollowerAsync());
-        Assert.Equal(Reply.FromArray([Reply.FromBulk("databases"), Reply.FromBulk("16")]), await client.CallAsync("CONFIG", "GET", "DataBases"));
+        Assert.Equal(Reply.FromArray([Reply.FromBulk("DataBases"), Reply.FromBulk("16")]), await client.CallAsync("CONFIG", "GET", "DataBases"));
         var both = await client.CallAsync("CONFIG", "GET", "databases", "datab*");
         Assert.Equal(2, both.Items!.Count);
         Assert.Equal(Reply.EmptyArray, await client.CallAsync("CONFIG", "GET", "no-such-parameter"));
@@ -31,7 +31,7 @@ public sealed class ConfigCommandTests(SharedClusterFixture fixture) : IClassFix
         Assert.Equal(Reply.Error("ERR wrong number of arguments for 'config' command"), await client.CallAsync("CONFIG"));
         Assert.Equal(Reply.Error("ERR unknown subcommand 'nope'. Try CONFIG HELP."), await client.CallAsync("CONFIG", "nope"));
         Assert.Equal(Reply.Ok, await client.CallAsync("CONFIG", "RESETSTAT"));
-        Assert.True((await client.CallAsync("CONFIG", "REWRITE")).IsError);
+        Assert.Equal(Reply.Error("ERR The server is running without a config file"), await client.CallAsync("CONFIG", "REWRITE"));
         Assert.True((await client.CallAsync("CONFIG", "HELP")).Items!.Count > 4);
     }
 }

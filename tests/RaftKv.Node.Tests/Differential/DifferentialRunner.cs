@@ -149,11 +149,52 @@ internal sealed class DifferentialRunner(RespTestClient redis, RespTestClient ra
                 return CompareHello(expected, actual);
             case "CLIENT" when sub == "ID":
                 return null;
+            case "CONFIG" when sub == "GET":
+                return CompareConfig(expected, actual);
+            case "SLOWLOG" when sub == "GET":
+                return CompareSlowLog(expected, actual);
             case "CLIENT" when sub is "INFO" or "LIST":
                 return CompareClientLines(expected.Text, actual.Text, sub == "LIST" && onRedis.Length > 2);
             default:
                 return expected.Equals(actual) ? null : "differ";
         }
+    }
+
+    // Parameters whose value is each server's own (where it listens and keeps data) or RaftKv's truth by design
+    // (appendonly yes: the Raft log; no latency tracking): compared by presence.
+    private static readonly HashSet<string> OwnConfigValues = ["port", "bind", "dir", "dbfilename", "appendonly", "appendfsync", "latency-tracking"];
+
+    // CONFIG GET's pairs in any order (Redis's come from a hash table), values compared unless they are the server's own.
+    private static string? CompareConfig(RespReply expected, RespReply actual)
+    {
+        static Dictionary<string, string> Pairs(RespReply reply)
+            => reply.Items!.Chunk(2).ToDictionary(static p => p[0].Text, static p => p[1].Text, StringComparer.Ordinal);
+        var (e, a) = (Pairs(expected), Pairs(actual));
+        if (!e.Keys.Order(StringComparer.Ordinal).SequenceEqual(a.Keys.Order(StringComparer.Ordinal)))
+            return "different parameters: " + string.Join(' ', e.Keys.Order(StringComparer.Ordinal)) + " / " + string.Join(' ', a.Keys.Order(StringComparer.Ordinal));
+        return e.FirstOrDefault(p => !OwnConfigValues.Contains(p.Key) && a[p.Key] != p.Value) is { Key: { } differing }
+            ? $"{differing}={e[differing]} on redis, {differing}={a[differing]} on raftkv"
+            : null;
+    }
+
+    // SLOWLOG GET: the same entries — arguments (as cut) and client name equal; id, time, duration and address are
+    // each server's own, so only their types are compared and the ids must fall newest first.
+    private static string? CompareSlowLog(RespReply expected, RespReply actual)
+    {
+        if (expected.Items!.Count != actual.Items!.Count)
+            return $"{expected.Items.Count} entries on redis, {actual.Items.Count} on raftkv";
+        for (var i = 0; i < expected.Items.Count; i++)
+        {
+            if (expected.Items[i].Items is not [var _, var _, var _, var redisArgs, var _, var redisName]
+                || actual.Items[i].Items is not [{ Type: RespReplyType.Integer } id, { Type: RespReplyType.Integer }, { Type: RespReplyType.Integer } micros, var args, { Type: RespReplyType.BulkString }, var name])
+                return $"entry {i} is not [id, time, microseconds, arguments, address, name]";
+            if (micros.Integer < 0 || (i > 0 && actual.Items[i - 1].Items![0].Integer <= id.Integer))
+                return $"entry {i}: negative duration or ids not newest first";
+            if (!redisArgs.Equals(args) || !redisName.Equals(name))
+                return $"entry {i}: arguments or client name differ";
+        }
+
+        return null;
     }
 
     // Redis's live key count (KEYS skips expired keys), when a follow-up query is allowed.
