@@ -51,4 +51,34 @@ public static class NodeLogEvents
 
     /// <summary>After its applier stopped this node stepped down into standby: <c>Index</c>.</summary>
     public const int ApplierStandby = 4002;
+
+    /// <summary>The leader starts adding a member: <c>Raft</c>, <c>Resp</c>, <c>Peer</c>.</summary>
+    public const int MemberAdding = 5000;
+
+    /// <summary>The added member votes: <c>Raft</c>, <c>Term</c>.</summary>
+    public const int MemberAdded = 5001;
+
+    /// <summary>The leader starts removing a member: <c>Raft</c>.</summary>
+    public const int MemberRemoving = 5002;
+
+    /// <summary>The member was removed: <c>Raft</c>, <c>Term</c>.</summary>
+    public const int MemberRemoved = 5003;
+
+    /// <summary>The leader was asked to remove itself and hands over: <c>Raft</c>, <c>Term</c>.</summary>
+    public const int LeaderHandingOver = 5004;
+
+    /// <summary>A membership change did not finish in time: <c>Change</c>, <c>Timeout</c>.</summary>
+    public const int MemberChangeTimedOut = 5005;
+
+    /// <summary>The leader told this node it was removed.</summary>
+    public const int ToldRemoved = 5006;
+
+    /// <summary>A removed member could not be told: <c>Peer</c>.</summary>
+    public const int RemovedNoticeLost = 5007;
+
+    /// <summary>The membership this node applied changed (every node, once): <c>Count</c>, <c>Members</c>, <c>Standing</c>.</summary>
+    public const int MembersChanged = 5010;
+
+    /// <summary>This node is no longer a member: it serves no clients.</summary>
+    public const int RemovedHere = 5011;
 }

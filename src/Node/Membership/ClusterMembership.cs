@@ -312,28 +312,28 @@ public sealed partial class ClusterMembership(
         }
     }
 
-    [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Membership: adding {Raft} (RESP {Resp}, peer {Peer}); it catches up before it votes")]
+    [LoggerMessage(EventId = NodeLogEvents.MemberAdding, Level = LogLevel.Warning, Message = "Membership: adding {Raft} (RESP {Resp}, peer {Peer}); it catches up before it votes")]
     private static partial void LogAdding(ILogger logger, string raft, string resp, string peer);
 
-    [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Membership: {Raft} is a voting member (term {Term})")]
+    [LoggerMessage(EventId = NodeLogEvents.MemberAdded, Level = LogLevel.Warning, Message = "Membership: {Raft} is a voting member (term {Term})")]
     private static partial void LogAdded(ILogger logger, string raft, long term);
 
-    [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "Membership: removing {Raft}")]
+    [LoggerMessage(EventId = NodeLogEvents.MemberRemoving, Level = LogLevel.Warning, Message = "Membership: removing {Raft}")]
     private static partial void LogRemoving(ILogger logger, string raft);
 
-    [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Membership: {Raft} removed (term {Term})")]
+    [LoggerMessage(EventId = NodeLogEvents.MemberRemoved, Level = LogLevel.Warning, Message = "Membership: {Raft} removed (term {Term})")]
     private static partial void LogRemoved(ILogger logger, string raft, long term);
 
-    [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "Membership: this leader ({Raft}, term {Term}) is to be removed: it steps down and hands the change to the next leader")]
+    [LoggerMessage(EventId = NodeLogEvents.LeaderHandingOver, Level = LogLevel.Warning, Message = "Membership: this leader ({Raft}, term {Term}) is to be removed: it steps down and hands the change to the next leader")]
     private static partial void LogHandingOver(ILogger logger, string raft, long term);
 
-    [LoggerMessage(EventId = 306, Level = LogLevel.Error, Message = "Membership: the leader says this node was removed from the cluster")]
+    [LoggerMessage(EventId = NodeLogEvents.ToldRemoved, Level = LogLevel.Error, Message = "Membership: the leader says this node was removed from the cluster")]
     private static partial void LogToldRemoved(ILogger logger);
 
-    [LoggerMessage(EventId = 307, Level = LogLevel.Warning, Message = "Membership: the removed member at {Peer} could not be told; stop it by hand")]
+    [LoggerMessage(EventId = NodeLogEvents.RemovedNoticeLost, Level = LogLevel.Warning, Message = "Membership: the removed member at {Peer} could not be told; stop it by hand")]
     private static partial void LogNoticeLost(ILogger logger, string peer);
 
-    [LoggerMessage(EventId = 305, Level = LogLevel.Error, Message = "Membership: {Change} did not finish within {Timeout}")]
+    [LoggerMessage(EventId = NodeLogEvents.MemberChangeTimedOut, Level = LogLevel.Error, Message = "Membership: {Change} did not finish within {Timeout}")]
     private static partial void LogTimedOut(ILogger logger, string change, TimeSpan timeout);
 }
 

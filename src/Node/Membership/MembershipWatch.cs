@@ -81,9 +81,9 @@ public sealed partial class MembershipWatch(ClusterView view, IOptions<NodeOptio
         }
     }
 
-    [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Membership: {Count} members: {Members}; this node is {Standing}")]
+    [LoggerMessage(EventId = NodeLogEvents.MembersChanged, Level = LogLevel.Warning, Message = "Membership: {Count} members: {Members}; this node is {Standing}")]
     private static partial void LogMembers(ILogger logger, int count, string members, string standing);
 
-    [LoggerMessage(EventId = 311, Level = LogLevel.Error, Message = "Membership: this node was removed from the cluster; it serves no clients and no longer follows the log. Stop it (its data directory can be deleted)")]
+    [LoggerMessage(EventId = NodeLogEvents.RemovedHere, Level = LogLevel.Error, Message = "Membership: this node was removed from the cluster; it serves no clients and no longer follows the log. Stop it (its data directory can be deleted)")]
     private static partial void LogRemovedHere(ILogger logger);
 }

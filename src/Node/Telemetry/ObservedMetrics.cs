@@ -50,6 +50,16 @@ internal sealed class ObservedMetrics(NodeMetrics metrics, IServiceProvider serv
         meter.CreateObservableGauge("raftkv.clock.offset", () => state.ClockOffsetMs, "ms",
             "This node's clock minus the cluster time of the last applied entry (INFO raft clock_offset_ms)");
 
+        // Commands by name (INFO commandstats' counters, never reset by CONFIG RESETSTAT: counters only grow).
+        var commands = services.GetRequiredService<Commands.CommandStats>();
+        meter.CreateObservableCounter("raftkv.commands.calls", () => CommandMeasurements(commands, static c => c.Calls), "{command}",
+            "Commands run, by name (subcommands as name|sub), as INFO commandstats counts them");
+        meter.CreateObservableCounter("raftkv.commands.failed", () => CommandMeasurements(commands, static c => c.FailedCalls), "{command}",
+            "Commands that ran and answered an error, by name");
+        meter.CreateObservableCounter("raftkv.commands.rejected", () => CommandMeasurements(commands, static c => c.RejectedCalls), "{command}",
+            "Commands refused before they ran (arity, NOAUTH, NOPERM, OOM), by name");
+        meter.CreateObservableCounter("raftkv.errors", () => commands.ErrorSnapshot(sinceReset: false).Select(static e => new Measurement<long>(e.Value, new KeyValuePair<string, object?>("error", e.Key))),
+            "{reply}", "Error replies by their first word, as INFO errorstats counts them");
         meter.CreateObservableCounter("raftkv.apply.entries", () => state.BatchesApplied, "{entry}", "Log entries with a batch applied here");
         meter.CreateObservableCounter("raftkv.apply.commands", () => state.CommandsApplied, "{command}", "Commands applied here");
         meter.CreateObservableCounter("raftkv.write.entries_proposed", () => proposer.EntriesProposed, "{entry}", "Log entries this node proposed as leader");
@@ -89,6 +99,15 @@ internal sealed class ObservedMetrics(NodeMetrics metrics, IServiceProvider serv
     }
 
     private void OnLeaderChanged(ICluster sender, IClusterMember? leader) => metrics.LeaderChanged();
+
+    private static IEnumerable<Measurement<long>> CommandMeasurements(Commands.CommandStats stats, Func<Commands.CommandStat, long> value)
+    {
+        foreach (var command in stats.Snapshot(sinceReset: false))
+        {
+            if (value(command) > 0)
+                yield return new Measurement<long>(value(command), new KeyValuePair<string, object?>("command", command.Name));
+        }
+    }
 
     private static IEnumerable<Measurement<int>> Role(ClusterView view)
     {

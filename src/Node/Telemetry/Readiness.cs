@@ -5,13 +5,13 @@ namespace RaftKv.Node.Telemetry;
 
 /// <summary>
 /// Whether this node should receive traffic (<c>/health/ready</c>): a leader is known, its applied index is within
-/// <see cref="HttpEndpointOptions.ReadyMaxApplyLag"/> entries of its commit index, and its applier has not stopped.
+/// <see cref="HttpEndpointOptions.ReadyMaxApplyLag"/> entries of its commit index, its applier has not stopped, and it is a member (not waiting to be added, not removed).
 /// </summary>
 /// <remarks>
 /// A node without a leader can serve neither a write nor a linearizable read (both wait, then fail), so a load
 /// balancer should route around it; the node is still live.
 /// </remarks>
-public sealed class Readiness(ClusterView view, RaftStateMachine state, IOptions<HttpEndpointOptions> options)
+public sealed class Readiness(ClusterView view, RaftStateMachine state, Membership.MembershipWatch membership, IOptions<HttpEndpointOptions> options)
 {
     private readonly long maxLag = Math.Max(0, options.Value.ReadyMaxApplyLag);
 
@@ -20,6 +20,8 @@ public sealed class Readiness(ClusterView view, RaftStateMachine state, IOptions
     {
         if (state.Stopped is { } stop)
             return $"applier stopped at index {stop.Index}";
+        if (membership.Refusal is { Text: { } notMember })
+            return notMember.Replace("CLUSTERDOWN ", "", StringComparison.Ordinal);
         if (!view.CanRouteWrites)
             return "no known leader";
         var lag = view.Raft.AuditTrail.LastCommittedEntryIndex - state.AppliedIndex;

@@ -77,6 +77,17 @@ public sealed class HttpEndpointTests
             return after.SingleOrZero("raftkv_write_commit_to_reply_duration_seconds_count") >= repliesBefore + writes
                 && after.SingleOrZero("raftkv_write_proposal_to_commit_duration_seconds_count") >= entriesBefore + writes;
         }, "the latency histograms did not count the writes");
+
+        // Commands by name, from INFO commandstats' counters: the SETs, and a WRONGTYPE-free error by its first word.
+        await using (var client = await cluster.ConnectAsync(leader))
+            Assert.True((await client.CallAsync("INCR", "k0")).IsError);
+        await Until(async () =>
+        {
+            var after = await ScrapeAsync(cluster, leader);
+            return after.Any(x => x.Name == "raftkv_commands_calls_total" && x.Labels.GetValueOrDefault("command") == "set" && x.Value >= writes)
+                && after.Any(x => x.Name == "raftkv_commands_failed_total" && x.Labels.GetValueOrDefault("command") == "incr" && x.Value >= 1)
+                && after.Any(x => x.Name == "raftkv_errors_total" && x.Labels.GetValueOrDefault("error") == "ERR" && x.Value >= 1);
+        }, "the commands by name were not exported");
     }
 
     [Fact]
