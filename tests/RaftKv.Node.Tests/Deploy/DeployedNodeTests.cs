@@ -92,7 +92,7 @@ public sealed class DeployedNodeTests
         });
         using var elected = JsonDocument.Parse(leader);
         var state = elected.RootElement.GetProperty("State");
-        Assert.Equal($"127.0.0.1:{ports[0]}", state.GetProperty("Leader").GetString());
+        Assert.Equal($"tcp://127.0.0.1:{ports[0]}/", state.GetProperty("Leader").GetString());
         Assert.Equal("this node", state.GetProperty("Where").GetString());
         Assert.Equal(JsonValueKind.Number, state.GetProperty("Term").ValueKind);
         Assert.Equal("RaftKv.Node.Raft.LeaderChangeLogger", elected.RootElement.GetProperty("Category").GetString());
