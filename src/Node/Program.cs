@@ -8,26 +8,10 @@ using RaftKv.Node.Hosting;
 // --recover is RaftKv:Storage:Recover=true: start an emptied data directory in recovery (docs/storage.md).
 // --join is RaftKv:Join=true: a new node that waits to be added to a running cluster (MEMBER.ADD, docs/membership.md).
 if (BackupTool.IsVerb(args))
-{
-    using var interrupted = new CancellationTokenSource();
-    Console.CancelKeyPress += (_, e) =>
-    {
-        e.Cancel = true;
-        interrupted.Cancel();
-    };
-    return await BackupTool.RunAsync(args, Console.Out, Console.Error, interrupted.Token);
-}
+    return await RunVerbAsync(token => BackupTool.RunAsync(args, Console.Out, Console.Error, token));
 
 if (RaftKv.Node.Membership.MemberTool.IsVerb(args))
-{
-    using var interrupted = new CancellationTokenSource();
-    Console.CancelKeyPress += (_, e) =>
-    {
-        e.Cancel = true;
-        interrupted.Cancel();
-    };
-    return await RaftKv.Node.Membership.MemberTool.RunAsync(args, Console.Out, Console.Error, interrupted.Token);
-}
+    return await RunVerbAsync(token => RaftKv.Node.Membership.MemberTool.RunAsync(args, Console.Out, Console.Error, token));
 
 args = [.. args.Select(static a => a switch
 {
@@ -49,3 +33,15 @@ catch (NodeStartupException e)
 }
 
 return 0;
+
+// An operator verb, cancelled by Ctrl-C.
+static async Task<int> RunVerbAsync(Func<CancellationToken, Task<int>> verb)
+{
+    using var interrupted = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        interrupted.Cancel();
+    };
+    return await verb(interrupted.Token);
+}

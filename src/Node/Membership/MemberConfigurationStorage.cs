@@ -23,9 +23,6 @@ public sealed class MemberConfigurationStorage(string fileName) : PersistentClus
     /// <summary>The file name inside the data directory.</summary>
     public const string FileName = "members";
 
-    /// <summary>The largest member count a list may declare (DotNext's count is an i32 from the wire).</summary>
-    public const int MaxMembers = 1024;
-
     /// <summary>True when <paramref name="dataPath"/> holds a member list.</summary>
     public static bool Exists(string dataPath) => File.Exists(Path.Combine(dataPath, FileName));
 
