@@ -50,6 +50,12 @@ public sealed class LockWaitClusterTests(SharedClusterFixture fixture) : IClassF
             await WaitForWaitersAsync(observer, "q:fifo", i + 1);
         }
 
+        // INFO shows the queue (replicated) and this node's blocked clients (two of the four are on the leader).
+        var info = System.Text.Encoding.UTF8.GetString((await observer.CallAsync("INFO", "locks")).Bulk!);
+        Assert.Contains("locks=1,holders=1,waiters=4", info);
+        var clientsInfo = System.Text.Encoding.UTF8.GetString((await observer.CallAsync("INFO", "clients")).Bulk!);
+        Assert.Contains("blocked_clients:2", clientsInfo);
+
         var fencing = held.Integer;
         var release = ("holder", holder);
         for (var i = 0; i < 4; i++)
