@@ -103,6 +103,31 @@ public sealed class LockWaitClusterTests(SharedClusterFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_queued_waiter_on_a_follower_is_granted_by_the_next_leader_when_the_lease_ends()
+    {
+        var leader = await fixture.AllRunningLeaderAsync();
+        var waiterNode = (leader + 1) % Cluster.Size;
+        long holderFencing;
+        await using (var holder = await Cluster.ConnectAsync(leader))
+            holderFencing = (await holder.CallAsync("LOCK.ACQUIRE", "q:failover", "holder", "3000")).Integer;
+        await using var waiter = await Cluster.ConnectAsync(waiterNode);
+        waiter.ReplyTimeout = Patience;
+        var granted = waiter.CallAsync("LOCK.ACQUIRE", "q:failover", "w", "60000", "WAIT", "60000");
+        await using (var observer = await Cluster.ConnectAsync(waiterNode))
+            await WaitForWaitersAsync(observer, "q:failover", 1);
+
+        // The leader that queued the waiter dies; the next one ends the holder's lease in cluster time and grants.
+        await Cluster.StopNodeAsync(leader);
+        var reply = await granted.WaitAsync(Patience);
+        Assert.Equal(ReplyKind.Integer, reply.Kind);
+        Assert.True(reply.Integer > holderFencing);
+        await using var check = await Cluster.ConnectAsync(waiterNode);
+        Assert.Equal(Reply.FromBulk("w"), await check.CallAsync("GET", "q:failover"));
+        Assert.Equal(Reply.FromInteger(1), await waiter.CallAsync("LOCK.RELEASE", "q:failover", "w"));
+        await fixture.AllRunningLeaderAsync();
+    }
+
+    [Fact]
     public async Task A_wait_that_ends_answers_nil_and_leaves_the_queue()
     {
         var leader = await fixture.AllRunningLeaderAsync();
