@@ -115,12 +115,14 @@ public sealed class LockHandleTests
     public async Task A_busy_lock_is_polled_with_the_same_token_until_it_frees()
     {
         var busy = 3;
-        commands.OnAcquire = _ => Task.FromResult<long?>(--busy < 0 ? 99 : null);
-        var resource = new RaftKvDistributedLock("lock:k", new FakeLockCommands(TimeProvider.System) { OnAcquire = commands.OnAcquire }, NullLogger.Instance, FastPolling());
+        var system = new FakeLockCommands(TimeProvider.System) { OnAcquire = _ => Task.FromResult<long?>(--busy < 0 ? 99 : null) };
+        var resource = new RaftKvDistributedLock("lock:k", system, NullLogger.Instance, FastPolling());
 
         await using var handle = await resource.AcquireAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(99, handle.FencingToken);
+        Assert.Single(system.Tokens.Distinct());
+        Assert.All(system.Waits, static wait => Assert.Equal(TimeSpan.Zero, wait));
     }
 
     [Fact]
@@ -135,13 +137,28 @@ public sealed class LockHandleTests
     }
 
     [Fact]
-    public async Task An_acquisition_with_an_unknown_outcome_is_handed_back_in_the_background()
+    public async Task An_acquisition_with_an_unknown_outcome_whose_release_is_confirmed_is_not_acquired()
     {
         commands.OnAcquire = static _ => throw new RaftKvUnknownOutcomeException("LOCK.ACQUIRE", "test");
 
+        Assert.Null(await Lock().TryAcquireAsync());
+
+        Assert.Equal(commands.Tokens, commands.Releases);
+    }
+
+    [Fact]
+    public async Task An_acquisition_with_an_unknown_outcome_whose_release_fails_stays_unknown_and_is_handed_back_in_the_background()
+    {
+        commands.OnAcquire = static _ => throw new RaftKvUnknownOutcomeException("LOCK.ACQUIRE", "test");
+        var releases = 0;
+        commands.OnRelease = () => Interlocked.Increment(ref releases) == 1
+            ? throw new RaftKvTimeoutException("no leader", new TimeoutException())
+            : Task.FromResult(true);
+
         await Assert.ThrowsAsync<RaftKvUnknownOutcomeException>(async () => await Lock().TryAcquireAsync());
 
-        await Eventually.TrueAsync(() => commands.Releases.SequenceEqual(commands.Tokens), "the release of the abandoned token");
+        await Eventually.TrueAsync(() => commands.Releases.Count == 2, "the release retried in the background");
+        Assert.Single(commands.Releases.Concat(commands.Tokens).Distinct());
     }
 
     [Fact]
@@ -186,6 +203,7 @@ public sealed class LockHandleTests
 
     private static RaftKvLockOptions FastPolling() => new()
     {
+        Queued = false,
         MinBusyWaitSleepTime = TimeSpan.FromMilliseconds(1),
         MaxBusyWaitSleepTime = TimeSpan.FromMilliseconds(5),
     };
