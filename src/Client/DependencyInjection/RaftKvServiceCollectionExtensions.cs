@@ -1,11 +1,11 @@
 using Medallion.Threading;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using RaftKv.Client;
 
-namespace RaftKv.Client.DependencyInjection;
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary><c>services.AddRaftKv(...)</c>: the connection and the lock provider for dependency injection.</summary>
 public static class RaftKvServiceCollectionExtensions
