@@ -12,9 +12,14 @@ namespace RaftKv.Client.Locks;
 /// in the queue and a grant that raced a lost reply is answered again (with a newer fencing token), never held twice.
 /// </para>
 /// <para>
-/// A queued wait goes to the server in rounds of at most <see cref="ILockCommands.MaxWait"/> and half the lease's
-/// validity: the handle counts its lease from when the round was sent (the grant happened at or after that), so a
-/// grant at the end of a round still leaves half the lease to extend it in.
+/// A queued wait goes to the server in rounds of at most <see cref="ILockCommands.MaxWait"/>. The lease of a grant is
+/// counted from when its round was sent (the grant happened at or after that, but the reply does not say when): a
+/// grant that leaves less than half the lease by that count is confirmed by an extension before it is returned, so a
+/// long wait never hands out a lease that may be about to end — and a grant that ended meanwhile is not one.
+/// </para>
+/// <para>
+/// The server ends a wait at its deadline; the next round then queues the token again at the tail. A waiter loses its
+/// place only to acquires that arrived in that moment, between the end of one round and the start of the next.
 /// </para>
 /// <para>
 /// An attempt that may have taken effect without this client learning it (cancelled after it was sent, unknown
@@ -47,20 +52,34 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
 
             // The lease is counted from before the first send: a retried attempt may have been applied at the first.
             var sentAt = time.GetTimestamp();
-            long? fencingToken;
+            long? fencingToken = null;
             try
             {
                 fencingToken = await commands.AcquireAsync(resource, token, options.Expiry, wait, options.OwnerName, cancellationToken).ConfigureAwait(false);
+                if (fencingToken is not null && options.Validity - time.GetElapsedTime(sentAt) < options.Validity / 2)
+                {
+                    var extendSentAt = time.GetTimestamp();
+                    if (await commands.ExtendAsync(resource, token, options.Expiry, cancellationToken).ConfigureAwait(false))
+                        sentAt = extendSentAt;
+                    else
+                        fencingToken = null;
+                }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
             {
-                await GiveBackAsync(token, null).ConfigureAwait(false);
+                await GiveBackAsync(token, "it was cancelled after it was sent", e).ConfigureAwait(false);
                 throw;
             }
             catch (RaftKvUnknownOutcomeException unknown)
             {
-                await GiveBackAsync(token, unknown).ConfigureAwait(false);
+                await GiveBackAsync(token, unknown.Message, unknown).ConfigureAwait(false);
                 fencingToken = null;
+            }
+            catch (RaftKvTimeoutException late) when (fencingToken is not null)
+            {
+                // Granted, but the extension that was to confirm the grant found no leader: do not leave it held.
+                await GiveBackAsync(token, late.Message, late).ConfigureAwait(false);
+                throw;
             }
 
             if (fencingToken is { } fence)
@@ -88,7 +107,7 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
         if (!options.Queued)
             return (TimeSpan.Zero, false);
 
-        var round = commands.MaxWait < options.Validity / 2 ? commands.MaxWait : options.Validity / 2;
+        var round = commands.MaxWait;
         return timeout != Timeout.InfiniteTimeSpan && remaining <= round ? (remaining, true) : (round, false);
     }
 
@@ -102,7 +121,7 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
 
     // Releases a token whose acquire may have queued it or granted it without this client learning so, so that it
     // neither holds the lock nor waits for it. Throws the unknown outcome when the release cannot be confirmed.
-    private async Task GiveBackAsync(string token, RaftKvUnknownOutcomeException? unknown)
+    private async Task GiveBackAsync(string token, string why, Exception cause)
     {
         try
         {
@@ -114,8 +133,8 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
             ReleaseInBackground(token);
             throw new RaftKvUnknownOutcomeException(
                 resource.AcquireCommand,
-                $"{unknown?.Message ?? "it was cancelled after it was sent"}; releasing its token failed too ({e.Message}), so it may hold {resource.Name} until its TTL runs out",
-                unknown ?? e);
+                $"{why}; releasing its token failed too ({e.Message}), so it may hold {resource.Name} until its TTL runs out",
+                cause);
         }
     }
 

@@ -74,12 +74,12 @@ public sealed class LockHandleTests
         commands.OnExtend = static cancellation => Task.Delay(Timeout.Infinite, cancellation).ContinueWith(static _ => true, TaskScheduler.Default);
         commands.OnAcquire = _ =>
         {
-            time.Advance(TimeSpan.FromSeconds(2));
+            time.Advance(TimeSpan.FromSeconds(1));
             return Task.FromResult<long?>(7);
         };
         var handle = await AcquireAsync();
 
-        time.Advance(Validity - TimeSpan.FromSeconds(2) - TimeSpan.FromTicks(1));
+        time.Advance(Validity - TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
         Assert.False(handle.HandleLostToken.IsCancellationRequested);
         time.Advance(TimeSpan.FromTicks(1));
         Assert.True(handle.HandleLostToken.IsCancellationRequested);

@@ -57,21 +57,50 @@ public sealed class QueuedAcquireTests
     }
 
     [Fact]
-    public async Task A_round_is_at_most_half_the_lease_so_a_late_grant_leaves_time_to_extend()
+    public async Task A_grant_late_in_its_lease_is_confirmed_by_an_extension_before_it_is_returned()
     {
         commands.MaxWait = TimeSpan.FromMinutes(5);
-        var rounds = 0;
         commands.OnAcquireWaiting = (wait, _) =>
         {
             time.Advance(wait);
-            return Task.FromResult<long?>(++rounds == 3 ? 42 : null);
+            return Task.FromResult<long?>(42);
         };
 
-        await using var handle = await Lock().AcquireAsync();
+        // 20 s of the 29.5 s lease spent waiting (counted from the send): more than half.
+        await using var handle = await Lock().AcquireAsync(TimeSpan.FromSeconds(20));
 
         Assert.Equal(42, handle.FencingToken);
-        Assert.Equal(Enumerable.Repeat(TimeSpan.FromMilliseconds(14750), 3), commands.Waits);
-        Assert.Single(commands.Tokens.Distinct());
+        Assert.Equal(1, commands.Extensions);
+        Assert.Equal([TimeSpan.FromSeconds(20)], commands.Waits);
+    }
+
+    [Fact]
+    public async Task A_late_grant_that_the_extension_finds_gone_is_no_grant()
+    {
+        commands.MaxWait = TimeSpan.FromMinutes(5);
+        commands.OnAcquireWaiting = (wait, _) =>
+        {
+            time.Advance(wait);
+            return Task.FromResult<long?>(42);
+        };
+        commands.OnExtend = static _ => Task.FromResult(false);
+
+        Assert.Null(await Lock().TryAcquireAsync(TimeSpan.FromSeconds(40)));
+        Assert.Equal(1, commands.Extensions);
+    }
+
+    [Fact]
+    public async Task An_early_grant_is_returned_without_an_extension()
+    {
+        commands.OnAcquireWaiting = (wait, _) =>
+        {
+            time.Advance(wait / 2);
+            return Task.FromResult<long?>(42);
+        };
+
+        await using var handle = await Lock().AcquireAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, commands.Extensions);
     }
 
     [Fact]
