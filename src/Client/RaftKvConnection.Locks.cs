@@ -56,9 +56,11 @@ public sealed partial class RaftKvConnection : ILockCommands
     /// The acquire is sent plain, not in the session: a blocked write would hold the session's acknowledgement back
     /// for as long as it waits, and every other write of this connection would pile up unacknowledged behind it. It is
     /// safe to repeat because the token makes it so: a token already waiting keeps its place, a token already granted
-    /// is granted again with a newer fencing token. So a lost connection or an <c>-UNCERTAIN</c> is retried (on
-    /// whichever node leads by then) until the deadline; only a deadline that passes after it was sent leaves the
-    /// outcome unknown.
+    /// is granted again with a newer fencing token. So <c>-MOVED</c>, <c>-CLUSTERDOWN</c> and <c>-UNCERTAIN</c> are
+    /// retried (on whichever node leads by then) until the deadline. A lane that closes after the acquire was sent is
+    /// not: the node proposes the release of a waiter whose connection ends, which could land after the retry and take
+    /// back its grant. That, and a deadline that passes after it was sent, is an unknown outcome: the caller releases
+    /// the token and goes on with a new one.
     /// </remarks>
     private async Task<RespValue> RunQueuedAcquireAsync(RaftKvCommand command, TimeSpan wait, CancellationToken cancellationToken)
     {
@@ -91,9 +93,15 @@ public sealed partial class RaftKvConnection : ILockCommands
                 }
                 catch (ConnectionLostException lost)
                 {
-                    sent |= pending.WasSent;
-                    lastFailure = lost;
                     await lane.DisposeAsync().ConfigureAwait(false);
+                    if (pending.WasSent)
+                    {
+                        // The node releases the token of a waiter whose connection ends, perhaps only after a retry
+                        // with that token was queued or granted: the token is spent.
+                        throw new RaftKvUnknownOutcomeException(command.Name, "its wait lane closed while it waited (the node then releases its token)", lost);
+                    }
+
+                    lastFailure = lost;
                     await RetryAfterAsync(command, lost.Message, ref backoff, deadline).ConfigureAwait(false);
                     continue;
                 }

@@ -8,8 +8,9 @@ namespace RaftKv.Client.Locks;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Every attempt of one acquisition sends the same token, so a retried or re-issued acquire keeps the waiter's place
+/// The attempts of one acquisition send the same token, so a retried or re-issued acquire keeps the waiter's place
 /// in the queue and a grant that raced a lost reply is answered again (with a newer fencing token), never held twice.
+/// A token given back after an unknown outcome is never used again.
 /// </para>
 /// <para>
 /// A queued wait goes to the server in rounds of at most <see cref="ILockCommands.MaxWait"/>. The lease of a grant is
@@ -44,7 +45,7 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be non-negative or Timeout.InfiniteTimeSpan.");
         cancellationToken.ThrowIfCancellationRequested();
 
-        var token = Guid.NewGuid().ToString("N");
+        var token = NewToken();
         var started = time.GetTimestamp();
         while (true)
         {
@@ -53,6 +54,7 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
             // The lease is counted from before the first send: a retried attempt may have been applied at the first.
             var sentAt = time.GetTimestamp();
             long? fencingToken = null;
+            var interrupted = false;
             try
             {
                 fencingToken = await commands.AcquireAsync(resource, token, options.Expiry, wait, options.OwnerName, cancellationToken).ConfigureAwait(false);
@@ -73,7 +75,12 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
             catch (RaftKvUnknownOutcomeException unknown)
             {
                 await GiveBackAsync(token, unknown.Message, unknown).ConfigureAwait(false);
+
+                // A release of the old token may still be on its way (the node releases a waiter whose connection
+                // ended): whatever comes next must not be taken back by it.
+                token = NewToken();
                 fencingToken = null;
+                interrupted = true;
             }
             catch (RaftKvTimeoutException late) when (fencingToken is not null)
             {
@@ -84,7 +91,7 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
 
             if (fencingToken is { } fence)
                 return new RaftKvLockHandle(resource, token, fence, sentAt, commands, options, logger);
-            if (last || (timeout != Timeout.InfiniteTimeSpan && time.GetElapsedTime(started) >= timeout))
+            if ((last && !interrupted) || (timeout != Timeout.InfiniteTimeSpan && time.GetElapsedTime(started) >= timeout))
                 return null;
             if (!options.Queued)
                 await PauseAsync(timeout, started, cancellationToken).ConfigureAwait(false);
@@ -96,6 +103,8 @@ internal sealed class LockAcquirer(LockResource resource, ILockCommands commands
     public async ValueTask<RaftKvLockHandle> AcquireAsync(TimeSpan? timeout, CancellationToken cancellationToken)
         => await TryAcquireAsync(timeout ?? Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false)
             ?? throw new TimeoutException($"{resource} was not granted within {timeout}.");
+
+    private static string NewToken() => Guid.NewGuid().ToString("N");
 
     // How long the next attempt waits on the server, and whether it is the last one (its wait covers what is left of
     // the timeout). Polling attempts never wait on the server.

@@ -40,17 +40,40 @@ public sealed class WaitLaneTests
         Assert.Equal(set.Connection, release.Connection);
     }
 
-    [Theory]
-    [InlineData("UNCERTAIN leadership changed")]
-    [InlineData("CLUSTERDOWN no leader")]
-    [InlineData(null)]
-    public async Task A_wait_cut_short_by_a_failure_is_retried_with_the_same_token(string? error)
+    [Fact]
+    public async Task A_wait_whose_lane_closes_is_released_and_continued_with_a_new_token()
     {
         await using var node = new FakeNode();
         var attempts = 0;
         node.Intercept = request => request.Command switch
         {
-            "LOCK.ACQUIRE" when Interlocked.Increment(ref attempts) == 1 => error is null ? FakeReply.Close : FakeReply.Error(error),
+            "LOCK.ACQUIRE" when Interlocked.Increment(ref attempts) == 1 => FakeReply.Close,
+            "LOCK.ACQUIRE" => FakeReply.Integer(41),
+            "LOCK.RELEASE" => FakeReply.Integer(1),
+            _ => null,
+        };
+        await using var client = await ConnectAsync(node);
+
+        await using (var handle = await new RaftKvDistributedLock("lock:k", client).AcquireAsync(TimeSpan.FromSeconds(5)))
+            Assert.Equal(41, handle.FencingToken);
+
+        var tokens = node.Received.Where(static r => r.Command is "LOCK.ACQUIRE" or "LOCK.RELEASE").Select(static r => $"{r.Command} {r.Inner[2]}").ToList();
+        var (first, second) = (tokens[0].Split(' ')[1], tokens[2].Split(' ')[1]);
+        Assert.NotEqual(first, second);
+        Assert.Equal([$"LOCK.ACQUIRE {first}", $"LOCK.RELEASE {first}", $"LOCK.ACQUIRE {second}", $"LOCK.RELEASE {second}"], tokens);
+    }
+
+    [Theory]
+    [InlineData("UNCERTAIN leadership changed")]
+    [InlineData("CLUSTERDOWN no leader")]
+    [InlineData("MOVED 0 127.0.0.1:1")]
+    public async Task A_wait_cut_short_by_the_cluster_is_retried_with_the_same_token(string error)
+    {
+        await using var node = new FakeNode();
+        var attempts = 0;
+        node.Intercept = request => request.Command switch
+        {
+            "LOCK.ACQUIRE" when Interlocked.Increment(ref attempts) == 1 => FakeReply.Error(error),
             "LOCK.ACQUIRE" => FakeReply.Integer(41),
             "LOCK.RELEASE" => FakeReply.Integer(1),
             _ => null,
