@@ -186,6 +186,31 @@ public sealed class QueuedLockClusterTests(QueuedLockCluster fixture) : IClassFi
         Assert.False(handle.HandleLostToken.IsCancellationRequested);
     }
 
+    [Fact]
+    public async Task Reader_writer_and_semaphore_holds_are_extended_past_their_expiry_and_lost_when_released_by_others()
+    {
+        await using var a = await ConnectAsync(fixture.Cluster);
+        var options = new RaftKvLockOptions { Expiry = TimeSpan.FromSeconds(2), ExtensionCadence = TimeSpan.FromMilliseconds(300) };
+        var provider = new RaftKvDistributedSynchronizationProvider(a, options);
+        await using var read = await provider.CreateReaderWriterLock("q:extend-rw").AcquireReadLockAsync(Patience);
+        await using var ticket = await provider.CreateSemaphore("q:extend-sem", 2).AcquireAsync(Patience);
+
+        await Task.Delay(options.Expiry * 2.5);
+
+        Assert.False(read.HandleLostToken.IsCancellationRequested);
+        Assert.False(ticket.HandleLostToken.IsCancellationRequested);
+        Assert.Equal(1, (await InfoAsync("q:extend-rw")).Holders);
+        Assert.Equal(1, (await InfoAsync("q:extend-sem")).Holders);
+
+        // Taken away behind the handle's back (an operator's release by token): the next extension says :0.
+        var holder = (await fixture.Observer.ExecuteAsync("LOCK.INFO", "q:extend-sem")).Elements[5].Elements[0].Elements[0].AsString()!;
+        Assert.Equal(1, (await fixture.Observer.ExecuteAsync("SEMAPHORE.RELEASE", "q:extend-sem", holder)).AsInt64());
+        var lost = new TaskCompletionSource();
+        using var registration = ticket.HandleLostToken.Register(() => lost.TrySetResult());
+        await lost.Task.WaitAsync(Patience);
+        Assert.False(read.HandleLostToken.IsCancellationRequested);
+    }
+
     // Waits until the server shows `count` waiters of `name` (the acquire sent last is queued in the log).
     private async Task WaitForWaitersAsync(string name, int count)
     {

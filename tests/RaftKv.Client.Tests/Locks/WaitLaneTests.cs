@@ -141,6 +141,28 @@ public sealed class WaitLaneTests
         Assert.Equal("2", acquire.Inner[2]);
     }
 
+    [Fact]
+    public async Task AddRaftKv_connects_at_first_resolve_and_tries_again_at_the_next_after_a_failure()
+    {
+        await using var node = new FakeNode();
+        var up = false;
+        node.Intercept = request => up || request.Name != "INFO" ? null : FakeReply.Close;
+        await using var container = new ServiceCollection()
+            .AddRaftKv(options =>
+            {
+                options.Endpoints.Add(node.Endpoint);
+                options.OperationTimeout = TimeSpan.FromMilliseconds(500);
+                options.TopologyRefreshInterval = TimeSpan.FromHours(1);
+            })
+            .BuildServiceProvider();
+
+        Assert.Throws<RaftKvTimeoutException>(() => container.GetRequiredService<IDistributedLockProvider>());
+        up = true;
+
+        Assert.NotNull(container.GetRequiredService<IDistributedLockProvider>());
+        Assert.Equal(1, node.SessionsOpened);
+    }
+
     private static Task<RaftKvConnection> ConnectAsync(FakeNode node)
         => RaftKvConnection.ConnectAsync(new RaftKvClientOptions
         {
