@@ -6,6 +6,9 @@ namespace RaftKv.Client;
 /// </summary>
 public sealed class RaftKvLockOptions
 {
+    // The longest owner name the server takes (docs/resp-extensions.md).
+    private const int MaxOwnerBytes = 1024;
+
     /// <summary>
     /// The lock key's TTL: how long the lock outlives a holder that stopped extending it (crashed, cut off).
     /// The handle extends it automatically while held.
@@ -60,6 +63,8 @@ public sealed class RaftKvLockOptions
             throw new ArgumentException($"{nameof(MaxClockSkew)} must be at least zero and below {nameof(Expiry)}.", nameof(MaxClockSkew));
         if (Cadence <= TimeSpan.Zero || Cadence >= Validity)
             throw new ArgumentException($"{nameof(ExtensionCadence)} must be positive and below {nameof(Expiry)} − {nameof(MaxClockSkew)}.", nameof(ExtensionCadence));
+        if (Owner is not null && System.Text.Encoding.UTF8.GetByteCount(Owner) > MaxOwnerBytes)
+            throw new ArgumentException($"{nameof(Owner)} must be at most {MaxOwnerBytes} bytes in UTF-8 (the server's limit).", nameof(Owner));
         if (MinBusyWaitSleepTime < TimeSpan.Zero || MaxBusyWaitSleepTime < MinBusyWaitSleepTime)
             throw new ArgumentException($"Busy-wait sleep times must satisfy 0 ≤ {nameof(MinBusyWaitSleepTime)} ≤ {nameof(MaxBusyWaitSleepTime)}.", nameof(MaxBusyWaitSleepTime));
     }

@@ -190,6 +190,13 @@ public sealed class LockHandleTests
         Assert.Throws<ArgumentException>(options.Validate);
     }
 
+    [Fact]
+    public void An_owner_name_longer_than_the_server_takes_is_refused()
+    {
+        Assert.Throws<ArgumentException>(new RaftKvLockOptions { Owner = new string('é', 513) }.Validate);
+        new RaftKvLockOptions { Owner = new string('e', 1024) }.Validate();
+    }
+
     private RaftKvDistributedLock Lock()
         => new("lock:k", commands, NullLogger.Instance, new RaftKvLockOptions
         {
