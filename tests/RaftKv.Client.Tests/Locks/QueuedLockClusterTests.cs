@@ -211,13 +211,63 @@ public sealed class QueuedLockClusterTests(QueuedLockCluster fixture) : IClassFi
         Assert.False(read.HandleLostToken.IsCancellationRequested);
     }
 
+    [Fact]
+    public async Task A_waiter_whose_connection_drops_is_released_by_its_node_and_queues_again_behind_the_next()
+    {
+        var cluster = fixture.Cluster;
+        var proxies = Enumerable.Range(0, cluster.Size).Select(i => TcpProxy.Start(cluster.RespPort(i))).ToArray();
+        try
+        {
+            var proxied = Options([.. proxies.Select(static p => p.Endpoint)]);
+            proxied.DiscoverMembers = false;
+            await using var dropped = await RaftKvConnection.ConnectAsync(proxied);
+            await using var holderConnection = await ConnectAsync(cluster);
+            await using var nextConnection = await ConnectAsync(cluster);
+            var holder = await new RaftKvDistributedLock("q:dropped", holderConnection).AcquireAsync(Patience);
+            var order = new List<string>();
+
+            async Task<RaftKvLockHandle> WaitAsync(RaftKvConnection connection, string owner)
+            {
+                var handle = await new RaftKvDistributedLock("q:dropped", connection, new RaftKvLockOptions { Owner = owner }).AcquireAsync(Patience);
+                lock (order)
+                    order.Add(owner);
+                return handle;
+            }
+
+            var first = WaitAsync(dropped, "first");
+            await WaitForWaitersAsync("q:dropped", 1);
+            var next = WaitAsync(nextConnection, "next");
+            await WaitForWaitersAsync("q:dropped", 2);
+
+            foreach (var proxy in proxies)
+                proxy.DropConnections();
+
+            // Its node released the dropped waiter's token; the client queued again, with a new token, behind "next".
+            await WaitForAsync("q:dropped", static info => info?.WaiterOwners is ["next", "first"], "the dropped waiter queued again behind the next one");
+            await holder.DisposeAsync();
+            await using (await next.WaitAsync(Patience))
+                Assert.False(first.IsCompleted);
+            await using var last = await first.WaitAsync(Patience);
+
+            Assert.Equal(["next", "first"], order);
+        }
+        finally
+        {
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
     // Waits until the server shows `count` waiters of `name` (the acquire sent last is queued in the log).
-    private async Task WaitForWaitersAsync(string name, int count)
+    private Task WaitForWaitersAsync(string name, int count)
+        => WaitForAsync(name, info => info?.Waiters == count, $"{count} waiters");
+
+    private async Task WaitForAsync(string name, Func<LockInfo?, bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Patience;
-        while ((await InfoOrNullAsync(name))?.Waiters != count)
+        while (!condition(await InfoOrNullAsync(name)))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"LOCK.INFO {name} never showed {count} waiters");
+            Assert.True(DateTime.UtcNow < deadline, $"LOCK.INFO {name} never showed {what}");
             await Task.Delay(20);
         }
     }
