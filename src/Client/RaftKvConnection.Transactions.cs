@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using RaftKv.Client.Commands;
 using RaftKv.Client.Protocol;
 using RaftKv.Client.Retry;
@@ -5,11 +6,17 @@ using RaftKv.Client.Transport;
 
 namespace RaftKv.Client;
 
-// MULTI/EXEC for RaftKvTransaction, on a connection of its own: WATCH and MULTI are connection state.
+// MULTI/EXEC for RaftKvTransaction, on a connection of its own (WATCH and MULTI are connection state), kept for the
+// next transaction when it ends cleanly.
 public sealed partial class RaftKvConnection
 {
     private static readonly RaftKvCommand Multi = new("MULTI", [], Delivery.Idempotent);
     private static readonly RaftKvCommand Exec = new("EXEC", [], Delivery.AtMostOnce);
+
+    // Connections a transaction finished cleanly on, kept for the next: a connection per transaction would leave a
+    // socket in TIME_WAIT per transaction and pay TCP, TLS and AUTH each time.
+    private const int MaxIdleTransactionChannels = 4;
+    private readonly ConcurrentQueue<RespChannel> idleTransactionChannels = new();
 
     /// <summary>
     /// Runs a transaction until it has a definite outcome or the deadline passes; on commit completes every queued
@@ -39,8 +46,7 @@ public sealed partial class RaftKvConnection
                 RespChannel dedicated;
                 try
                 {
-                    using var limit = deadline.Within(options.ConnectTimeout);
-                    dedicated = await RespChannel.ConnectAsync(shared.Endpoint, channelSetup, time, options.ReplyTimeout, logger, limit.Token).ConfigureAwait(false);
+                    dedicated = await TakeTransactionChannelAsync(shared.Endpoint, deadline).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not RaftKvAuthenticationException)
                 {
@@ -52,38 +58,47 @@ public sealed partial class RaftKvConnection
                 }
 
                 string retryReason;
-                await using (dedicated.ConfigureAwait(false))
+                var reusable = false;
+                try
                 {
-                    try
-                    {
-                        if (!await PrepareAsync(dedicated, conditions, deadline).ConfigureAwait(false))
-                            return false;
+                    if (!await PrepareAsync(dedicated, conditions, deadline).ConfigureAwait(false))
+                        return false;
 
-                        // Pipelined: the commands and EXEC leave in one write.
-                        var queuedReplies = new Task<RespValue>[commands.Count + 1];
-                        for (var i = 0; i < commands.Count; i++)
-                            queuedReplies[i] = dedicated.SendAsync(new PendingReply(commands[i].Command), deadline.Token);
-                        exec = new PendingReply(Exec);
-                        queuedReplies[^1] = dedicated.SendAsync(exec, deadline.Token);
-                        var replies = await Task.WhenAll(queuedReplies).ConfigureAwait(false);
-                        if (Committed(replies, commands, out retryReason) is { } committed)
-                            return committed;
-                    }
-                    catch (ConnectionLostException lost) when (exec is not { WasSent: true })
+                    // Pipelined: the commands and EXEC leave in one write.
+                    var queuedReplies = new Task<RespValue>[commands.Count + 1];
+                    for (var i = 0; i < commands.Count; i++)
+                        queuedReplies[i] = dedicated.SendAsync(new PendingReply(commands[i].Command), deadline.Token);
+                    exec = new PendingReply(Exec);
+                    queuedReplies[^1] = dedicated.SendAsync(exec, deadline.Token);
+                    var replies = await Task.WhenAll(queuedReplies).ConfigureAwait(false);
+                    if (Committed(replies, commands, out retryReason) is { } committed)
                     {
-                        retryReason = lost.Message;
+                        // EXEC ended the transaction and dropped the watches: the connection is as new.
+                        reusable = true;
+                        return committed;
                     }
-                    catch (ConnectionLostException lost)
-                    {
-                        throw new RaftKvUnknownOutcomeException("EXEC", "the connection was lost after it was sent", lost);
-                    }
-                    catch (RetryableRefusal refusal)
-                    {
-                        retryReason = refusal.Message;
-                    }
+
+                    lastFailure = new RaftKvServerException(retryReason);
+                }
+                catch (ConnectionLostException lost) when (exec is not { WasSent: true })
+                {
+                    retryReason = lost.Message;
+                    lastFailure = lost;
+                }
+                catch (ConnectionLostException lost)
+                {
+                    throw new RaftKvUnknownOutcomeException("EXEC", "the connection was lost after it was sent", lost);
+                }
+                catch (RetryableRefusal refusal)
+                {
+                    retryReason = refusal.Message;
+                    lastFailure = new RaftKvServerException(refusal.Message);
+                }
+                finally
+                {
+                    await ReleaseTransactionChannelAsync(dedicated, reusable).ConfigureAwait(false);
                 }
 
-                lastFailure = new RaftKvServerException(retryReason);
                 if (ServerErrors.Classify(retryReason) is ServerErrorKind.Moved or ServerErrorKind.NotReady)
                 {
                     if (ServerErrors.MovedTo(retryReason) is { } leader)
@@ -105,6 +120,47 @@ public sealed partial class RaftKvConnection
                     $"The transaction did not complete within {options.OperationTimeout}; it was not applied. Last failure: {lastFailure?.Message ?? lastDiscoveryFailure ?? "none"}",
                     lastFailure ?? e);
         }
+    }
+
+    /// <summary>An idle transaction connection to <paramref name="endpoint"/>, or a new one.</summary>
+    private async Task<RespChannel> TakeTransactionChannelAsync(string endpoint, OperationDeadline deadline)
+    {
+        while (idleTransactionChannels.TryDequeue(out var idle))
+        {
+            if (idle.IsOpen && idle.Endpoint == endpoint)
+                return idle;
+            await idle.DisposeAsync().ConfigureAwait(false);
+        }
+
+        using var limit = deadline.Within(options.ConnectTimeout);
+        return await RespChannel.ConnectAsync(endpoint, channelSetup, time, options.ReplyTimeout, logger, limit.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Keeps a connection whose transaction ended with EXEC's answer for the next transaction; closes any other (a
+    /// MULTI left open, a refusal, a failure) and any beyond <see cref="MaxIdleTransactionChannels"/>.
+    /// </summary>
+    private async ValueTask ReleaseTransactionChannelAsync(RespChannel channel, bool reusable)
+    {
+        if (reusable && channel.IsOpen && idleTransactionChannels.Count < MaxIdleTransactionChannels && Volatile.Read(ref disposed) == 0)
+        {
+            idleTransactionChannels.Enqueue(channel);
+            if (Volatile.Read(ref disposed) == 0)
+                return;
+
+            // Disposal began meanwhile and may have emptied the queue before this one was in it.
+            await CloseIdleTransactionChannelsAsync().ConfigureAwait(false);
+            return;
+        }
+
+        await channel.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the idle transaction connections (at disposal).</summary>
+    private async Task CloseIdleTransactionChannelsAsync()
+    {
+        while (idleTransactionChannels.TryDequeue(out var idle))
+            await idle.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>WATCH, the conditions' reads and MULTI; false when a condition does not hold (nothing was queued).</summary>

@@ -9,9 +9,9 @@ namespace RaftKv.Client;
 /// </summary>
 /// <remarks>
 /// <para>
-/// It runs on a connection of its own, opened to the node the shared connection uses (the leader) for this one
-/// transaction and closed after: <c>WATCH</c> and <c>MULTI</c> are state of a connection, which the shared one cannot
-/// hold for one caller. Errors are per command and nothing rolls back, as in Redis: a command's error fails its own
+/// It runs on a connection of its own to the node the shared connection uses (the leader): <c>WATCH</c> and
+/// <c>MULTI</c> are state of a connection, which the shared one cannot hold for one caller. A connection on which
+/// <c>EXEC</c> answered is kept for later transactions (up to four idle); any other is closed. Errors are per command and nothing rolls back, as in Redis: a command's error fails its own
 /// task; the others still ran.
 /// </para>
 /// <para>
@@ -21,7 +21,7 @@ namespace RaftKv.Client;
 /// nothing ran); <see cref="RaftKvTimeoutException"/> (never sent <c>EXEC</c> within the operation timeout: nothing
 /// ran); <see cref="RaftKvUnknownOutcomeException"/> (<c>EXEC</c> was sent and its reply lost, or
 /// <c>-UNCERTAIN</c>: it may have committed, once). Refusals that a retry fixes (<c>-MOVED</c>, <c>-CLUSTERDOWN</c>,
-/// a connection lost before <c>EXEC</c> left) retry the whole transaction, conditions included, on a new connection.
+/// a connection lost before <c>EXEC</c> left) retry the whole transaction, conditions included, on another connection.
 /// <c>EXEC</c> cannot travel in a session, so its lost reply is never retried: never applied twice, never reported as
 /// not committed.
 /// </para>

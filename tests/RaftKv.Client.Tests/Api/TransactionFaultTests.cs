@@ -31,6 +31,35 @@ public sealed class TransactionFaultTests
     }
 
     [Fact]
+    public async Task A_connection_EXEC_answered_on_is_reused_and_one_left_inside_MULTI_is_not()
+    {
+        await using var node = new FakeNode();
+        _ = new FakeTransactions(node);
+        await using var client = await ConnectAsync(node);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var transaction = client.CreateTransaction();
+            _ = transaction.StringSetAsync("k", "v");
+            Assert.True(await transaction.ExecuteAsync());
+        }
+
+        var failed = client.CreateTransaction();
+        failed.AddCondition(Condition.KeyNotExists("k"));
+        _ = failed.StringSetAsync("k", "w");
+        Assert.False(await failed.ExecuteAsync());
+
+        var after = client.CreateTransaction();
+        _ = after.StringSetAsync("k", "x");
+        Assert.True(await after.ExecuteAsync());
+
+        var multis = node.Received.Where(static r => r.Name == "MULTI").Select(static r => r.Connection).ToArray();
+        Assert.Equal(5, multis.Length);
+        Assert.Single(multis[..4].Distinct());
+        Assert.NotEqual(multis[3], multis[4]);
+    }
+
+    [Fact]
     public async Task An_EXEC_whose_reply_was_lost_after_it_ran_is_an_unknown_outcome_not_a_failure()
     {
         await using var node = new FakeNode();
