@@ -24,9 +24,10 @@ public sealed partial class RaftKvConnection
     /// </summary>
     /// <remarks>
     /// Three round trips with conditions, two without: <c>WATCH</c>; then the conditions' reads and <c>MULTI</c>;
-    /// then the commands and <c>EXEC</c>. The reads wait for WATCH's reply so they see at least what WATCH recorded:
-    /// a condition read before the record could hold on a value EXEC then finds unchanged, and commit on it. MULTI
-    /// is confirmed before any command is sent, so a refused MULTI (an ACL) cannot leave the commands to run one by one.
+    /// then the commands and <c>EXEC</c>. The reads wait for WATCH's reply: a read served before WATCH recorded its
+    /// key could see an older value than the one recorded, and EXEC, finding the recorded value unchanged, would
+    /// commit on a condition judged on the older one. MULTI is confirmed before any command is sent, so a refused
+    /// MULTI (an ACL) cannot leave the commands to run one by one.
     /// </remarks>
     internal async Task<bool> RunTransactionAsync(IReadOnlyList<Condition> conditions, IReadOnlyList<QueuedCommand> commands, CancellationToken cancellationToken)
     {
