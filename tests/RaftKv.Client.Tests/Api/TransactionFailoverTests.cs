@@ -5,7 +5,7 @@ using static RaftKv.Client.Tests.Cluster.ClusterClients;
 
 namespace RaftKv.Client.Tests.Api;
 
-/// <summary>Transactions and batches across a leader stop: they keep committing, and no outcome is misreported.</summary>
+/// <summary>Transactions and key iteration across a leader stop: they go on, and no outcome is misreported.</summary>
 [Collection(ClientClusterCollection.Name)]
 public sealed class TransactionFailoverTests
 {
@@ -51,5 +51,26 @@ public sealed class TransactionFailoverTests
         var value = long.Parse((await client.StringGetAsync("failover:n"))!, System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(value, committed, committed + unknown);
         Assert.NotEqual(Endpoint(cluster, leader), client.Leader);
+    }
+
+    [Fact]
+    public async Task KeysAsync_goes_on_from_its_cursor_on_the_new_leader_and_returns_every_key_once()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync();
+        await using var client = await ConnectAsync(cluster);
+        var expected = Enumerable.Range(0, 100).Select(static i => $"iter:{i}").ToArray();
+        Assert.True(await client.StringSetAsync([.. expected.Select(static k => new KeyValuePair<string, string>(k, "v"))]));
+
+        var seen = new List<string>();
+        await foreach (var key in client.KeysAsync("iter:*", pageSize: 10))
+        {
+            seen.Add(key);
+            if (seen.Count == 20)
+                await cluster.StopNodeAsync(leader);
+        }
+
+        Assert.NotEqual(Endpoint(cluster, leader), client.Leader);
+        Assert.Equal(expected.Order(), seen.Order());
     }
 }
