@@ -269,4 +269,21 @@ public sealed class ApiClusterTests(ApiCluster fixture) : IClassFixture<ApiClust
         await Assert.ThrowsAsync<RaftKvServerException>(() => set);
         Assert.False(await kv.KeyExistsAsync("tx:aborted"));
     }
+
+    [Fact]
+    public async Task Lock_commands_through_ExecuteAsync_run_in_the_session_and_lock_reads_go_plain()
+    {
+        var fencing = (await kv.ExecuteAsync("LOCK.ACQUIRE", "api:lock", "token-1", 30_000, "OWNER", "api-test")).AsInt64();
+        Assert.True(fencing > 0);
+        Assert.True(
+            (await kv.ExecuteAsync("LOCK.ACQUIRE", "api:lock", "token-2", 30_000, "WAIT", 0)).IsNull,
+            "a held lock answers nil to an acquire that does not wait");
+
+        var info = (await kv.ExecuteAsync("LOCK.INFO", "api:lock")).Elements.Select(static e => e.Type == RespType.Array ? "[...]" : e.AsString()).ToArray();
+        Assert.Equal("mutex", info[Array.IndexOf(info, "kind") + 1]);
+        var listed = (await kv.ExecuteAsync("LOCK.LIST", "api:*")).Elements;
+        Assert.Equal("api:lock", Assert.Single(listed).Elements[0].AsString());
+        await Assert.ThrowsAsync<NotSupportedException>(() => kv.ExecuteAsync("LOCK.ACQUIRE", "api:lock", "token-2", 30_000, "WAIT", 1000));
+        Assert.Equal(1, (await kv.ExecuteAsync("LOCK.RELEASE", "api:lock", "token-1")).AsInt64());
+    }
 }
