@@ -21,13 +21,27 @@ internal abstract class QueuedCommand(RaftKvCommand command)
 }
 
 /// <summary>A <see cref="QueuedCommand"/> whose reply becomes a <typeparamref name="T"/>.</summary>
-internal sealed class QueuedCommand<T>(RaftKvCommand command, Func<RespValue, T> convert, CancellationToken cancellationToken)
-    : QueuedCommand(command)
+internal sealed class QueuedCommand<T> : QueuedCommand
 {
     private readonly TaskCompletionSource<T> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Func<RespValue, T> convert;
+    private readonly CancellationToken cancellationToken;
+
+    public QueuedCommand(RaftKvCommand command, Func<RespValue, T> convert, CancellationToken cancellationToken)
+        : base(command)
+    {
+        this.convert = convert;
+        this.cancellationToken = cancellationToken;
+        Task = cancellationToken.CanBeCanceled ? completion.Task.WaitAsync(cancellationToken) : completion.Task;
+
+        // Callers often discard the tasks of a transaction's commands (`_ = tx.StringSetAsync(...)`): when it fails,
+        // each carries the error ExecuteAsync already threw, and would be reported again as an unobserved exception.
+        _ = Task.ContinueWith(
+            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
     /// <summary>The caller's task; its token cancels the caller's wait, not the command.</summary>
-    public Task<T> Task => cancellationToken.CanBeCanceled ? completion.Task.WaitAsync(cancellationToken) : completion.Task;
+    public Task<T> Task { get; }
 
     public override void Complete(RespValue reply)
     {
