@@ -49,20 +49,25 @@ foreach (var (name, p50, p99, max) in handoffs)
 report.AppendLine();
 report.AppendLine(CultureInfo.InvariantCulture, $"## Throughput: N clients contending for one lock, {arguments.Seconds} s each (grants per second)");
 report.AppendLine();
+report.AppendLine("Each cell: grants per second, then the fewest and most grants one client got (fairness: with a fair lock every");
+report.AppendLine("client gets about the same share).");
+report.AppendLine();
 report.AppendLine("| clients | " + string.Join(" | ", systems.Select(static s => s.Name)) + " | queued / redis | queued / polling |");
 report.AppendLine("|---|" + string.Concat(systems.Select(static _ => "---|")) + "---|---|");
 foreach (var clients in arguments.Clients)
 {
     var rates = new List<double>();
+    var cells = new List<string>();
     foreach (var (name, create) in systems)
     {
-        var rate = await ThroughputAsync(create, $"bench:throughput:{run}:{clients}:{rates.Count}", clients, TimeSpan.FromSeconds(arguments.Seconds));
+        var (rate, fewest, most) = await ThroughputAsync(create, $"bench:throughput:{run}:{clients}:{rates.Count}", clients, TimeSpan.FromSeconds(arguments.Seconds));
         rates.Add(rate);
-        Console.Error.WriteLine($"throughput {name}, {clients} clients: {rate:F1}/s");
+        cells.Add(string.Create(CultureInfo.InvariantCulture, $"{rate:F1} ({fewest}–{most})"));
+        Console.Error.WriteLine($"throughput {name}, {clients} clients: {rate:F1}/s, per client {fewest}–{most}");
     }
 
     report.AppendLine(CultureInfo.InvariantCulture,
-        $"| {clients} | {string.Join(" | ", rates.Select(static r => r.ToString("F1", CultureInfo.InvariantCulture)))} | {rates[0] / rates[2]:F2} | {rates[0] / rates[1]:F2} |");
+        $"| {clients} | {string.Join(" | ", cells)} | {rates[0] / rates[2]:F2} | {rates[0] / rates[1]:F2} |");
 }
 
 Console.WriteLine(report);
@@ -98,22 +103,22 @@ static async Task<List<double>> HandOffsAsync(Func<string, IDistributedLock> cre
     return samples;
 }
 
-static async Task<double> ThroughputAsync(Func<string, IDistributedLock> create, string name, int clients, TimeSpan duration)
+static async Task<(double Rate, long Fewest, long Most)> ThroughputAsync(Func<string, IDistributedLock> create, string name, int clients, TimeSpan duration)
 {
     var stop = DateTime.UtcNow + duration;
-    var grants = 0L;
+    var grants = new long[clients];
     var started = Stopwatch.GetTimestamp();
-    await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+    await Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
     {
         var lockObject = create(name);
         while (DateTime.UtcNow < stop)
         {
             await using var handle = await lockObject.TryAcquireAsync(stop - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero);
             if (handle is not null)
-                Interlocked.Increment(ref grants);
+                grants[client]++;
         }
     })));
-    return grants / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    return (grants.Sum() / Stopwatch.GetElapsedTime(started).TotalSeconds, grants.Min(), grants.Max());
 }
 
 static double Percentile(List<double> samples, double q)
