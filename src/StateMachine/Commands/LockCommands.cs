@@ -69,56 +69,6 @@ public sealed class LockAcquireCommand : WriteCommand, ILockAcquire
         => context.Keyspace.Locks.Acquire(context, LockKind.Mutex, Request);
 }
 
-/// <summary><c>LOCK.EXTEND key token ttl-ms</c>: sets the TTL to <c>ttl-ms</c> if <c>key</c> holds <c>token</c>; <c>:1</c> or <c>:0</c>.</summary>
-[MessagePackObject]
-public sealed class LockExtendCommand : WriteCommand
-{
-    [Key(0)]
-    public required byte[] Key { get; init; }
-
-    [Key(1)]
-    public required byte[] Token { get; init; }
-
-    [Key(2)]
-    public long Ttl { get; init; }
-
-    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-        => LockArguments.TryParseTtl(argv[3].Span, "lock.extend", out var ttl, out var error)
-            ? new LockExtendCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray(), Ttl = ttl }
-            : ParsedCommand.Fail(error);
-
-    /// <inheritdoc/>
-    /// <remarks>A positive TTL, as the parser demands (apply refuses one that overflows the cluster time).</remarks>
-    public override Reply? Validate() => LockArguments.Validate("lock.extend", Key, Token, Ttl);
-
-    private protected override Reply ApplyCore(in CommandContext context)
-        => context.Keyspace.Locks.Extend(context, LockKind.Mutex, Key, Token, Ttl, "lock.extend");
-}
-
-/// <summary>
-/// <c>LOCK.RELEASE key token</c>: deletes <c>key</c> if it holds <c>token</c> (the seed's compare-and-delete) and hands
-/// it to the next waiter, or takes <c>token</c> out of the queue; <c>:1</c> or <c>:0</c>.
-/// </summary>
-[MessagePackObject]
-public sealed class LockReleaseCommand : WriteCommand
-{
-    [Key(0)]
-    public required byte[] Key { get; init; }
-
-    [Key(1)]
-    public required byte[] Token { get; init; }
-
-    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-        => new LockReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
-
-    /// <inheritdoc/>
-    public override Reply? Validate()
-        => RedisErrors.Required("lock.release", nameof(Key), Key) ?? RedisErrors.Required("lock.release", nameof(Token), Token);
-
-    private protected override Reply ApplyCore(in CommandContext context)
-        => context.Keyspace.Locks.Release(context, LockKind.Mutex, Key, Token);
-}
-
 /// <summary>
 /// <c>RWLOCK.ACQUIRE key READ|WRITE token ttl-ms [WAIT timeout-ms] [OWNER name]</c>: many readers or one writer; a
 /// fencing token, nil, or a queued wait (writers are not starved: a reader never overtakes a queued writer).
@@ -187,52 +137,6 @@ public sealed class ReadWriteLockAcquireCommand : WriteCommand, ILockAcquire
 
     private protected override Reply ApplyCore(in CommandContext context)
         => context.Keyspace.Locks.Acquire(context, LockKind.ReadWrite, Request);
-}
-
-/// <summary><c>RWLOCK.EXTEND key token ttl-ms</c>: <c>:1</c> when the token holds the lock (its lease renewed), else <c>:0</c>.</summary>
-[MessagePackObject]
-public sealed class ReadWriteLockExtendCommand : WriteCommand
-{
-    [Key(0)]
-    public required byte[] Key { get; init; }
-
-    [Key(1)]
-    public required byte[] Token { get; init; }
-
-    [Key(2)]
-    public long Ttl { get; init; }
-
-    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-        => LockArguments.TryParseTtl(argv[3].Span, "rwlock.extend", out var ttl, out var error)
-            ? new ReadWriteLockExtendCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray(), Ttl = ttl }
-            : ParsedCommand.Fail(error);
-
-    /// <inheritdoc/>
-    public override Reply? Validate() => LockArguments.Validate("rwlock.extend", Key, Token, Ttl);
-
-    private protected override Reply ApplyCore(in CommandContext context)
-        => context.Keyspace.Locks.Extend(context, LockKind.ReadWrite, Key, Token, Ttl, "rwlock.extend");
-}
-
-/// <summary><c>RWLOCK.RELEASE key token</c>: <c>:1</c> when the token held (released) or waited (dequeued), else <c>:0</c>.</summary>
-[MessagePackObject]
-public sealed class ReadWriteLockReleaseCommand : WriteCommand
-{
-    [Key(0)]
-    public required byte[] Key { get; init; }
-
-    [Key(1)]
-    public required byte[] Token { get; init; }
-
-    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-        => new ReadWriteLockReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
-
-    /// <inheritdoc/>
-    public override Reply? Validate()
-        => RedisErrors.Required("rwlock.release", nameof(Key), Key) ?? RedisErrors.Required("rwlock.release", nameof(Token), Token);
-
-    private protected override Reply ApplyCore(in CommandContext context)
-        => context.Keyspace.Locks.Release(context, LockKind.ReadWrite, Key, Token);
 }
 
 /// <summary>
@@ -305,9 +209,11 @@ public sealed class SemaphoreAcquireCommand : WriteCommand, ILockAcquire
         => context.Keyspace.Locks.Acquire(context, LockKind.Semaphore, Request);
 }
 
-/// <summary><c>SEMAPHORE.EXTEND key token ttl-ms</c>: <c>:1</c> when the token holds (its lease renewed), else <c>:0</c>.</summary>
-[MessagePackObject]
-public sealed class SemaphoreExtendCommand : WriteCommand
+/// <summary>
+/// <c>*.EXTEND key token ttl-ms</c> of any kind: the holder's lease is now <c>ttl-ms</c>; <c>:1</c>, or <c>:0</c> when
+/// the token does not hold (a waiter is not extended). Persisted as <c>[key, token, ttl]</c>.
+/// </summary>
+public abstract class LockExtendBase : WriteCommand
 {
     [Key(0)]
     public required byte[] Key { get; init; }
@@ -318,21 +224,28 @@ public sealed class SemaphoreExtendCommand : WriteCommand
     [Key(2)]
     public long Ttl { get; init; }
 
-    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-        => LockArguments.TryParseTtl(argv[3].Span, "semaphore.extend", out var ttl, out var error)
-            ? new SemaphoreExtendCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray(), Ttl = ttl }
-            : ParsedCommand.Fail(error);
+    private protected abstract string Name { get; }
+
+    private protected abstract LockKind LockKind { get; }
 
     /// <inheritdoc/>
-    public override Reply? Validate() => LockArguments.Validate("semaphore.extend", Key, Token, Ttl);
+    /// <remarks>A positive TTL, as the parser demands (apply refuses one that overflows the cluster time).</remarks>
+    public override Reply? Validate() => LockArguments.Validate(Name, Key, Token, Ttl);
+
+    private protected static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv, string name, Func<byte[], byte[], long, WriteCommand> create)
+        => LockArguments.TryParseTtl(argv[3].Span, name, out var ttl, out var error)
+            ? create(argv[1].ToArray(), argv[2].ToArray(), ttl)
+            : ParsedCommand.Fail(error);
 
     private protected override Reply ApplyCore(in CommandContext context)
-        => context.Keyspace.Locks.Extend(context, LockKind.Semaphore, Key, Token, Ttl, "semaphore.extend");
+        => context.Keyspace.Locks.Extend(context, LockKind, Key, Token, Ttl, Name);
 }
 
-/// <summary><c>SEMAPHORE.RELEASE key token</c>: <c>:1</c> when the token held (released) or waited (dequeued), else <c>:0</c>.</summary>
-[MessagePackObject]
-public sealed class SemaphoreReleaseCommand : WriteCommand
+/// <summary>
+/// <c>*.RELEASE key token</c> of any kind: <c>:1</c> when the token held the lock (released, and the next waiters
+/// granted in the same entry) or waited for it (out of the queue), else <c>:0</c>. Persisted as <c>[key, token]</c>.
+/// </summary>
+public abstract class LockReleaseBase : WriteCommand
 {
     [Key(0)]
     public required byte[] Key { get; init; }
@@ -340,15 +253,90 @@ public sealed class SemaphoreReleaseCommand : WriteCommand
     [Key(1)]
     public required byte[] Token { get; init; }
 
-    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
-        => new SemaphoreReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
+    private protected abstract string Name { get; }
+
+    private protected abstract LockKind LockKind { get; }
 
     /// <inheritdoc/>
-    public override Reply? Validate()
-        => RedisErrors.Required("semaphore.release", nameof(Key), Key) ?? RedisErrors.Required("semaphore.release", nameof(Token), Token);
+    public override Reply? Validate() => RedisErrors.Required(Name, nameof(Key), Key) ?? RedisErrors.Required(Name, nameof(Token), Token);
 
     private protected override Reply ApplyCore(in CommandContext context)
-        => context.Keyspace.Locks.Release(context, LockKind.Semaphore, Key, Token);
+        => context.Keyspace.Locks.Release(context, LockKind, Key, Token);
+}
+
+/// <summary><c>LOCK.EXTEND key token ttl-ms</c>: sets the TTL to <c>ttl-ms</c> if <c>key</c> holds <c>token</c>; <c>:1</c> or <c>:0</c>.</summary>
+[MessagePackObject]
+public sealed class LockExtendCommand : LockExtendBase
+{
+    private protected override string Name => "lock.extend";
+
+    private protected override LockKind LockKind => LockKind.Mutex;
+
+    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => Parse(argv, "lock.extend", static (key, token, ttl) => new LockExtendCommand { Key = key, Token = token, Ttl = ttl });
+}
+
+/// <summary>
+/// <c>LOCK.RELEASE key token</c>: deletes <c>key</c> if it holds <c>token</c> (the seed's compare-and-delete) and hands
+/// it to the next waiter, or takes <c>token</c> out of the queue; <c>:1</c> or <c>:0</c>.
+/// </summary>
+[MessagePackObject]
+public sealed class LockReleaseCommand : LockReleaseBase
+{
+    private protected override string Name => "lock.release";
+
+    private protected override LockKind LockKind => LockKind.Mutex;
+
+    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => new LockReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
+}
+
+/// <summary><c>RWLOCK.EXTEND key token ttl-ms</c>: <c>:1</c> when the token holds the lock (its lease renewed), else <c>:0</c>.</summary>
+[MessagePackObject]
+public sealed class ReadWriteLockExtendCommand : LockExtendBase
+{
+    private protected override string Name => "rwlock.extend";
+
+    private protected override LockKind LockKind => LockKind.ReadWrite;
+
+    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => Parse(argv, "rwlock.extend", static (key, token, ttl) => new ReadWriteLockExtendCommand { Key = key, Token = token, Ttl = ttl });
+}
+
+/// <summary><c>RWLOCK.RELEASE key token</c>: <c>:1</c> when the token held (released) or waited (dequeued), else <c>:0</c>.</summary>
+[MessagePackObject]
+public sealed class ReadWriteLockReleaseCommand : LockReleaseBase
+{
+    private protected override string Name => "rwlock.release";
+
+    private protected override LockKind LockKind => LockKind.ReadWrite;
+
+    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => new ReadWriteLockReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
+}
+
+/// <summary><c>SEMAPHORE.EXTEND key token ttl-ms</c>: <c>:1</c> when the token holds (its lease renewed), else <c>:0</c>.</summary>
+[MessagePackObject]
+public sealed class SemaphoreExtendCommand : LockExtendBase
+{
+    private protected override string Name => "semaphore.extend";
+
+    private protected override LockKind LockKind => LockKind.Semaphore;
+
+    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => Parse(argv, "semaphore.extend", static (key, token, ttl) => new SemaphoreExtendCommand { Key = key, Token = token, Ttl = ttl });
+}
+
+/// <summary><c>SEMAPHORE.RELEASE key token</c>: <c>:1</c> when the token held (released) or waited (dequeued), else <c>:0</c>.</summary>
+[MessagePackObject]
+public sealed class SemaphoreReleaseCommand : LockReleaseBase
+{
+    private protected override string Name => "semaphore.release";
+
+    private protected override LockKind LockKind => LockKind.Semaphore;
+
+    internal static ParsedCommand Parse(ReadOnlySpan<ReadOnlyMemory<byte>> argv)
+        => new SemaphoreReleaseCommand { Key = argv[1].ToArray(), Token = argv[2].ToArray() };
 }
 
 /// <summary>An acquire of any kind, as the node sees it: whether it may block, and how to take its waiter back.</summary>
