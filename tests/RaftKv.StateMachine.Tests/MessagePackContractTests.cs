@@ -53,6 +53,30 @@ public sealed class MessagePackContractTests
         return Convert.ToHexString(buffer.WrittenSpan);
     }
 
+    // The lock commands as issue 14's nodes wrote them: LOCK.ACQUIRE [key, token, ttl] (tag 84), LOCK.EXTEND (85),
+    // LOCK.RELEASE (86). Issue 17 added WAIT and OWNER as keys 3 and 4 and moved EXTEND/RELEASE onto base classes: the
+    // old entries must decode to the same commands, and the new code must write EXTEND/RELEASE the same bytes.
+    private const string LockWritesHex =
+        "93" + "CF0000018BCFE5687B" + "93"
+        + "9254" + "93" + "C403726573" + "C40161" + "CD03E8"
+        + "9255" + "93" + "C403726573" + "C40161" + "CD03E8"
+        + "9256" + "92" + "C403726573" + "C40161"
+        + "C0";
+
+    [Fact]
+    public void Lock_writes_keep_their_encoding()
+    {
+        var bytes = Convert.FromHexString(LockWritesHex);
+        var batch = KeyValueStore.ReadBatch(new ReadOnlySequence<byte>(bytes));
+        var acquire = Assert.IsType<LockAcquireCommand>(batch.Commands![0]);
+        Assert.Equal((0L, (byte[]?)null, 1_000L), (acquire.Wait, acquire.Owner, acquire.Ttl));
+        Assert.Equal(1_000, Assert.IsType<LockExtendCommand>(batch.Commands[1]).Ttl);
+        Assert.Equal("a"u8.ToArray(), Assert.IsType<LockReleaseCommand>(batch.Commands[2]).Token);
+
+        var rewritten = new CommandBatch { Timestamp = batch.Timestamp, Commands = [batch.Commands[1], batch.Commands[2]] };
+        Assert.EndsWith("9255" + "93" + "C403726573" + "C40161" + "CD03E8" + "9256" + "92" + "C403726573" + "C40161" + "C0", Serialize(rewritten));
+    }
+
     [Fact]
     public void A_batch_serializes_to_the_pinned_bytes()
     {
