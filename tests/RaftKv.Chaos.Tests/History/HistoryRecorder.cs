@@ -37,7 +37,8 @@ public sealed class HistoryRecorder
     }
 
     /// <summary>Marks the invocation of an operation; call it just before the request leaves the client.</summary>
-    public PendingOperation Invoke(int process, OpKind kind, string key, string? value = null, string? expected = null, TimeSpan? ttl = null)
+    public PendingOperation Invoke(int process, OpKind kind, string key, string? value = null, string? expected = null, TimeSpan? ttl = null,
+        LockMode? mode = null, int? permits = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         lock (gate)
@@ -52,6 +53,8 @@ public sealed class HistoryRecorder
                 Value = value,
                 Expected = expected,
                 Ttl = ttl,
+                Mode = mode,
+                Permits = permits,
                 Outcome = Outcome.Info,
                 InvokeTime = Now,
                 CompleteTime = long.MaxValue,
