@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using RaftKv.StateMachine;
+using RaftKv.Testing;
+
+namespace RaftKv.Chaos.Tests;
+
+/// <summary>
+/// The lock service's queue across a kill -9 of the leader, with real processes: waiters that queued in a known order
+/// on a follower are granted in that order by the new leader's entries, with fencing tokens that keep increasing, and
+/// a waiter whose connection closed is skipped.
+/// </summary>
+[Collection(ProcessCollection.Name)]
+public sealed class LockFailoverTests
+{
+    private const string Key = "fifo:m";
+    private static readonly TimeSpan Within = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Waiters_queued_before_a_leader_kill_are_granted_in_queue_order_with_increasing_tokens()
+    {
+        await using var cluster = await LocalCluster.StartAsync();
+        var leader = await cluster.WaitForLeaderAsync(Within);
+        var follower = leader % 3 + 1;
+
+        // The holder, then three waiters, each queued only once LOCK.INFO shows the one before it queued.
+        var holderToken = (await CallUntilDecidedAsync(cluster, follower, "LOCK.ACQUIRE", Key, "h", "60000")).Integer;
+        var waiters = new List<(RespTestClient Client, Task<Reply> Grant)>();
+        for (var i = 1; i <= 3; i++)
+        {
+            var client = await cluster.ConnectAsync(follower);
+            client.ReplyTimeout = TimeSpan.FromSeconds(90);
+            var name = "w" + i.ToString(CultureInfo.InvariantCulture);
+            waiters.Add((client, client.CallAsync("LOCK.ACQUIRE", Key, name, "60000", "WAIT", "60000", "OWNER", name)));
+            Assert.Equal(["h"], (await InfoWhenAsync(cluster, follower, info => info.Waiters.Count == i)).Holders);
+        }
+
+        try
+        {
+            Assert.Equal(["w1", "w2", "w3"], (await InfoWhenAsync(cluster, follower, static _ => true)).Waiters);
+
+            await cluster.RunAsync("kill", leader);
+            Assert.Equal(1, (await CallUntilDecidedAsync(cluster, follower, "LOCK.RELEASE", Key, "h")).Integer);
+            var first = await waiters[0].Grant;
+            Assert.Equal(ReplyKind.Integer, first.Kind);
+            Assert.True(first.Integer > holderToken, $"w1's token {first.Integer} after the holder's {holderToken}");
+
+            // The second waiter leaves (its connection closes): the third is next.
+            var second = InfoWhenAsync(cluster, follower, static info => info.Waiters is ["w3"]);
+            await waiters[1].Client.DisposeAsync();
+            var state = await second;
+            Assert.Equal(["w1"], state.Holders);
+
+            Assert.Equal(1, (await CallUntilDecidedAsync(cluster, follower, "LOCK.RELEASE", Key, "w1")).Integer);
+            var third = await waiters[2].Grant;
+            Assert.Equal(ReplyKind.Integer, third.Kind);
+            Assert.True(third.Integer > first.Integer, $"w3's token {third.Integer} after w1's {first.Integer}");
+            Assert.Equal(1, (await CallUntilDecidedAsync(cluster, follower, "LOCK.RELEASE", Key, "w3")).Integer);
+        }
+        finally
+        {
+            foreach (var (client, _) in waiters)
+                await client.DisposeAsync();
+        }
+    }
+
+    private sealed record LockState(IReadOnlyList<string> Holders, IReadOnlyList<string> Waiters);
+
+    // LOCK.INFO on the node until the state satisfies the condition (a node without a leader answers CLUSTERDOWN).
+    private static async Task<LockState> InfoWhenAsync(LocalCluster cluster, int node, Func<LockState, bool> condition)
+    {
+        var deadline = Stopwatch.StartNew();
+        LockState? last = null;
+        while (deadline.Elapsed < Within)
+        {
+            var reply = await CallUntilDecidedAsync(cluster, node, "LOCK.INFO", Key);
+            last = new LockState(Tokens(reply, "holders"), Workloads.Workloads.Waiters(reply) ?? throw new InvalidDataException("LOCK.INFO: " + reply));
+            if (condition(last))
+                return last;
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"LOCK.INFO {Key} did not reach the state expected within {Within}; last: holders [{string.Join(", ", last?.Holders ?? [])}], " +
+                                   $"waiters [{string.Join(", ", last?.Waiters ?? [])}]");
+    }
+
+    private static List<string> Tokens(Reply info, string field)
+    {
+        var items = info.Items ?? [];
+        for (var i = 0; i + 1 < items.Count; i += 2)
+        {
+            if (items[i].Bulk is { } name && System.Text.Encoding.UTF8.GetString(name) == field)
+                return [.. items[i + 1].Items!.Select(static entry => System.Text.Encoding.UTF8.GetString(entry.Items![0].Bulk!))];
+        }
+
+        return [];
+    }
+
+    // Sends the command on a fresh connection to the node until it answers something other than CLUSTERDOWN (no leader
+    // yet); the commands sent here are safe to repeat. An UNCERTAIN is a test failure: the node's peers were reachable.
+    private static async Task<Reply> CallUntilDecidedAsync(LocalCluster cluster, int node, params string[] argv)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            await using var client = await cluster.ConnectAsync(node);
+            client.ReplyTimeout = TimeSpan.FromSeconds(10);
+            var reply = await client.CallAsync(argv);
+            if (!reply.IsError || !reply.Text!.StartsWith("CLUSTERDOWN", StringComparison.Ordinal) || deadline.Elapsed > Within)
+            {
+                Assert.False(reply.IsError, $"{string.Join(' ', argv)}: {reply}");
+                return reply;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
