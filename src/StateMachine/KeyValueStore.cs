@@ -22,7 +22,7 @@ namespace RaftKv.StateMachine;
 /// Not thread-safe. The node applies from one thread and lets readers in only while nothing applies. Stored values are
 /// never mutated in place (a write stores a new array), so a reply may share them after the lock is released.
 /// </remarks>
-public sealed class KeyValueStore
+public sealed partial class KeyValueStore
 {
     // 1: data, scripts. 2: data, scripts, sessions. 3: data, scripts, sessions, replicated settings. 4: the same, sessions
     // with their owner, and the ACL users: one MessagePack array, written whole. 5: streamed, checksummed blocks
@@ -112,6 +112,33 @@ public sealed class KeyValueStore
     /// </summary>
     public long? MaxMemorySetting { get; internal set; }
 
+    /// <summary>
+    /// The last fencing token granted (replicated: in snapshots and the digest). Each grant takes
+    /// <c>max(last + 1, its command's log position)</c>, so tokens are strictly increasing across every lock of the cluster
+    /// — also when one release grants several waiters — and stay equal to the log position when one command grants one.
+    /// </summary>
+    public long LastFencingToken { get; private set; }
+
+    /// <summary>The fencing token of a grant by the command at <paramref name="logPosition"/>.</summary>
+    internal long NextFencingToken(long logPosition) => LastFencingToken = Math.Max(LastFencingToken + 1, logPosition);
+
+    private readonly List<Locks.LockNotice> lockNotices = [];
+
+    internal void Notify(Locks.LockNotice notice) => lockNotices.Add(notice);
+
+    /// <summary>
+    /// What apply did to waiters since the last call (grants, waits that ended, waiters released), in apply order, for
+    /// the node to complete the blocked acquires of its clients; empty when nothing changed. Not replicated state.
+    /// </summary>
+    public Locks.LockNotice[] TakeLockNotices()
+    {
+        if (lockNotices.Count == 0)
+            return [];
+        var taken = lockNotices.ToArray();
+        lockNotices.Clear();
+        return taken;
+    }
+
     /// <summary>The memory limit writes are judged against, in bytes; 0 for none.</summary>
     public long MaxMemory => MaxMemorySetting ?? 0;
 
@@ -129,7 +156,7 @@ public sealed class KeyValueStore
         {
             var used = Sessions.UsedMemory + ScriptMemory + Acl.UsedMemory;
             foreach (var database in keyspaces)
-                used += database.UsedMemory;
+                used += database.UsedMemory + database.Locks.UsedMemory;
             return used;
         }
     }
@@ -174,6 +201,8 @@ public sealed class KeyValueStore
         {
             foreach (var (key, entry) in database.Entries)
                 used += MemoryCosts.Entry(key.Length, entry.Value.Length, entry.HasExpiry);
+            foreach (var entry in database.Locks.Entries)
+                used += Locks.LockSpace.Cost(entry);
         }
 
         foreach (var (_, body) in Scripts.Entries)
@@ -222,6 +251,20 @@ public sealed class KeyValueStore
 
         Sessions.SweepExpired(now, SweepFloorPerEntry);
 
+        // Locks whose lease or wait ended: their next waiters are granted in this entry (at most as many locks as the
+        // key sweep's budget), and the mutexes whose key the sweep removed.
+        var lockBudget = SweepFloorPerEntry + (SweepPerCommand * Math.Min(commands.Length, CommandContext.MaxCommandsPerEntry));
+        var first = CommandContext.ToLogPosition(index, 0);
+        for (var database = 0; database < DatabaseCount; database++)
+        {
+            var locks = keyspaces[database].Locks;
+            var context = new CommandContext(this, database, now, first);
+            if (locks.HasGone)
+                locks.PumpGone(context);
+            if (lockBudget > 0 && locks.HasDueAt(now))
+                lockBudget -= locks.ProcessDue(context, lockBudget);
+        }
+
         var databases = batch.Databases;
         var databasesMatch = databases is null || databases.Length == commands.Length;
         var users = batch.Users;
@@ -239,9 +282,22 @@ public sealed class KeyValueStore
                 : commands[i] is not { } command ? RedisErrors.NullCommand
                 : ResolveUser(users?[i]) is not { } user ? UserGone
                 : ApplyOne(command, new CommandContext(this, database, now, CommandContext.ToLogPosition(index, i), user));
+            GrantFreedMutexes(now, CommandContext.ToLogPosition(index, i));
         }
 
         return replies;
+    }
+
+    // A command that removed mutex keys (a release, DEL, an EVAL of the compare-and-delete script, FLUSHDB...) hands
+    // them to their next waiters before the next command runs, in any database it touched.
+    private void GrantFreedMutexes(long now, long logPosition)
+    {
+        for (var database = 0; database < DatabaseCount; database++)
+        {
+            var locks = keyspaces[database].Locks;
+            if (locks.HasGone)
+                locks.PumpGone(new CommandContext(this, database, now, logPosition));
+        }
     }
 
     // The user a command of the batch runs as: default for none; null when it was deleted since the node accepted the
@@ -261,15 +317,15 @@ public sealed class KeyValueStore
         => (keyspaces[first], keyspaces[second]) = (keyspaces[second], keyspaces[first]);
 
     /// <summary>
-    /// True when some database holds a key expired at <paramref name="now"/>: an entry applied at that time would
-    /// reclaim it. Cheap (one look at each database's soonest expiry), for a leader deciding whether an idle cluster
+    /// True when some database holds a key expired at <paramref name="now"/>, or a lock whose lease or wait ended: an
+    /// entry applied at that time would reclaim it (and hand the lock to its next waiter). Cheap (one look at each database's soonest expiry), for a leader deciding whether an idle cluster
     /// needs an entry to sweep.
     /// </summary>
     public bool HasExpiredKeysAt(long now)
     {
         foreach (var database in keyspaces)
         {
-            if (database.HasExpiredAt(now))
+            if (database.HasExpiredAt(now) || database.Locks.HasDueAt(now))
                 return true;
         }
 
@@ -423,8 +479,9 @@ public sealed class KeyValueStore
     {
         var meta = new ArrayBufferWriter<byte>(1024);
         var writer = new MessagePackWriter(meta);
-        writer.WriteArrayHeader(4);
+        writer.WriteArrayHeader(5);
         WriteBoundedState(ref writer);
+        WriteLocks(ref writer);
         writer.Flush();
 
         var captures = new List<(Keyspace, KeyspaceCapture)>();
@@ -646,6 +703,8 @@ public sealed class KeyValueStore
             keyspaces[database] = restored.Databases[database];
         ClusterTime = restored.Position.ClusterTime;
         AppliedIndex = index ?? restored.Position.Index;
+        LastFencingToken = restored.LastFencingToken;
+        lockNotices.Clear();
         MaxMemorySetting = restored.MaxMemory;
         Scripts.Clear();
         ScriptMemory = 0;
@@ -685,6 +744,10 @@ public sealed class KeyValueStore
         internal long? MaxMemory { get; set; }
 
         internal (bool Initialized, long Version, List<AclUser> Users)? Acl { get; set; }
+
+        internal long LastFencingToken { get; set; }
+
+        internal List<(int Database, Locks.LockEntry Entry)> Locks { get; } = [];
     }
 
     private Keyspace[] NewDatabases() => [.. Enumerable.Range(0, DatabaseCount).Select(_ => new Keyspace(keyComparer))];
@@ -698,9 +761,12 @@ public sealed class KeyValueStore
         try
         {
             var metaReader = new MessagePackReader(meta);
-            if (metaReader.ReadArrayHeader() != 4)
+            var fields = metaReader.ReadArrayHeader();
+            if (fields is not (4 or 5))
                 throw new InvalidDataException("Malformed meta record in snapshot.");
             ReadBoundedState(ref metaReader, Format4, restored);
+            if (fields == 5)
+                ReadLocks(ref metaReader, restored);
             if (!metaReader.End)
                 throw new InvalidDataException("Trailing bytes after the snapshot's meta record.");
         }
@@ -721,6 +787,7 @@ public sealed class KeyValueStore
         }
 
         reader.ReadEnd();
+        RestoreLocks(restored);
         return restored;
     }
 
@@ -889,6 +956,7 @@ public sealed class KeyValueStore
             high += HashEntry(hasher, header, [], version.ToArray());
         }
 
+        DigestLocks(hasher, ref low, ref high);
         return string.Create(CultureInfo.InvariantCulture, $"{keys}:{Scripts.Count}:{Sessions.Count}:{ClusterTime}:{high:x16}{low:x16}");
 
         static ulong HashEntry(XxHash3 hasher, ReadOnlySpan<byte> header, byte[] key, byte[] value)

@@ -28,6 +28,12 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
 {
     private Dictionary<byte[], Entry> entries = new(keyComparer);
 
+    /// <summary>
+    /// The locks of this database that are held or waited for (replicated, like the keys). They travel with the
+    /// database: <c>SWAPDB</c> swaps them too. The keyspace tells them when a key goes away.
+    /// </summary>
+    public Locks.LockSpace Locks { get; } = new(keyComparer);
+
     // Ordered by (expireAt, key), so the sweep finds what is due without scanning live keys.
     private readonly SortedSet<(long ExpireAt, byte[] Key)> expiries = new(ExpiryComparer.Instance);
 
@@ -77,6 +83,10 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
         return false;
     }
 
+    /// <summary>The expiry stored for <paramref name="key"/>, live or expired; null when no entry is stored.</summary>
+    public long? StoredExpireAt(ReadOnlySpan<byte> key)
+        => entries.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(key, out var entry) ? entry.ExpireAt : null;
+
     /// <summary>True when <paramref name="key"/> is live at <paramref name="now"/>.</summary>
     public bool Contains(ReadOnlySpan<byte> key, long now) => TryGet(key, now, out _);
 
@@ -114,6 +124,7 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
             return false;
 
         Unindex(storedKey, entry);
+        Locks.KeyGone(storedKey);
         return !entry.IsExpiredAt(now);
     }
 
@@ -137,6 +148,7 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
             entries.Remove(key, out var entry);
             UsedMemory -= Cost(key.Length, entry);
             order.Remove((ByteArrayComparer.Hash64(key), key));
+            Locks.KeyGone(key);
             removed++;
         }
 
@@ -254,6 +266,7 @@ public sealed class Keyspace(ByteArrayComparer keyComparer)
 
         expiries.Clear();
         UsedMemory = 0;
+        Locks.AllKeysGone();
     }
 
     /// <summary>

@@ -21,7 +21,7 @@ internal static class OtherCommands
     private static readonly string[] Patterns = ["*", "x*", "[xy]", "?", "*\0*", "n"];
 
     /// <summary>A write (never a read: GETEX always has an option).</summary>
-    public static string[] Write(Random rng, long now) => rng.Next(28) switch
+    public static string[] Write(Random rng, long now) => rng.Next(30) switch
     {
         0 => ["SET", Key(rng), Value(rng), .. rng.Next(2) == 0 ? new[] { "PX", Ttl(rng) } : []],
         1 => ["GETDEL", Key(rng)],
@@ -43,7 +43,19 @@ internal static class OtherCommands
         18 => ["SWAPDB", N(rng.Next(1, 4)), N(rng.Next(1, 4))],
         19 => rng.Next(8) == 0 ? ["FLUSHDB"] : ["SET", Key(rng), Value(rng)],
         20 => ["SET", Key(rng), Value(rng), "KEEPTTL", "GET"],
-        21 => ["LOCK.ACQUIRE", Key(rng), Value(rng), Ttl(rng)],
+        21 => ["LOCK.ACQUIRE", Key(rng), Value(rng), Ttl(rng), .. rng.Next(2) == 0 ? new[] { "WAIT", Ttl(rng), "OWNER", "o" } : []],
+        26 => rng.Next(3) switch
+        {
+            0 => ["RWLOCK.ACQUIRE", Key(rng), rng.Next(2) == 0 ? "READ" : "WRITE", Value(rng), Ttl(rng), .. rng.Next(2) == 0 ? new[] { "WAIT", Ttl(rng) } : []],
+            1 => ["RWLOCK.EXTEND", Key(rng), Value(rng), Ttl(rng)],
+            _ => ["RWLOCK.RELEASE", Key(rng), Value(rng)],
+        },
+        27 => rng.Next(3) switch
+        {
+            0 => ["SEMAPHORE.ACQUIRE", Key(rng), "2", Value(rng), Ttl(rng), .. rng.Next(2) == 0 ? new[] { "WAIT", Ttl(rng) } : []],
+            1 => ["SEMAPHORE.EXTEND", Key(rng), Value(rng), Ttl(rng)],
+            _ => ["SEMAPHORE.RELEASE", Key(rng), Value(rng)],
+        },
         22 => rng.Next(2) == 0 ? ["LOCK.EXTEND", Key(rng), Value(rng), Ttl(rng)] : ["LOCK.RELEASE", Key(rng), Value(rng)],
         23 => ["SESSION.OPEN", N(rng.Next(1_000, 3_000))],
         25 => rng.Next(3) == 0 ? ["ACL", "DELUSER", "u" + N(rng.Next(3))] : ["ACL", "SETUSER", "u" + N(rng.Next(3)), "on", "~k*", rng.Next(2) == 0 ? "+@all" : "-@all"],

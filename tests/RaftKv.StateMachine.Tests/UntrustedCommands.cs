@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using MessagePack;
 using RaftKv.StateMachine.Commands;
+using RaftKv.StateMachine.Locks;
 using RaftKv.StateMachine.Scripting;
 using RaftKv.StateMachine.Sessions;
 
@@ -123,7 +124,7 @@ internal sealed class UntrustedCommands(Random rng)
     // ---- Valid commands, one builder per kind ----
 
     /// <summary>A random valid command of any kind.</summary>
-    public WriteCommand Valid() => Valid(rng.Next(34), wrapped: false);
+    public WriteCommand Valid() => Valid(rng.Next(40), wrapped: false);
 
     private WriteCommand Valid(int kind, bool wrapped) => kind switch
     {
@@ -163,7 +164,7 @@ internal sealed class UntrustedCommands(Random rng)
         },
         24 when !wrapped => new SessionKeepAliveCommand { Session = SessionId() },
         25 when !wrapped => new SessionCloseCommand { Session = SessionId() },
-        26 => new LockAcquireCommand { Key = Key(), Token = Value(), Ttl = rng.Next(1, 400) },
+        26 => new LockAcquireCommand { Key = Key(), Token = Value(), Ttl = rng.Next(1, 400), Wait = rng.Next(3) == 0 ? rng.Next(1, 400) : 0 },
         27 => new LockExtendCommand { Key = Key(), Token = Value(), Ttl = rng.Next(1, 400) },
         28 => new LockReleaseCommand { Key = Key(), Token = Value() },
         29 when !wrapped => Transaction(),
@@ -177,6 +178,12 @@ internal sealed class UntrustedCommands(Random rng)
             Name = AclName(), Rules = [.. new[] { "on", "~k*", "+@all", "-@dangerous", "#" + new string('a', 64), "resetkeys", "%R~*" }.Take(rng.Next(1, 8)).Select(Encoding.ASCII.GetBytes)],
         },
         32 => new AclDelUserCommand { Names = [AclName()] },
+        34 => new ReadWriteLockAcquireCommand { Key = Key(), Mode = (LockMode)rng.Next(2), Token = Value(), Ttl = rng.Next(1, 400), Wait = rng.Next(0, 400), Owner = rng.Next(2) == 0 ? null : Value() },
+        35 => new ReadWriteLockExtendCommand { Key = Key(), Token = Value(), Ttl = rng.Next(1, 400) },
+        36 => new ReadWriteLockReleaseCommand { Key = Key(), Token = Value() },
+        37 => new SemaphoreAcquireCommand { Key = Key(), MaxCount = rng.Next(1, 3), Token = Value(), Ttl = rng.Next(1, 400), Wait = rng.Next(0, 400) },
+        38 => new SemaphoreExtendCommand { Key = Key(), Token = Value(), Ttl = rng.Next(1, 400) },
+        39 => new SemaphoreReleaseCommand { Key = Key(), Token = Value() },
         33 => new AclLoadCommand
         {
             Users = [new AclUserRules { Name = AclName(), Rules = [.. new[] { "on", "nopass", "~*", "+get" }.Select(Encoding.ASCII.GetBytes)] }],
@@ -286,7 +293,7 @@ internal sealed class UntrustedCommands(Random rng)
     {
         var key = Key();
         var value = Value();
-        return rng.Next(44) switch
+        return rng.Next(50) switch
         {
             0 => new SetCommand { Key = null!, Value = value },
             1 => new SetCommand { Key = key, Value = null! },
@@ -351,6 +358,12 @@ internal sealed class UntrustedCommands(Random rng)
             39 => new ConfigSetCommand { Setting = (ReplicatedSetting)rng.Next(1, 256), Value = Pick(-1, long.MinValue, 100) },
             40 => new AclSetUserCommand { Name = Pick<byte[]>(null!, "a b"u8.ToArray(), key), Rules = Pick<byte[][]>(null!, [null!], [">clear"u8.ToArray()], ["bogus"u8.ToArray(), [0xFF, 0x00]]) },
             41 => new AclDelUserCommand { Names = Pick<byte[][]>(null!, [], [null!], ["default"u8.ToArray()]) },
+            44 => new LockAcquireCommand { Key = key, Token = value, Ttl = 100, Wait = Pick(-1, long.MinValue, long.MaxValue), Owner = Pick<byte[]?>(null, new byte[1_025]) },
+            45 => new ReadWriteLockAcquireCommand { Key = key, Mode = (LockMode)rng.Next(2, 256), Token = value, Ttl = 100 },
+            46 => new ReadWriteLockAcquireCommand { Key = Pick<byte[]>(null!, key), Mode = LockMode.Read, Token = Pick<byte[]>(null!, value), Ttl = Pick(0, -1, long.MinValue) },
+            47 => new SemaphoreAcquireCommand { Key = key, MaxCount = Pick(0, -1, int.MaxValue, 10_001), Token = value, Ttl = 100 },
+            48 => Pick<WriteCommand>(new ReadWriteLockExtendCommand { Key = key, Token = null!, Ttl = 1 }, new SemaphoreExtendCommand { Key = key, Token = value, Ttl = Pick(0, -1, long.MinValue) }),
+            49 => Pick<WriteCommand>(new ReadWriteLockReleaseCommand { Key = null!, Token = value }, new SemaphoreReleaseCommand { Key = key, Token = null! }),
             42 => new AclLoadCommand { Users = Pick<AclUserRules[]>(null!, [null!], [new AclUserRules { Name = key, Rules = [Pick("<pw"u8.ToArray(), "+nosuch"u8.ToArray())] }], [new AclUserRules { Name = "default"u8.ToArray(), Rules = [] }, new AclUserRules { Name = "default"u8.ToArray(), Rules = [] }]) },
             // Structurally valid, but nothing a client sends: names no parser knows, empty arguments.
             _ => new TransactionCommand { Commands = [[[]], [RandomBytes(3)], Redis.Args("SESSION.OPEN", "1000"), Redis.Args("MULTI")] },

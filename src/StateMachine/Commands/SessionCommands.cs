@@ -17,9 +17,17 @@ internal static class SessionCommandTable
         new("session.exec", -5, IsWrite: true, 0, 0, 0, SessionExecCommand.Parse) { Categories = C.Write | C.Fast },
         new("session.keepalive", 2, IsWrite: true, 0, 0, 0, SessionKeepAliveCommand.Parse) { Categories = C.Write | C.Fast },
         new("session.close", 2, IsWrite: true, 0, 0, 0, SessionCloseCommand.Parse) { Categories = C.Write | C.Fast },
-        new("lock.acquire", 4, IsWrite: true, 1, 1, 1, LockAcquireCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.Write] },
+        new("lock.acquire", -4, IsWrite: true, 1, 1, 1, LockAcquireCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.Write] },
         new("lock.extend", 4, IsWrite: true, 1, 1, 1, LockExtendCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.ReadWrite] },
         new("lock.release", 3, IsWrite: true, 1, 1, 1, LockReleaseCommand.Parse) { Categories = C.Write | C.String | C.Fast, KeyAccess = [K.ReadWrite] },
+        new("lock.info", 2, IsWrite: false, 1, 1, 1, LockInfoCommand.Parse) { Categories = C.Read | C.Fast, KeyAccess = [K.Read] },
+        new("lock.list", -1, IsWrite: false, 0, 0, 0, LockListCommand.Parse) { Categories = C.Keyspace | C.Read | C.Slow | C.Dangerous },
+        new("rwlock.acquire", -5, IsWrite: true, 1, 1, 1, ReadWriteLockAcquireCommand.Parse) { Categories = C.Write | C.Fast, KeyAccess = [K.Write] },
+        new("rwlock.extend", 4, IsWrite: true, 1, 1, 1, ReadWriteLockExtendCommand.Parse) { Categories = C.Write | C.Fast, KeyAccess = [K.ReadWrite] },
+        new("rwlock.release", 3, IsWrite: true, 1, 1, 1, ReadWriteLockReleaseCommand.Parse) { Categories = C.Write | C.Fast, KeyAccess = [K.ReadWrite] },
+        new("semaphore.acquire", -5, IsWrite: true, 1, 1, 1, SemaphoreAcquireCommand.Parse) { Categories = C.Write | C.Fast, KeyAccess = [K.Write] },
+        new("semaphore.extend", 4, IsWrite: true, 1, 1, 1, SemaphoreExtendCommand.Parse) { Categories = C.Write | C.Fast, KeyAccess = [K.ReadWrite] },
+        new("semaphore.release", 3, IsWrite: true, 1, 1, 1, SemaphoreReleaseCommand.Parse) { Categories = C.Write | C.Fast, KeyAccess = [K.ReadWrite] },
     ];
 
     public static Reply NoSession { get; } = Reply.Error("NOSESSION Unknown or expired session");

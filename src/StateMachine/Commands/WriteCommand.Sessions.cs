@@ -11,4 +11,10 @@ namespace RaftKv.StateMachine.Commands;
 [Union(84, typeof(LockAcquireCommand))]
 [Union(85, typeof(LockExtendCommand))]
 [Union(86, typeof(LockReleaseCommand))]
+[Union(87, typeof(ReadWriteLockAcquireCommand))]
+[Union(88, typeof(ReadWriteLockExtendCommand))]
+[Union(89, typeof(ReadWriteLockReleaseCommand))]
+[Union(90, typeof(SemaphoreAcquireCommand))]
+[Union(91, typeof(SemaphoreExtendCommand))]
+[Union(92, typeof(SemaphoreReleaseCommand))]
 public abstract partial class WriteCommand;

@@ -32,9 +32,9 @@ internal sealed unsafe partial class ScriptEngine
             "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "fcall", "fcall_ro", "function", "multi", "exec",
             "discard", "watch", "unwatch", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe",
             "sunsubscribe", "quit", "reset", "hello", "auth", "monitor", "sync", "psync", "client", "wait",
-            "session.open", "session.exec", "session.keepalive", "session.close", "lock.acquire", "lock.extend",
-            "lock.release", "acl",
+            "session.open", "session.exec", "session.keepalive", "session.close", "acl",
         }.Select(Encoding.ASCII.GetBytes),
+        .. Commands.LockArguments.Names,
     ];
 
     /// <summary>The error for a script reply nested deeper than a reply can be stored, forwarded or snapshotted.</summary>

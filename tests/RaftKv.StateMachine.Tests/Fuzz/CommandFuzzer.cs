@@ -133,6 +133,16 @@ internal sealed class CommandFuzzer(Random rng)
                     return [name, Pick("0", "1", "2", "15", "16", "-1"), Pick("0", "1", "2", "x")];
                 case "acl":
                     return [name, .. AclSubcommand(depth)];
+                case "lock.acquire":
+                    return [name, Key(), LockToken(), LockTtl(), .. LockOptions()];
+                case "rwlock.acquire":
+                    return [name, Key(), Pick("READ", "write", "Read", "BOTH"), LockToken(), LockTtl(), .. LockOptions()];
+                case "semaphore.acquire":
+                    return [name, Key(), Pick("1", "2", "3", "0", "10001"), LockToken(), LockTtl(), .. LockOptions()];
+                case "lock.release" or "rwlock.release" or "semaphore.release":
+                    return [name, Key(), LockToken()];
+                case "lock.extend" or "rwlock.extend" or "semaphore.extend":
+                    return [name, Key(), LockToken(), LockTtl()];
             }
         }
 
@@ -143,6 +153,19 @@ internal sealed class CommandFuzzer(Random rng)
             argv[i] = IsKeyPosition(spec, i, count) && rng.Next(10) != 0 ? Key() : Token();
         return argv;
     }
+
+    // Few tokens, short leases and waits, so locks are contended, handed on, and expire while the fuzzer runs.
+    private string LockToken() => Pick("t1", "t2", "t3", "t4");
+
+    private string LockTtl() => Pick("50", "200", "1000", "0", "-1", "x");
+
+    private IEnumerable<string> LockOptions() => rng.Next(4) switch
+    {
+        0 => [],
+        1 => ["WAIT", Pick("0", "30", "300", "5000", "-1")],
+        2 => ["OWNER", Pick("svc", "")],
+        _ => ["OWNER", "svc", "WAIT", Pick("100", "2000")],
+    };
 
     private static readonly string[] AclRules =
     [
