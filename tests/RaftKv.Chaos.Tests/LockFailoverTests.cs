@@ -74,7 +74,9 @@ public sealed class LockFailoverTests
         while (deadline.Elapsed < Within)
         {
             var reply = await CallUntilDecidedAsync(cluster, node, "LOCK.INFO", Key);
-            last = new LockState(Tokens(reply, "holders"), Workloads.Workloads.Waiters(reply) ?? throw new InvalidDataException("LOCK.INFO: " + reply));
+            last = new LockState(
+                Workloads.Workloads.LockInfoTokens(reply, "holders") ?? throw new InvalidDataException("LOCK.INFO: " + reply),
+                Workloads.Workloads.LockInfoTokens(reply, "waiters") ?? throw new InvalidDataException("LOCK.INFO: " + reply));
             if (condition(last))
                 return last;
             await Task.Delay(50);
@@ -82,18 +84,6 @@ public sealed class LockFailoverTests
 
         throw new TimeoutException($"LOCK.INFO {Key} did not reach the state expected within {Within}; last: holders [{string.Join(", ", last?.Holders ?? [])}], " +
                                    $"waiters [{string.Join(", ", last?.Waiters ?? [])}]");
-    }
-
-    private static List<string> Tokens(Reply info, string field)
-    {
-        var items = info.Items ?? [];
-        for (var i = 0; i + 1 < items.Count; i += 2)
-        {
-            if (items[i].Bulk is { } name && System.Text.Encoding.UTF8.GetString(name) == field)
-                return [.. items[i + 1].Items!.Select(static entry => System.Text.Encoding.UTF8.GetString(entry.Items![0].Bulk!))];
-        }
-
-        return [];
     }
 
     // Sends the command on a fresh connection to the node until it answers something other than CLUSTERDOWN (no leader

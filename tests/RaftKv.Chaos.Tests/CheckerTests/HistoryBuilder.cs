@@ -43,11 +43,13 @@ internal sealed class HistoryBuilder
             Mode = mode, Permits = permits,
         });
 
-    /// <summary>A <c>LOCK.INFO</c> read that saw <paramref name="waiters"/> (tokens, first in line first).</summary>
-    public Operation LockInfo(int process, string key, IReadOnlyList<string> waiters, long from, long to, Outcome outcome = Outcome.Ok) =>
+    /// <summary>A <c>LOCK.INFO</c> read that saw <paramref name="waiters"/> (tokens, first in line first) and <paramref name="holders"/>.</summary>
+    public Operation LockInfo(int process, string key, IReadOnlyList<string> waiters, long from, long to, Outcome outcome = Outcome.Ok,
+        IReadOnlyList<string>? holders = null) =>
         Add(new Operation
         {
-            Id = 0, Process = process, Kind = OpKind.LockInfo, Key = key, Values = outcome == Outcome.Ok ? waiters : null, Outcome = outcome,
+            Id = 0, Process = process, Kind = OpKind.LockInfo, Key = key, Values = outcome == Outcome.Ok ? waiters : null,
+            Holders = outcome == Outcome.Ok ? holders ?? [] : null, Outcome = outcome,
             InvokeTime = from * Nanos, CompleteTime = to * Nanos,
         });
 

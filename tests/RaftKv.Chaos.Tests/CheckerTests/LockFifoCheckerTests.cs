@@ -51,7 +51,7 @@ public sealed class LockFifoCheckerTests
         var result = Checker.Check(h.Operations);
 
         Assert.Equal(Verdict.Invalid, result.Verdict);
-        Assert.Contains("saw it queued before the second was invoked", result.Explanation, StringComparison.Ordinal);
+        Assert.Contains("saw the first queued before the second was invoked", result.Explanation, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -88,6 +88,36 @@ public sealed class LockFifoCheckerTests
         h.Acquire(2, "L", "a", 6, 80, ttlMs: 1000, token: 30);   // a retry with the same token
         h.LockInfo(9, "L", ["a"], 1, 3);
         h.Acquire(3, "L", "b", 4, 40, ttlMs: 1000, token: 20);
+
+        Assert.Equal(Verdict.Valid, Checker.Check(h.Operations).Verdict);
+    }
+
+    [Fact]
+    public void A_holder_seen_while_a_waiter_queued_ahead_of_it_still_waits_is_a_violation_even_if_that_waiter_gives_up()
+    {
+        var h = new HistoryBuilder();
+        var a = h.Acquire(2, "L", "a", 0, 90, Outcome.Fail);     // its WAIT ended later
+        h.Acquire(3, "L", "b", 1, 40, ttlMs: 1000, token: 20);
+        h.LockInfo(9, "L", ["a", "b"], 10, 12);
+        var read = h.LockInfo(9, "L", ["a"], 50, 52, holders: ["b"]);
+        var b = h.Operations[1];
+
+        var result = Checker.Check(h.Operations);
+
+        Assert.Equal(Verdict.Invalid, result.Verdict);
+        Assert.Equal([read, a, b], result.Offending);
+        Assert.Contains("shows 'b' holding while 'a', queued ahead of it, still waits", result.Explanation, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_holder_with_a_waiter_behind_it_or_of_unknown_place_is_fine()
+    {
+        var h = new HistoryBuilder();
+        h.Acquire(2, "L", "a", 0, 90, ttlMs: 1000, token: 30);
+        h.Acquire(3, "L", "b", 1, 40, ttlMs: 1000, token: 20);   // concurrent with a: either may be first
+        h.Acquire(4, "L", "c", 45, 95, ttlMs: 1000, token: 40);
+        h.LockInfo(9, "L", ["a"], 42, 44, holders: ["b"]);
+        h.LockInfo(9, "L", ["c"], 92, 93, holders: ["a"]);         // c came after a was seen queued: behind it
 
         Assert.Equal(Verdict.Valid, Checker.Check(h.Operations).Verdict);
     }

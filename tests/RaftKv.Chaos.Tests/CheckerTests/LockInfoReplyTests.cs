@@ -9,7 +9,7 @@ public sealed class LockInfoReplyTests
         [Reply.FromBulk(token), Reply.FromBulk("p1"), Reply.FromBulk("write"), Reply.FromInteger(900), Reply.FromInteger(3000)]);
 
     [Fact]
-    public void The_waiters_are_read_in_queue_order()
+    public void The_holders_and_the_waiters_are_read_in_queue_order()
     {
         var reply = Reply.FromArray(
         [
@@ -18,18 +18,19 @@ public sealed class LockInfoReplyTests
             Reply.FromBulk("waiters"), Reply.FromArray([Waiter("b"), Waiter("a")]),
         ]);
 
-        Assert.Equal(["b", "a"], Workloads.Workloads.Waiters(reply));
-        Assert.Equal(["b", "a"], Workloads.Workloads.Waiters(Reply.FromMap([.. reply.Items!])));
+        Assert.Equal(["b", "a"], Workloads.Workloads.LockInfoTokens(reply, "waiters"));
+        Assert.Equal(["b", "a"], Workloads.Workloads.LockInfoTokens(Reply.FromMap([.. reply.Items!]), "waiters"));
+        Assert.Equal(["h"], Workloads.Workloads.LockInfoTokens(reply, "holders"));
     }
 
     [Fact]
-    public void Nil_is_no_waiters_and_an_unexpected_shape_is_no_evidence()
+    public void Nil_is_none_and_an_unexpected_shape_is_no_evidence()
     {
-        Assert.Equal([], Workloads.Workloads.Waiters(Reply.NullBulk));
-        Assert.Equal([], Workloads.Workloads.Waiters(Reply.NullArray));
-        Assert.Null(Workloads.Workloads.Waiters(Reply.FromArray([Reply.FromBulk("kind"), Reply.FromBulk("mutex")])));
-        Assert.Null(Workloads.Workloads.Waiters(Reply.FromArray([Reply.FromBulk("waiters"), Reply.FromInteger(3)])));
-        Assert.Null(Workloads.Workloads.Waiters(Reply.FromArray([Reply.FromBulk("waiters"), Reply.FromArray([Reply.FromInteger(3)])])));
-        Assert.Null(Workloads.Workloads.Waiters(Reply.FromInteger(1)));
+        Assert.Equal([], Workloads.Workloads.LockInfoTokens(Reply.NullBulk, "waiters"));
+        Assert.Equal([], Workloads.Workloads.LockInfoTokens(Reply.NullArray, "waiters"));
+        Assert.Null(Workloads.Workloads.LockInfoTokens(Reply.FromArray([Reply.FromBulk("kind"), Reply.FromBulk("mutex")]), "waiters"));
+        Assert.Null(Workloads.Workloads.LockInfoTokens(Reply.FromArray([Reply.FromBulk("waiters"), Reply.FromInteger(3)]), "waiters"));
+        Assert.Null(Workloads.Workloads.LockInfoTokens(Reply.FromArray([Reply.FromBulk("waiters"), Reply.FromArray([Reply.FromInteger(3)])]), "waiters"));
+        Assert.Null(Workloads.Workloads.LockInfoTokens(Reply.FromInteger(1), "waiters"));
     }
 }

@@ -232,6 +232,7 @@ internal sealed class SimulatedLockService
         Invoke(new Operation
         {
             Id = 0, Process = 0, Kind = OpKind.LockInfo, Key = Key, Values = [.. waiters.Select(static w => w.Token)],
+            Holders = [.. holders.Where(h => h.ExpireAt > now).Select(static h => h.Token)],
             Outcome = Outcome.Ok, InvokeTime = (now - 1) * Nanos, CompleteTime = (now + 1) * Nanos,
         });
         At(3, Observe);

@@ -41,7 +41,8 @@ public enum OpKind
     ReadAll,
 
     /// <summary><c>LOCK.INFO key</c>: <see cref="Operation.Values"/> are the tokens of the lock's waiters, first in line
-    /// first (empty when none wait). The lock checkers read it as evidence of who was queued ahead of whom.</summary>
+    /// first, <see cref="Operation.Holders"/> those of its holders (both empty when nothing holds or waits). The FIFO
+    /// checker reads it as evidence of who was queued ahead of whom.</summary>
     LockInfo,
 }
 
@@ -102,6 +103,9 @@ public sealed record Operation
     /// <summary>The elements returned by a <see cref="OpKind.ReadAll"/>, the waiters' tokens a <see cref="OpKind.LockInfo"/> saw.</summary>
     public IReadOnlyList<string>? Values { get; init; }
 
+    /// <summary>The holders' tokens a <see cref="OpKind.LockInfo"/> saw.</summary>
+    public IReadOnlyList<string>? Holders { get; init; }
+
     /// <summary>The fencing token an acquisition returned.</summary>
     public long? FencingToken { get; init; }
 
@@ -146,6 +150,8 @@ public sealed record Operation
                     text.Append(CultureInfo.InvariantCulture, $" → {Values.Count} elements");
                 break;
             case OpKind.LockInfo:
+                if (Holders is not null)
+                    text.Append(" holders [").AppendJoin(", ", Holders).Append(']');
                 if (Values is not null)
                     text.Append(" waiters [").AppendJoin(", ", Values).Append(']');
                 break;

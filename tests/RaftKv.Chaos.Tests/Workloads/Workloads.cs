@@ -279,8 +279,8 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
     }
 
     /// <summary>
-    /// Reads <c>LOCK.INFO</c> of the lock service's names in turn, recording the waiters it lists: the evidence of who
-    /// was queued ahead of whom that the FIFO checker needs. A read that got no answer (or one it cannot parse) is
+    /// Reads <c>LOCK.INFO</c> of the lock service's names in turn, recording the waiters and holders it lists: the
+    /// evidence of who was queued ahead of whom that the FIFO checker needs. A read that got no answer (or one it cannot parse) is
     /// recorded as failed: a read changes nothing.
     /// </summary>
     public async Task LockObserverAsync(Random rng, CancellationToken stop)
@@ -293,8 +293,8 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
             var key = keys[n % keys.Length];
             var op = history.Invoke(process, OpKind.LockInfo, key);
             var result = await connection.CallAsync("LOCK.INFO", key);
-            if (result.Replied && Waiters(result.Reply!) is { } waiters)
-                op.Ok(values: waiters);
+            if (result.Replied && LockInfoTokens(result.Reply!, "waiters") is { } waiters && LockInfoTokens(result.Reply!, "holders") is { } holders)
+                op.Ok(values: waiters, holders: holders);
             else
                 op.Fail(result.Error ?? "unexpected reply: " + result.Reply);
             await Task.Delay(rng.Next(5, 25), CancellationToken.None);
@@ -302,11 +302,12 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
     }
 
     /// <summary>
-    /// The waiters' tokens of a <c>LOCK.INFO</c> reply (field/value pairs, flat, with <c>waiters</c> a list of
-    /// <c>[token, owner, mode, wait-left-ms, ttl-ms]</c>), first in line first; nil is no waiters; anything else is
-    /// <see langword="null"/>.
+    /// The tokens in one list of a <c>LOCK.INFO</c> reply — field/value pairs, flat, where <c>holders</c> lists
+    /// <c>[token, owner, fencing, pttl-ms, mode]</c> and <c>waiters</c> lists <c>[token, owner, mode, wait-left-ms, ttl-ms]</c>,
+    /// first in line first: <paramref name="field"/>'s tokens in order. Nil (nothing held or waited) is none; any other
+    /// shape is <see langword="null"/>.
     /// </summary>
-    public static List<string>? Waiters(Reply reply)
+    public static List<string>? LockInfoTokens(Reply reply, string field)
     {
         if (reply.Kind is ReplyKind.NullBulk or ReplyKind.NullArray)
             return [];
@@ -314,7 +315,7 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
             return null;
         for (var i = 0; i + 1 < fields.Count; i += 2)
         {
-            if (fields[i].Bulk is not { } name || Encoding.UTF8.GetString(name) != "waiters")
+            if (fields[i].Bulk is not { } name || Encoding.UTF8.GetString(name) != field)
                 continue;
             if (fields[i + 1].Items is not { } entries)
                 return null;
