@@ -81,4 +81,13 @@ public static class NodeLogEvents
 
     /// <summary>This node is no longer a member: it serves no clients.</summary>
     public const int RemovedHere = 5011;
+
+    /// <summary>A client's lock wait outlived its grace without this node applying its end (cut off from the leader?): <c>WaitMs</c>.</summary>
+    public const int LockWaitOutlived = 6000;
+
+    /// <summary>A client left a lock wait: the release of its token was proposed: <c>ConnectionId</c>, <c>Outcome</c>.</summary>
+    public const int LockWaitAbandoned = 6001;
+
+    /// <summary>The release of an abandoned lock wait failed (a grant to it ends with its lease): <c>ConnectionId</c>.</summary>
+    public const int LockWaitReleaseFailed = 6002;
 }

@@ -204,6 +204,13 @@ public sealed class NodeOptions
     public TimeSpan ForwardRetryWait { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
+    /// How long past the end of a client's lock wait (<c>WAIT timeout-ms</c>, in cluster time) this node waits to apply
+    /// the entry that ends it before answering <c>-UNCERTAIN</c>: the wait's end is decided by apply, which a node cut
+    /// off from the leader does not reach.
+    /// </summary>
+    public TimeSpan LockWaitGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How long a follower waits for the leader's reply to a forwarded write before answering <c>-UNCERTAIN</c> (the
     /// write may or may not have been applied).
     /// </summary>

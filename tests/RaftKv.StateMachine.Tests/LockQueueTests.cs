@@ -121,6 +121,44 @@ public sealed class LockQueueTests
     }
 
     [Fact]
+    public void A_restored_replica_hands_a_flushed_database_on_alike()
+    {
+        // FLUSHDB frees every mutex at once, in the lock table's dictionary order — which on a replica restored from a
+        // snapshot differs from the one that lived the history (a restore fills no holes). The grants, and their
+        // fencing tokens, must not follow it.
+        static WriteCommand[] Queue(int from, int to) => [.. Enumerable.Range(from, to - from).SelectMany(i => new[]
+        {
+            Redis.Parse("LOCK.ACQUIRE", $"res:{i}", "holder", "100000").Write!,
+            Redis.Parse("LOCK.ACQUIRE", $"res:{i}", $"waiter:{i}", "100000", "WAIT", "100000").Write!,
+        })];
+
+        var original = new KeyValueStore(keyHashSeed: 1);
+        original.Apply(new CommandBatch { Timestamp = T0, Commands = Queue(0, 40) }, 1);
+        var holes = Enumerable.Range(0, 40).Where(static i => i % 3 == 0)
+            .SelectMany(i => new[] { Redis.Parse("LOCK.RELEASE", $"res:{i}", "holder").Write!, Redis.Parse("LOCK.RELEASE", $"res:{i}", $"waiter:{i}").Write! })
+            .ToArray();
+        original.Apply(new CommandBatch { Timestamp = T0, Commands = holes }, 2);
+        var snapshot = new System.Buffers.ArrayBufferWriter<byte>();
+        original.WriteSnapshot(snapshot);
+        var restored = new KeyValueStore(keyHashSeed: UInt128.MaxValue / 3);
+        restored.RestoreSnapshot(new System.Buffers.ReadOnlySequence<byte>(snapshot.WrittenMemory));
+        original.TakeLockNotices();
+
+        var notices = new List<string>[2];
+        var replicas = new[] { original, restored };
+        for (var r = 0; r < 2; r++)
+        {
+            replicas[r].Apply(new CommandBatch { Timestamp = T0 + 1, Commands = Queue(100, 120) }, 3);
+            replicas[r].Apply(new CommandBatch { Timestamp = T0 + 2, Commands = [Redis.Parse("FLUSHDB").Write!] }, 4);
+            notices[r] = [.. replicas[r].TakeLockNotices().Select(n => $"{Text(n.Name)}={Text(n.Token)}@{n.Fencing}")];
+        }
+
+        Assert.Equal(26 + 20, notices[0].Count);
+        Assert.Equal(notices[0], notices[1]);
+        Assert.Equal(original.ComputeDigest(), restored.ComputeDigest());
+    }
+
+    [Fact]
     public void A_key_overwritten_by_another_token_is_held_by_that_token()
     {
         var redis = new Redis();

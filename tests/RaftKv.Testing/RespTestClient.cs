@@ -144,6 +144,9 @@ public sealed partial class RespTestClient : IAsyncDisposable
             return true;
         }, what, token);
 
+    /// <summary>Closes the socket at once, as a crashed client would (replies still awaited fail); then dispose as usual.</summary>
+    public void Abort() => tcp.Client.Close(0);
+
     public async ValueTask DisposeAsync()
     {
         await input.CompleteAsync();

@@ -115,6 +115,7 @@ public static class RaftKvNode
             .AddSingleton<LeaderForwarder>()
             .AddSingleton<WriteLimits>()
             .AddSingleton<CommandRouter>()
+            .AddSingleton<Locks.LockWaits>()
             .AddSingleton<Membership.ClusterMembership>()
             .AddSingleton<Membership.MembershipWatch>()
             .AddHostedService(static services => services.GetRequiredService<Membership.MembershipWatch>())

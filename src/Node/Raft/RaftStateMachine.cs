@@ -126,6 +126,15 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
     /// <summary>Raised once, on the applier's thread, when apply throws and the applier stops.</summary>
     public event Action<ApplierStop>? ApplierStopped;
 
+    /// <summary>
+    /// Raised on the applier's thread, outside the lock, after an entry whose apply granted waiters, ended their waits
+    /// or released them (in apply order): what completes the blocked acquires of this node's clients.
+    /// </summary>
+    public event Action<StateMachine.Locks.LockNotice[], long>? LockNotices;
+
+    /// <summary>Raised after a snapshot replaced the state (from the leader, or at start): waiters must look again.</summary>
+    public event Action? Installed;
+
     /// <summary>Test hook: runs before each entry with a payload is applied, with its index; an exception it throws stops the applier.</summary>
     internal Action<long>? BeforeApplyForTesting { get; set; }
 
@@ -273,10 +282,12 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
 
         BeforeApplyForTesting?.Invoke(entry.Index);
         Reply[] replies;
+        StateMachine.Locks.LockNotice[] notices;
         gate.EnterWriteLock();
         try
         {
             replies = store.Apply(batch, entry.Index);
+            notices = store.TakeLockNotices();
             lastBatchTerm = entry.Term;
             Volatile.Write(ref maxMemory, store.MaxMemory);
             PublishAcl();
@@ -295,6 +306,8 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         // Only the node that proposed the entry holds its context; every other replica computed the same replies
         // and drops them. Apply follows commit, and commit follows a majority having the entry on disk.
         (entry.Context as ProposedBatch)?.Complete(replies, time.GetTimestamp());
+        if (notices.Length > 0)
+            LockNotices?.Invoke(notices, batch.Timestamp);
         AfterApplyForTesting?.Invoke(entry.Index);
 
         return SnapshotDue(payload.Length);
@@ -601,6 +614,9 @@ public sealed partial class RaftStateMachine(IOptions<NodeOptions> options, Time
         {
             gate.ExitWriteLock();
         }
+
+        // Grants inside the entries the snapshot stands for raised no notice here: the waits must look again.
+        Installed?.Invoke();
     }
 
     /// <inheritdoc/>

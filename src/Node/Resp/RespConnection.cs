@@ -14,8 +14,9 @@ public sealed class RespConnection
     private long _inputBytes;
     private int _pendingReplies;
 
-    internal RespConnection(long id, EndPoint? remoteEndPoint, EndPoint? localEndPoint, DateTimeOffset connectedAt, CancellationToken aborted)
+    internal RespConnection(long id, EndPoint? remoteEndPoint, EndPoint? localEndPoint, DateTimeOffset connectedAt, CancellationToken aborted, CancellationToken inputEnded = default)
     {
+        InputEnded = inputEnded.CanBeCanceled ? inputEnded : aborted;
         Id = id;
         RemoteEndPoint = remoteEndPoint;
         LocalEndPoint = localEndPoint;
@@ -38,6 +39,14 @@ public sealed class RespConnection
 
     /// <summary>Canceled when the connection closes or the server stops: pass it to anything a reply waits for.</summary>
     public CancellationToken Aborted { get; }
+
+    /// <summary>
+    /// Canceled once the client will send nothing more — it closed its side, the socket broke — or the connection
+    /// closes. Replies to what it sent before are still written (a pipeline ended by a half-close gets its replies), but
+    /// a command that blocks for its client (<c>LOCK.ACQUIRE ... WAIT</c>) gives up: its client is gone, as Redis frees a
+    /// blocked client whose socket reads end of file.
+    /// </summary>
+    public CancellationToken InputEnded { get; }
 
     /// <summary>The name the client gave itself (<c>CLIENT SETNAME</c>), or null.</summary>
     public string? Name { get; set; }

@@ -50,6 +50,7 @@ internal sealed class RespSession
     private readonly IRespRequestHandler _handler;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _aborted;
+    private readonly CancellationTokenSource _inputEnded;
     private readonly Channel<PendingReply> _replies;
     private readonly RespRequest _request = new();
     private readonly TimeProvider _time;
@@ -75,6 +76,7 @@ internal sealed class RespSession
         _handler = handler;
         _logger = logger;
         _aborted = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
+        _inputEnded = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token);
         _replies = Channel.CreateBounded<PendingReply>(new BoundedChannelOptions(maxPendingReplies)
         {
             SingleReader = true,
@@ -90,7 +92,7 @@ internal sealed class RespSession
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: SendBufferSize, leaveOpen: true));
 
         _time = time;
-        Connection = new RespConnection(id, TryGetRemoteEndPoint(socket), TryGetLocalEndPoint(socket), time.GetUtcNow(), _aborted.Token);
+        Connection = new RespConnection(id, TryGetRemoteEndPoint(socket), TryGetLocalEndPoint(socket), time.GetUtcNow(), _aborted.Token, _inputEnded.Token);
         handler.Accepted(Connection);
     }
 
@@ -208,6 +210,19 @@ internal sealed class RespSession
         finally
         {
             _replies.Writer.TryComplete();
+            CancelInputEnded();
+        }
+    }
+
+    private void CancelInputEnded()
+    {
+        try
+        {
+            _inputEnded.Cancel();
+        }
+        catch (AggregateException e)
+        {
+            RespLog.ConnectionFailed(_logger, Connection.Id, e);
         }
     }
 
@@ -520,6 +535,7 @@ internal sealed class RespSession
         await _stream.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
         _request.Dispose();
+        _inputEnded.Dispose();
         _aborted.Dispose();
     }
 

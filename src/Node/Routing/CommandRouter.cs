@@ -29,6 +29,7 @@ public sealed partial class CommandRouter(
     Membership.MembershipWatch membership,
     Security.AccessControl access,
     WriteLimits limits,
+    Locks.LockWaits lockWaits,
     TimeProvider time,
     IOptions<NodeOptions> options,
     ILogger<CommandRouter> logger)
@@ -73,6 +74,15 @@ public sealed partial class CommandRouter(
                 var routed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 order.WriteGate = routed.Task;
                 reply = WriteWhenSettledAsync(gate ?? Task.CompletedTask, routed, command, database, user, connection, sequence);
+            }
+
+            // A blocking acquire (LOCK.ACQUIRE ... WAIT) blocks its connection, as BLPOP does on Redis: the connection's
+            // later writes and reads wait until it is granted or gives up, so nothing it sends after runs unlocked.
+            if (Locks.LockWaits.BlockingAcquire(command) is { } acquire)
+            {
+                reply = lockWaits.FollowAsync(reply, acquire, database, connection);
+                var earlier = order.WriteGate;
+                order.WriteGate = earlier is null || earlier.IsCompleted ? reply : Task.WhenAll(earlier, reply);
             }
 
             order.LastWrite = reply;

@@ -24,6 +24,12 @@ public sealed class NodeMetrics
         HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
     };
 
+    // Lock waits run from a hand-off (milliseconds) to a client's whole timeout (seconds to minutes).
+    private static readonly InstrumentAdvice<double> WaitBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    };
+
     private static readonly InstrumentAdvice<int> BatchBuckets = new()
     {
         HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
@@ -38,6 +44,8 @@ public sealed class NodeMetrics
     private readonly Histogram<int> commandsPerEntry;
     private readonly Histogram<double> followerFlush;
     private readonly Counter<long> leaderChanges;
+    private readonly Histogram<double> lockWait;
+    private readonly Histogram<double> lockHandOff;
 
     /// <summary>Creates the meter and its recorded instruments.</summary>
     public NodeMetrics(IMeterFactory factory)
@@ -54,6 +62,12 @@ public sealed class NodeMetrics
             "Commands in each applied log entry that carried a batch (group commit's batch size)", advice: BatchBuckets);
         followerFlush = Meter.CreateHistogram("raftkv.follower.flush.duration", "s",
             "A follower's flush of received entries to disk before it acknowledges them", advice: LatencyBuckets);
+        lockWait = Meter.CreateHistogram("raftkv.lock.wait.duration", "s",
+            "How long a client's blocked lock acquire waited on this node, by outcome (granted, timed_out, released, uncertain, abandoned)",
+            advice: WaitBuckets);
+        lockHandOff = Meter.CreateHistogram("raftkv.lock.handoff.duration", "s",
+            "From the leader's stamp of the entry that freed a lock to this node handing the grant to the waiting client",
+            advice: LatencyBuckets);
         leaderChanges = Meter.CreateCounter<long>("raftkv.raft.leader_changes", "{change}",
             "Leader changes this node observed (a new leader, or none)");
     }
@@ -78,4 +92,10 @@ public sealed class NodeMetrics
 
     /// <summary>Counts a leader change.</summary>
     public void LeaderChanged() => leaderChanges.Add(1);
+
+    /// <summary>A blocked lock acquire ended after <paramref name="elapsed"/>, with <paramref name="outcome"/>.</summary>
+    public void LockWaitEnded(TimeSpan elapsed, string outcome) => lockWait.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+
+    /// <summary>A waiter here was granted a lock <paramref name="elapsed"/> after the freeing entry was stamped.</summary>
+    public void LockHandedOff(TimeSpan elapsed) => lockHandOff.Record(elapsed.TotalSeconds);
 }

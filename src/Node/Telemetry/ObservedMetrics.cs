@@ -47,6 +47,13 @@ internal sealed class ObservedMetrics(NodeMetrics metrics, IServiceProvider serv
             "Committed entries not yet applied here");
         meter.CreateObservableGauge("raftkv.raft.applier_stopped", () => state.Stopped is null ? 0 : 1, "{stopped}",
             "1 once this node's applier stopped (INFO raft applier_stopped)");
+        meter.CreateObservableGauge("raftkv.locks.held", () => state.Inspect(static store => store.Databases.Sum(static d => d.Locks.HolderCount)), "{holder}",
+            "Holders of the locks taken with LOCK/RWLOCK/SEMAPHORE.ACQUIRE, in every database (replicated state)");
+        meter.CreateObservableGauge("raftkv.locks.waiting", () => state.Inspect(static store => store.Databases.Sum(static d => d.Locks.WaiterCount)), "{waiter}",
+            "Waiters queued on locks, in every database (replicated state)");
+        var waits = services.GetRequiredService<Locks.LockWaits>();
+        meter.CreateObservableGauge("raftkv.locks.blocked_clients", () => waits.Waiting, "{client}",
+            "Clients of this node blocked in a lock wait");
         meter.CreateObservableGauge("raftkv.clock.offset", () => state.ClockOffsetMs, "ms",
             "This node's clock minus the cluster time of the last applied entry (INFO raft clock_offset_ms)");
 

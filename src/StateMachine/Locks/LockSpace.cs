@@ -88,9 +88,12 @@ public sealed class LockSpace
     /// <summary>Grants the waiters of the mutexes whose key went away (after the command that removed them).</summary>
     internal void PumpGone(in CommandContext context)
     {
-        // Pumping a mutex never removes another key, so nothing is added while this runs; the copy keeps it simple.
+        // In name order: the order keys went away in can follow the dictionary's (FLUSHDB), whose hash seed differs
+        // between replicas, and the order of grants decides their fencing tokens. Pumping a mutex never removes another
+        // key, so nothing is added while this runs.
         var names = gone.ToArray();
         gone.Clear();
+        Array.Sort(names, static (x, y) => x.AsSpan().SequenceCompareTo(y));
         foreach (var name in names)
         {
             if (Find(name) is { } entry)
