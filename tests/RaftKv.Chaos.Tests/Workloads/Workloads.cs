@@ -280,8 +280,8 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
 
     /// <summary>
     /// Reads <c>LOCK.INFO</c> of the lock service's names in turn, recording the waiters and holders it lists: the
-    /// evidence of who was queued ahead of whom that the FIFO checker needs. A read that got no answer (or one it cannot parse) is
-    /// recorded as failed: a read changes nothing.
+    /// evidence of who was queued ahead of whom that the FIFO checker needs. A read that got no answer (or one it cannot
+    /// parse) is recorded as failed: a read changes nothing.
     /// </summary>
     public async Task LockObserverAsync(Random rng, CancellationToken stop)
     {
