@@ -17,16 +17,14 @@ namespace RaftKv.Client;
 /// you protect and have it refuse tokens older than the newest it has seen.
 /// </para>
 /// <para>
-/// Acquisition, extension and release go through the connection's session: an attempt whose reply was lost is
-/// retried and answered with the same fencing token, never taken twice nor wrongly reported busy.
+/// A busy lock is waited for in the server's FIFO queue (<c>LOCK.ACQUIRE ... WAIT</c>): waiters are granted in the
+/// order they queued, by the log entry that frees the lock, with no polling (see <see cref="RaftKvLockOptions.Queued"/>).
+/// The lock is not reentrant: a second acquisition while a handle is held waits like any other.
 /// </para>
 /// </remarks>
 public sealed class RaftKvDistributedLock : IDistributedLock
 {
-    private readonly ILockCommands commands;
-    private readonly RaftKvLockOptions options;
-    private readonly ILogger logger;
-    private readonly TimeProvider time;
+    private readonly LockAcquirer acquirer;
 
     /// <summary>Creates a lock named <paramref name="name"/> (the key it is held in) on <paramref name="connection"/>.</summary>
     public RaftKvDistributedLock(string name, RaftKvConnection connection, RaftKvLockOptions? options = null)
@@ -35,69 +33,26 @@ public sealed class RaftKvDistributedLock : IDistributedLock
     }
 
     internal RaftKvDistributedLock(string name, ILockCommands commands, ILogger logger, RaftKvLockOptions? options)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        Name = name;
-        this.commands = commands;
-        this.logger = logger;
-        this.options = (options ?? new RaftKvLockOptions()).Snapshot();
-        this.options.Validate();
-        time = commands.TimeProvider;
-    }
+        => acquirer = new LockAcquirer(LockResource.Mutex(name), commands, RaftKvLockOptions.ValidatedCopy(options), logger);
 
     /// <summary>The lock's name: the key it is held in.</summary>
-    public string Name { get; }
+    public string Name => acquirer.Resource.Name;
 
     /// <summary>
     /// Tries to take the lock, waiting up to <paramref name="timeout"/> while another holder has it
-    /// (0: one attempt; <see cref="Timeout.InfiniteTimeSpan"/>: until taken).
+    /// (0: one attempt that never waits; <see cref="Timeout.InfiniteTimeSpan"/>: until taken).
     /// </summary>
     /// <returns>The handle (dispose it to release), or null when the lock stayed busy for <paramref name="timeout"/>.</returns>
-    /// <exception cref="RaftKvUnknownOutcomeException">The cluster could not say whether the lock was taken; the client gives it back in the background.</exception>
+    /// <exception cref="RaftKvUnknownOutcomeException">The cluster could not say whether the lock was taken, nor confirm its release; the client retries the release in the background.</exception>
     /// <exception cref="RaftKvTimeoutException">The cluster did not answer within the connection's operation timeout.</exception>
-    public async ValueTask<RaftKvLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default)
-    {
-        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be non-negative or Timeout.InfiniteTimeSpan.");
-
-        var token = Guid.NewGuid().ToString("N");
-        var started = time.GetTimestamp();
-        while (true)
-        {
-            // The lease is counted from before the first send: a retried attempt may have been applied at the first.
-            var sentAt = time.GetTimestamp();
-            long? fencingToken;
-            try
-            {
-                fencingToken = await commands.AcquireLockAsync(Name, token, options.Expiry, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not RaftKvServerException and not ArgumentException)
-            {
-                // The acquisition may have taken effect without this client learning it (unknown outcome, cancelled
-                // after it was sent): hand the key back rather than leave it locked until its TTL runs out.
-                ReleaseAbandoned(token);
-                throw;
-            }
-
-            if (fencingToken is { } fence)
-                return new RaftKvLockHandle(Name, token, fence, sentAt, commands, options, logger);
-
-            var waited = time.GetElapsedTime(started);
-            if (timeout != Timeout.InfiniteTimeSpan && waited >= timeout)
-                return null;
-
-            var pause = options.MinBusyWaitSleepTime + ((options.MaxBusyWaitSleepTime - options.MinBusyWaitSleepTime) * Random.Shared.NextDouble());
-            if (timeout != Timeout.InfiniteTimeSpan && pause > timeout - waited)
-                pause = timeout - waited;
-            await Task.Delay(pause, time, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired; the waiter was removed from the queue.</exception>
+    public ValueTask<RaftKvLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default)
+        => acquirer.TryAcquireAsync(timeout, cancellationToken);
 
     /// <summary>Takes the lock, waiting up to <paramref name="timeout"/> (null: until taken).</summary>
     /// <exception cref="TimeoutException">The lock stayed busy for <paramref name="timeout"/>.</exception>
-    public async ValueTask<RaftKvLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
-        => await TryAcquireAsync(timeout ?? Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false)
-            ?? throw new TimeoutException($"The lock {Name} stayed busy for {timeout}.");
+    public ValueTask<RaftKvLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        => acquirer.AcquireAsync(timeout, cancellationToken);
 
     /// <summary>Synchronous <see cref="TryAcquireAsync"/>, for <see cref="IDistributedLock"/>; prefer the async form.</summary>
     public RaftKvLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default)
@@ -118,17 +73,4 @@ public sealed class RaftKvDistributedLock : IDistributedLock
 
     async ValueTask<IDistributedSynchronizationHandle> IDistributedLock.AcquireAsync(TimeSpan? timeout, CancellationToken cancellationToken)
         => await AcquireAsync(timeout, cancellationToken).ConfigureAwait(false);
-
-    private void ReleaseAbandoned(string token)
-        => _ = Task.Run(async () =>
-        {
-            try
-            {
-                await commands.ReleaseLockAsync(Name, token, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is RaftKvException or TimeoutException or ObjectDisposedException)
-            {
-                Log.LockReleaseFailed(logger, Name, e.Message);
-            }
-        });
 }

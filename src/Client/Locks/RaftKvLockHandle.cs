@@ -5,18 +5,20 @@ using RaftKv.Client.Locks;
 namespace RaftKv.Client;
 
 /// <summary>
-/// A held <see cref="RaftKvDistributedLock"/>: its fencing token, a token that fires if the lock can no longer be
-/// proven held, and an extension that keeps it alive until disposal releases it.
+/// A held lock — a <see cref="RaftKvDistributedLock"/>, either side of a <see cref="RaftKvDistributedReaderWriterLock"/>,
+/// or a ticket of a <see cref="RaftKvDistributedSemaphore"/>: its fencing token, a token that fires if it can no longer
+/// be proven held, and an extension that keeps it alive until disposal releases it.
 /// </summary>
 /// <remarks>
 /// The lease is counted from when the acquire (later: the last confirmed extension) was <em>sent</em>, not when its
-/// reply came, and is shortened by <see cref="RaftKvLockOptions.MaxClockSkew"/>: whatever delayed the reply, the
-/// key's TTL on the cluster started no earlier than that. When no extension is confirmed within the lease, or an
+/// reply came, and is shortened by <see cref="RaftKvLockOptions.MaxClockSkew"/>: whatever delayed the reply (a wait
+/// in the server's queue included), the lease on the cluster started no earlier than that. When no extension is confirmed within the lease, or an
 /// extension finds the key no longer holds this handle's token, <see cref="HandleLostToken"/> fires; stop touching
 /// the protected resource then.
 /// </remarks>
 public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
 {
+    private readonly LockResource resource;
     private readonly string token;
     private readonly ILockCommands commands;
     private readonly RaftKvLockOptions options;
@@ -34,9 +36,10 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
     private bool settled;
     private int disposed;
 
-    internal RaftKvLockHandle(string name, string token, long fencingToken, long acquireSentAt, ILockCommands commands, RaftKvLockOptions options, ILogger logger)
+    internal RaftKvLockHandle(LockResource resource, string token, long fencingToken, long acquireSentAt, ILockCommands commands, RaftKvLockOptions options, ILogger logger)
     {
-        Name = name;
+        this.resource = resource;
+        Name = resource.Name;
         FencingToken = fencingToken;
         this.token = token;
         this.commands = commands;
@@ -49,7 +52,7 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
         extending = Task.Run(ExtendWhileHeldAsync);
     }
 
-    /// <summary>The lock's name (its key).</summary>
+    /// <summary>The lock's name (for a mutex: its key).</summary>
     public string Name { get; }
 
     /// <summary>
@@ -61,7 +64,7 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
     /// <summary>
     /// Fires when the lock can no longer be proven held: no extension was confirmed within
     /// <see cref="RaftKvLockOptions.Expiry"/> − <see cref="RaftKvLockOptions.MaxClockSkew"/> of the last confirmed one,
-    /// or an extension found the key taken over. It does not fire after the handle is disposed.
+    /// or an extension found the lock no longer held by this handle. It does not fire after the handle is disposed.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The handle was disposed.</exception>
     public CancellationToken HandleLostToken
@@ -73,8 +76,11 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
         }
     }
 
-    /// <summary>Stops extending and releases the lock (<c>LOCK.RELEASE</c>, compare-and-delete). Idempotent.</summary>
-    /// <remarks>A release that fails is logged, not thrown: the key then expires after its TTL.</remarks>
+    /// <summary>
+    /// Stops extending and releases the lock (<c>LOCK.RELEASE</c>, <c>RWLOCK.RELEASE</c>, <c>SEMAPHORE.RELEASE</c>:
+    /// by this handle's token only); the next waiters in the server's queue are granted by the same log entry. Idempotent.
+    /// </summary>
+    /// <remarks>A release that fails is logged, not thrown: the lock then expires after its TTL.</remarks>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
@@ -89,7 +95,7 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
 
         try
         {
-            await commands.ReleaseLockAsync(Name, token, CancellationToken.None).ConfigureAwait(false);
+            await commands.ReleaseAsync(resource, token, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RaftKvException or TimeoutException or ObjectDisposedException)
         {
@@ -104,7 +110,7 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, lost.Token);
         var cancellation = linked.Token;
-        var pause = options.Cadence;
+        var pause = FirstPause();
         try
         {
             while (true)
@@ -113,9 +119,9 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
                 var sentAt = time.GetTimestamp();
                 try
                 {
-                    if (!await commands.ExtendLockAsync(Name, token, options.Expiry, cancellation).ConfigureAwait(false))
+                    if (!await commands.ExtendAsync(resource, token, options.Expiry, cancellation).ConfigureAwait(false))
                     {
-                        Lose("the key no longer holds this handle's token");
+                        Lose("the lock is no longer held by this handle's token");
                         return;
                     }
 
@@ -134,6 +140,16 @@ public sealed class RaftKvLockHandle : IDistributedSynchronizationHandle
         {
             // Disposed, or lost: either way there is nothing left to extend.
         }
+    }
+
+    // A lease that starts short (granted after a wait in the server's queue, counted from when the wait was sent) is
+    // extended when half of what is left of it has passed, not a full cadence later.
+    private TimeSpan FirstPause()
+    {
+        TimeSpan left;
+        lock (gate)
+            left = options.Validity - time.GetElapsedTime(leaseStart);
+        return left / 2 < options.Cadence ? (left > TimeSpan.Zero ? left / 2 : TimeSpan.Zero) : options.Cadence;
     }
 
     private void Renewed(long sentAt)

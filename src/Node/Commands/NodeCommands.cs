@@ -289,6 +289,7 @@ public sealed class NodeCommands(
         yield return ("commandstats", Diagnostics.WriteCommandStats);
         yield return ("errorstats", Diagnostics.WriteErrorStats);
         yield return ("keyspace", WriteKeyspace);
+        yield return ("locks", WriteLocks);
         yield return ("raft", WriteRaft);
     }
 
@@ -315,6 +316,7 @@ public sealed class NodeCommands(
         Line(text, "maxclients", server.Limits.MaxClients);
         Line(text, "client_recent_max_input_buffer", server.MaxInputBufferBytes);
         Line(text, "client_recent_max_output_buffer", server.MaxOutputBufferBytes);
+        Line(text, "blocked_clients", services.GetRequiredService<Locks.LockWaits>().Waiting); // blocked in a lock wait
     }
 
     // Redis's fields, from the state machine's own deterministic estimate (MemoryCosts): the size maxmemory judges by,
@@ -423,6 +425,20 @@ public sealed class NodeCommands(
             var (keys, expires) = databases[index];
             if (keys > 0)
                 text.Append(CultureInfo.InvariantCulture, $"db{index}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+
+    // Not a Redis section: the replicated lock table (LOCK/RWLOCK/SEMAPHORE), per database that has locks.
+    private void WriteLocks(StringBuilder text)
+    {
+        var (fencing, databases) = stateMachine.Inspect(static s =>
+            (s.LastFencingToken, s.Databases.Select(static d => (d.Locks.Count, d.Locks.HolderCount, d.Locks.WaiterCount)).ToArray()));
+        Line(text, "last_fencing_token", fencing);
+        for (var index = 0; index < databases.Length; index++)
+        {
+            var (locks, holders, waiters) = databases[index];
+            if (locks > 0)
+                text.Append(CultureInfo.InvariantCulture, $"db{index}:locks={locks},holders={holders},waiters={waiters}\r\n");
         }
     }
 

@@ -74,12 +74,12 @@ public sealed class LockHandleTests
         commands.OnExtend = static cancellation => Task.Delay(Timeout.Infinite, cancellation).ContinueWith(static _ => true, TaskScheduler.Default);
         commands.OnAcquire = _ =>
         {
-            time.Advance(TimeSpan.FromSeconds(2));
+            time.Advance(TimeSpan.FromSeconds(1));
             return Task.FromResult<long?>(7);
         };
         var handle = await AcquireAsync();
 
-        time.Advance(Validity - TimeSpan.FromSeconds(2) - TimeSpan.FromTicks(1));
+        time.Advance(Validity - TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
         Assert.False(handle.HandleLostToken.IsCancellationRequested);
         time.Advance(TimeSpan.FromTicks(1));
         Assert.True(handle.HandleLostToken.IsCancellationRequested);
@@ -115,12 +115,14 @@ public sealed class LockHandleTests
     public async Task A_busy_lock_is_polled_with_the_same_token_until_it_frees()
     {
         var busy = 3;
-        commands.OnAcquire = _ => Task.FromResult<long?>(--busy < 0 ? 99 : null);
-        var resource = new RaftKvDistributedLock("lock:k", new FakeLockCommands(TimeProvider.System) { OnAcquire = commands.OnAcquire }, NullLogger.Instance, FastPolling());
+        var system = new FakeLockCommands(TimeProvider.System) { OnAcquire = _ => Task.FromResult<long?>(--busy < 0 ? 99 : null) };
+        var resource = new RaftKvDistributedLock("lock:k", system, NullLogger.Instance, FastPolling());
 
         await using var handle = await resource.AcquireAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(99, handle.FencingToken);
+        Assert.Single(system.Tokens.Distinct());
+        Assert.All(system.Waits, static wait => Assert.Equal(TimeSpan.Zero, wait));
     }
 
     [Fact]
@@ -135,13 +137,28 @@ public sealed class LockHandleTests
     }
 
     [Fact]
-    public async Task An_acquisition_with_an_unknown_outcome_is_handed_back_in_the_background()
+    public async Task An_acquisition_with_an_unknown_outcome_whose_release_is_confirmed_is_not_acquired()
     {
         commands.OnAcquire = static _ => throw new RaftKvUnknownOutcomeException("LOCK.ACQUIRE", "test");
 
+        Assert.Null(await Lock().TryAcquireAsync());
+
+        Assert.Equal(commands.Tokens, commands.Releases);
+    }
+
+    [Fact]
+    public async Task An_acquisition_with_an_unknown_outcome_whose_release_fails_stays_unknown_and_is_handed_back_in_the_background()
+    {
+        commands.OnAcquire = static _ => throw new RaftKvUnknownOutcomeException("LOCK.ACQUIRE", "test");
+        var releases = 0;
+        commands.OnRelease = () => Interlocked.Increment(ref releases) == 1
+            ? throw new RaftKvTimeoutException("no leader", new TimeoutException())
+            : Task.FromResult(true);
+
         await Assert.ThrowsAsync<RaftKvUnknownOutcomeException>(async () => await Lock().TryAcquireAsync());
 
-        await Eventually.TrueAsync(() => commands.Releases.SequenceEqual(commands.Tokens), "the release of the abandoned token");
+        await Eventually.TrueAsync(() => commands.Releases.Count == 2, "the release retried in the background");
+        Assert.Single(commands.Releases.Concat(commands.Tokens).Distinct());
     }
 
     [Fact]
@@ -173,6 +190,13 @@ public sealed class LockHandleTests
         Assert.Throws<ArgumentException>(options.Validate);
     }
 
+    [Fact]
+    public void An_owner_name_longer_than_the_server_takes_is_refused()
+    {
+        Assert.Throws<ArgumentException>(new RaftKvLockOptions { Owner = new string('é', 513) }.Validate);
+        new RaftKvLockOptions { Owner = new string('e', 1024) }.Validate();
+    }
+
     private RaftKvDistributedLock Lock()
         => new("lock:k", commands, NullLogger.Instance, new RaftKvLockOptions
         {
@@ -186,6 +210,7 @@ public sealed class LockHandleTests
 
     private static RaftKvLockOptions FastPolling() => new()
     {
+        Queued = false,
         MinBusyWaitSleepTime = TimeSpan.FromMilliseconds(1),
         MaxBusyWaitSleepTime = TimeSpan.FromMilliseconds(5),
     };

@@ -50,6 +50,12 @@ public sealed class LockWaitClusterTests(SharedClusterFixture fixture) : IClassF
             await WaitForWaitersAsync(observer, "q:fifo", i + 1);
         }
 
+        // INFO shows the queue (replicated) and this node's blocked clients (two of the four are on the leader).
+        var info = System.Text.Encoding.UTF8.GetString((await observer.CallAsync("INFO", "locks")).Bulk!);
+        Assert.Contains("locks=1,holders=1,waiters=4", info);
+        var clientsInfo = System.Text.Encoding.UTF8.GetString((await observer.CallAsync("INFO", "clients")).Bulk!);
+        Assert.Contains("blocked_clients:2", clientsInfo);
+
         var fencing = held.Integer;
         var release = ("holder", holder);
         for (var i = 0; i < 4; i++)
@@ -94,6 +100,31 @@ public sealed class LockWaitClusterTests(SharedClusterFixture fixture) : IClassF
         Assert.Equal(ReplyKind.Integer, (await nextReply.WaitAsync(Patience)).Kind);
         Assert.Equal(Reply.FromBulk("next"), await observer.CallAsync("GET", "q:gone"));
         await next.CallAsync("LOCK.RELEASE", "q:gone", "next");
+    }
+
+    [Fact]
+    public async Task A_queued_waiter_on_a_follower_is_granted_by_the_next_leader_when_the_lease_ends()
+    {
+        var leader = await fixture.AllRunningLeaderAsync();
+        var waiterNode = (leader + 1) % Cluster.Size;
+        long holderFencing;
+        await using (var holder = await Cluster.ConnectAsync(leader))
+            holderFencing = (await holder.CallAsync("LOCK.ACQUIRE", "q:failover", "holder", "3000")).Integer;
+        await using var waiter = await Cluster.ConnectAsync(waiterNode);
+        waiter.ReplyTimeout = Patience;
+        var granted = waiter.CallAsync("LOCK.ACQUIRE", "q:failover", "w", "60000", "WAIT", "60000");
+        await using (var observer = await Cluster.ConnectAsync(waiterNode))
+            await WaitForWaitersAsync(observer, "q:failover", 1);
+
+        // The leader that queued the waiter dies; the next one ends the holder's lease in cluster time and grants.
+        await Cluster.StopNodeAsync(leader);
+        var reply = await granted.WaitAsync(Patience);
+        Assert.Equal(ReplyKind.Integer, reply.Kind);
+        Assert.True(reply.Integer > holderFencing);
+        await using var check = await Cluster.ConnectAsync(waiterNode);
+        Assert.Equal(Reply.FromBulk("w"), await check.CallAsync("GET", "q:failover"));
+        Assert.Equal(Reply.FromInteger(1), await waiter.CallAsync("LOCK.RELEASE", "q:failover", "w"));
+        await fixture.AllRunningLeaderAsync();
     }
 
     [Fact]
