@@ -86,25 +86,46 @@ public sealed class LockFifoChecker : IHistoryChecker
             }
         }
 
-        // Both granted: the one ahead has the smaller token.
-        var judged = 0;
+        // Both granted: the one ahead has the smaller token. Of the acquisitions invoked after a read saw A queued, only
+        // the smallest token matters (a suffix minimum in invocation order), so a long run costs n log n, not n².
+        var judged = 0L;
+        void OutOfOrder(Operation ahead, Operation behind, (Operation Read, bool Both) evidence)
+        {
+            problems.Add($"lock '{ahead.Key}' granted out of queue order: {ahead} was queued ahead of {behind} ({Why(evidence)}), " +
+                         "yet its fencing token is not the smaller");
+            offending.Add(evidence.Read);
+            offending.Add(ahead);
+            offending.Add(behind);
+        }
+
+        var behindListed = listed.GroupBy(static p => (p.Key.Key, p.Key.Ahead))
+            .ToDictionary(static g => g.Key, static g => g.Select(static p => (p.Key.Behind, Read: p.Value)).ToList());
         foreach (var perKey in acquisitions.Values.Where(static a => a.Outcome == Outcome.Ok && a.FencingToken is not null).GroupBy(static a => a.Key, StringComparer.Ordinal))
         {
-            var granted = perKey.ToList();
-            foreach (var ahead in granted.Where(a => firstSeen.ContainsKey((a.Key, a.Value!))))
+            var byInvocation = perKey.OrderBy(static a => a.InvokeTime).ThenBy(static a => a.Id).ToArray();
+            var invoked = byInvocation.Select(static a => a.InvokeTime).ToArray();
+            var smallest = new Operation[byInvocation.Length];
+            for (var i = byInvocation.Length - 1; i >= 0; i--)
+                smallest[i] = i + 1 < byInvocation.Length && smallest[i + 1].FencingToken < byInvocation[i].FencingToken ? smallest[i + 1] : byInvocation[i];
+
+            foreach (var ahead in byInvocation)
             {
-                foreach (var behind in granted)
+                // A read sees a token only after its acquisition was invoked, so A is never among those after its read.
+                if (!firstSeen.TryGetValue((perKey.Key, ahead.Value!), out var seen) || ahead.InvokeTime > seen.CompleteTime)
+                    continue;
+                var from = UpperBound(invoked, seen.CompleteTime);
+                judged += byInvocation.Length - from;
+                if (from < byInvocation.Length && smallest[from].FencingToken <= ahead.FencingToken)
+                    OutOfOrder(ahead, smallest[from], (seen, false));
+
+                foreach (var (behind, read) in behindListed.GetValueOrDefault((perKey.Key, ahead.Value!)) ?? [])
                 {
-                    if (Ahead(ahead.Key, ahead.Value!, behind.Value!) is not { } evidence)
+                    // Those invoked after A's first read were judged just above.
+                    if (acquisitions[(perKey.Key, behind)] is not { Outcome: Outcome.Ok, FencingToken: { } token } later || later.InvokeTime > seen.CompleteTime)
                         continue;
                     judged++;
-                    if (ahead.FencingToken < behind.FencingToken)
-                        continue;
-                    problems.Add($"lock '{ahead.Key}' granted out of queue order: {ahead} was queued ahead of {behind} ({Why(evidence)}), " +
-                                 "yet its fencing token is not the smaller");
-                    offending.Add(evidence.Read);
-                    offending.Add(ahead);
-                    offending.Add(behind);
+                    if (token <= ahead.FencingToken)
+                        OutOfOrder(ahead, later, (read, true));
                 }
             }
         }
@@ -112,5 +133,21 @@ public sealed class LockFifoChecker : IHistoryChecker
         return Leases.Verdict(Name, problems, offending, () => string.Create(CultureInfo.InvariantCulture,
             $"{judged} pairs of granted acquisitions with one known queued ahead of the other were granted in queue order, " +
             $"and no read showed a holder that had overtaken a waiter ({firstSeen.Count} waiters seen queued by {reads.Count} LOCK.INFO reads)"));
+    }
+
+    // The first index whose time is after `time` in an ascending array.
+    private static int UpperBound(long[] times, long time)
+    {
+        int low = 0, high = times.Length;
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (times[middle] <= time)
+                low = middle + 1;
+            else
+                high = middle;
+        }
+
+        return low;
     }
 }
