@@ -123,6 +123,19 @@ public sealed class LockFifoCheckerTests
     }
 
     [Fact]
+    public void A_history_whose_lock_info_reads_all_failed_is_unknown_not_valid()
+    {
+        var h = new HistoryBuilder();
+        h.Acquire(2, "L", "a", 0, 80, ttlMs: 1000, token: 30);
+        h.LockInfo(9, "L", [], 10, 12, Outcome.Fail);
+
+        var result = Checker.Check(h.Operations);
+
+        Assert.Equal(Verdict.Unknown, result.Verdict);
+        Assert.Contains("none of 1 LOCK.INFO reads succeeded", result.Explanation, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Locks_are_judged_apart()
     {
         var h = new HistoryBuilder();

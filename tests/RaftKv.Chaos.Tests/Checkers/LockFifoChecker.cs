@@ -37,6 +37,12 @@ public sealed class LockFifoChecker : IHistoryChecker
             .Where(static g => g.Count() == 1)
             .ToDictionary(static g => g.Key, static g => g.Single());
         var reads = history.Where(static o => o.Kind == OpKind.LockInfo && o.Outcome == Outcome.Ok && o.Values is not null).ToList();
+        var attempted = history.Count(static o => o.Kind == OpKind.LockInfo);
+        if (attempted > 0 && reads.Count == 0)
+        {
+            // Every read failed (or its reply could not be read): passing would hide that nothing was checked.
+            return CheckResult.Unknown(Name, $"none of {attempted} LOCK.INFO reads succeeded: nothing shows who was queued");
+        }
 
         // (1) Listed ahead in one read, and (2) the earliest read that saw each waiter.
         var listed = new Dictionary<(string Key, string Ahead, string Behind), Operation>();
