@@ -70,6 +70,18 @@ public sealed class SemaphoreCheckerTests
     }
 
     [Fact]
+    public void A_history_where_no_acquisition_succeeded_is_unknown_not_valid()
+    {
+        var h = new HistoryBuilder();
+        h.Acquire(1, "S", "o1", 0, 10, Outcome.Fail, ttlMs: 1000, permits: 2);
+
+        var result = Checker.Check(h.Operations);
+
+        Assert.Equal(Verdict.Unknown, result.Verdict);
+        Assert.Equal(Verdict.Unknown, new ReaderWriterChecker().Check([h.Operations[0] with { Permits = null, Mode = LockMode.Read }]).Verdict);
+    }
+
+    [Fact]
     public void Fencing_tokens_must_be_distinct_and_in_real_time_order()
     {
         var h = new HistoryBuilder();

@@ -23,6 +23,12 @@ public sealed class ReaderWriterChecker(LockSafetyOptions? options = null) : IHi
         var acquired = history.Where(static o => IsReaderWriter(o) && o.Outcome == Outcome.Ok).ToList();
         var releases = Leases.Releases(history);
         var unknown = history.Count(static o => IsReaderWriter(o) && o.Outcome == Outcome.Info);
+        var attempted = history.Count(static o => IsReaderWriter(o));
+        if (attempted > 0 && acquired.Count == 0)
+        {
+            // Refused every time (a command the nodes do not know?): passing would hide that nothing was checked.
+            return CheckResult.Unknown(Name, $"none of {attempted} reader-writer lock acquisitions succeeded: no holder to check");
+        }
 
         var problems = new List<string>();
         var offending = new List<Operation>();

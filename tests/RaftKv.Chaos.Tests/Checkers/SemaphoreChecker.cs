@@ -25,6 +25,12 @@ public sealed class SemaphoreChecker(LockSafetyOptions? options = null) : IHisto
         var acquired = history.Where(static o => IsSemaphore(o) && o.Outcome == Outcome.Ok).ToList();
         var releases = Leases.Releases(history);
         var unknown = history.Count(static o => IsSemaphore(o) && o.Outcome == Outcome.Info);
+        var attempted = history.Count(static o => IsSemaphore(o));
+        if (attempted > 0 && acquired.Count == 0)
+        {
+            // Refused every time (a command the nodes do not know?): passing would hide that nothing was checked.
+            return CheckResult.Unknown(Name, $"none of {attempted} semaphore acquisitions succeeded: no holder to check");
+        }
 
         var problems = new List<string>();
         var offending = new List<Operation>();
