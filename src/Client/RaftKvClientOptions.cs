@@ -43,6 +43,15 @@ public sealed class RaftKvClientOptions
     /// </summary>
     public TimeSpan SessionTtl { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The longest one blocked lock acquire waits on the server (its <c>WAIT</c>) before the client sends it again with
+    /// the same token: a wait longer than this (or infinite) goes in rounds of this length. The server ends a wait at
+    /// its deadline, so each new round queues at the tail — a waiter may lose its place to acquires that arrive in the
+    /// moment between two rounds, once per round. The wait's connection may owe its reply this long plus twice
+    /// <see cref="OperationTimeout"/> before it is presumed dead; a node cut off from the leader answers sooner.
+    /// </summary>
+    public TimeSpan MaxLockWait { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How often the connection asks its node whether it still leads, to move to a new leader promptly.</summary>
     public TimeSpan TopologyRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -75,6 +84,7 @@ public sealed class RaftKvClientOptions
         RequirePositive(ReplyTimeout, nameof(ReplyTimeout));
         RequirePositive(MinRetryDelay, nameof(MinRetryDelay));
         RequirePositive(TopologyRefreshInterval, nameof(TopologyRefreshInterval));
+        RequirePositive(MaxLockWait, nameof(MaxLockWait));
         if (MaxRetryDelay < MinRetryDelay)
             throw new ArgumentException($"{nameof(MaxRetryDelay)} must be at least {nameof(MinRetryDelay)}.", nameof(MaxRetryDelay));
         if (User is not null && Password is null)
@@ -97,6 +107,7 @@ public sealed class RaftKvClientOptions
             MaxRetryDelay = MaxRetryDelay,
             SessionTtl = SessionTtl,
             TopologyRefreshInterval = TopologyRefreshInterval,
+            MaxLockWait = MaxLockWait,
             Tls = Tls.Copy(),
             User = User,
             Password = Password,

@@ -23,7 +23,7 @@ public sealed partial class RaftKvConnection : ILockCommands
 
     TimeProvider ILockCommands.TimeProvider => time;
 
-    TimeSpan ILockCommands.MaxWait => options.OperationTimeout;
+    TimeSpan ILockCommands.MaxWait => options.MaxLockWait;
 
     async Task<long?> ILockCommands.AcquireAsync(LockResource resource, string token, TimeSpan ttl, TimeSpan wait, string owner, CancellationToken cancellationToken)
     {
@@ -182,7 +182,7 @@ public sealed partial class RaftKvConnection : ILockCommands
         using var limit = deadline.Within(options.ConnectTimeout);
         try
         {
-            return await RespChannel.ConnectAsync(node.Endpoint, channelSetup, time, options.OperationTimeout * 2, logger, limit.Token)
+            return await RespChannel.ConnectAsync(node.Endpoint, channelSetup, time, options.MaxLockWait + (options.OperationTimeout * 2), logger, limit.Token)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !deadline.Token.IsCancellationRequested))

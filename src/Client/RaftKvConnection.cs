@@ -140,6 +140,7 @@ public sealed partial class RaftKvConnection : IAsyncDisposable
         await shutdown.CancelAsync().ConfigureAwait(false);
         leaderChanges.Writer.TryComplete();
         await background.ConfigureAwait(false);
+        await CloseIdleTransactionChannelsAsync().ConfigureAwait(false);
 
         // Under the gate: a discovery finishing now either installs its channel before this takes it, or sees the
         // shutdown and closes the channel itself.

@@ -1,6 +1,6 @@
 namespace RaftKv.Client;
 
-/// <summary>The condition under which <see cref="RaftKvConnection.StringSetAsync(string, string, TimeSpan?, When, CancellationToken)"/> writes.</summary>
+/// <summary>The condition under which <see cref="RaftKvCommands.StringSetAsync(string, string, TimeSpan?, When, CancellationToken)"/> and its relatives (MSET, RENAME) write.</summary>
 public enum When
 {
     /// <summary>Always set the value.</summary>

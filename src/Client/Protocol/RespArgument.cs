@@ -44,7 +44,7 @@ internal readonly struct RespArgument
     public static implicit operator RespArgument(long value) => new(ArgumentKind.Integer, null, default, value);
 
     /// <summary>
-    /// Converts what a caller of <see cref="RaftKvConnection.ExecuteAsync(string, object[])"/> passed: text, bytes,
+    /// Converts what a caller of <see cref="RaftKvCommands.ExecuteAsync(string, object[])"/> passed: text, bytes,
     /// integers and floating-point numbers (in Redis's invariant notation).
     /// </summary>
     public static RespArgument From(object value) => value switch

@@ -6,7 +6,7 @@ namespace RaftKv.Client;
 
 /// <summary>
 /// One reply from the server, as the wire carried it: a status, error, integer, bulk string, array or nil.
-/// <see cref="RaftKvConnection.ExecuteAsync(string, object[])"/> returns it for commands without a typed method.
+/// <see cref="RaftKvCommands.ExecuteAsync(string, object[])"/> returns it for commands without a typed method.
 /// </summary>
 /// <remarks>
 /// Error replies to the command itself are raised as <see cref="RaftKvServerException"/>; an error value is only seen

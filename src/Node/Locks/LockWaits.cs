@@ -24,8 +24,9 @@ namespace RaftKv.Node.Locks;
 /// <para>
 /// If the client goes away while it waits, this node proposes the release of its token (the waiter, or a grant that
 /// raced with the disconnect). If this node dies, the waiter stays queued; a grant to it ends with its lease, like any
-/// lock's. If this node cannot learn the outcome by the end of the wait plus <see cref="NodeOptions.LockWaitGrace"/>
-/// (it is cut off from the leader), the client is told <c>-UNCERTAIN</c> and must release with its token.
+/// lock's. If this node cannot learn the outcome by the end of the wait plus <see cref="NodeOptions.LockWaitGrace"/>,
+/// or has known no leader for that long (it is cut off), the client is told <c>-UNCERTAIN</c> and must release with
+/// its token (from another node).
 /// </para>
 /// </remarks>
 public sealed partial class LockWaits : IDisposable
@@ -42,6 +43,9 @@ public sealed partial class LockWaits : IDisposable
     private readonly IOptions<NodeOptions> options;
     private readonly ILogger<LockWaits> logger;
     private readonly Dictionary<string, List<Waiter>> waiting = new(StringComparer.Ordinal);
+
+    // How often a blocked acquire looks whether its node still knows a leader (a local check, nothing is sent).
+    private static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>Subscribes to the state machine's lock notices.</summary>
     public LockWaits(
@@ -130,7 +134,7 @@ public sealed partial class LockWaits : IDisposable
                 if (!status.Waiting)
                     return (Reply.NullBulk, "timed_out");
 
-                var notice = await signal.WaitAsync(expiry.Token).ConfigureAwait(false);
+                var notice = await NoticeOrLeaderlessAsync(signal, expiry.Token).ConfigureAwait(false);
                 switch (notice?.Kind)
                 {
                     case LockNoticeKind.Granted:
@@ -148,14 +152,33 @@ public sealed partial class LockWaits : IDisposable
         {
             return (NodeReplies.ConnectionClosing, "abandoned");
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {
-            // The wait is over by now in cluster time, but this node has not applied its end: what it knows.
+            // The wait is over by now in cluster time, or this node is cut off from the leader: what it knows.
             var status = Status(acquire, database);
             LogWaitOutlived(logger, acquire.Wait, status.Holding, status.Waiting);
             return status.Holding ? (Reply.FromInteger(status.Fencing), "granted")
                 : status.Waiting ? (UncertainWait, "uncertain")
                 : (Reply.NullBulk, "timed_out");
+        }
+    }
+
+    // The notice, or null when the state must be looked at again; throws TimeoutException when this node has known no
+    // leader for LockWaitGrace: cut off, it will not apply the wait's end, and its client should try another node.
+    private async Task<LockNotice?> NoticeOrLeaderlessAsync(Task<LockNotice?> signal, CancellationToken token)
+    {
+        var grace = options.Value.LockWaitGrace;
+        long? leaderlessSince = null;
+        while (true)
+        {
+            var check = Task.Delay(LeaderCheckInterval, time, token);
+            if (await Task.WhenAny(signal, check).ConfigureAwait(false) == signal)
+                return await signal.ConfigureAwait(false);
+            await check.ConfigureAwait(false); // throws once the wait is over or the client gone
+            if (view.CanRouteWrites)
+                leaderlessSince = null;
+            else if ((leaderlessSince ??= time.GetTimestamp()) is var since && time.GetElapsedTime(since) >= grace)
+                throw new TimeoutException("no leader known for " + grace);
         }
     }
 

@@ -128,6 +128,31 @@ public sealed class LockWaitClusterTests(SharedClusterFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_waiter_on_a_node_cut_off_from_the_leader_is_told_uncertain()
+    {
+        var leader = await fixture.AllRunningLeaderAsync();
+        var lonely = (leader + 1) % Cluster.Size;
+        await using (var holder = await Cluster.ConnectAsync(leader))
+            await holder.CallAsync("LOCK.ACQUIRE", "q:cutoff", "holder", "600000");
+        await using var waiter = await Cluster.ConnectAsync(lonely);
+        waiter.ReplyTimeout = Patience;
+        var reply = waiter.CallAsync("LOCK.ACQUIRE", "q:cutoff", "w", "60000", "WAIT", "600000");
+        await using (var observer = await Cluster.ConnectAsync(lonely))
+            await WaitForWaitersAsync(observer, "q:cutoff", 1);
+
+        // The other two stop: the waiter's node knows no leader and will not apply the wait's end for ten minutes.
+        foreach (var node in Enumerable.Range(0, Cluster.Size).Where(n => n != lonely))
+            await Cluster.StopNodeAsync(node);
+        var answer = await reply.WaitAsync(Patience);
+        Assert.True(answer.IsError && answer.Text!.StartsWith("UNCERTAIN", StringComparison.Ordinal), answer.ToString());
+
+        var newLeader = await fixture.AllRunningLeaderAsync();
+        await using var cleanup = await Cluster.ConnectAsync(newLeader);
+        await cleanup.CallAsync("LOCK.RELEASE", "q:cutoff", "w");
+        await cleanup.CallAsync("LOCK.RELEASE", "q:cutoff", "holder");
+    }
+
+    [Fact]
     public async Task A_wait_that_ends_answers_nil_and_leaves_the_queue()
     {
         var leader = await fixture.AllRunningLeaderAsync();
