@@ -7,10 +7,13 @@ using RaftKv.Client;
 
 namespace RaftKv.Chaos.Tests;
 
-/// <summary>How long a run lasts and how hard it pushes.</summary>
+/// <summary>
+/// How long a run lasts and how hard it pushes. <paramref name="LockServiceClients"/> clients queue on each of the lock
+/// service's queued mutex, reader-writer lock and semaphore (with one observer reading their waiters when any do).
+/// </summary>
 internal sealed record ChaosProfile(
     string Name, TimeSpan Duration, int RegisterClients, int CounterClients, int SetClients, int LockClients, int ClientLibraryLockers,
-    IReadOnlyList<FaultKind> Faults)
+    int LockServiceClients, IReadOnlyList<FaultKind> Faults)
 {
     /// <summary>
     /// RESP over TLS only, mutual TLS between the nodes and a password for the default user (<c>local-cluster.sh</c> with
@@ -23,10 +26,10 @@ internal sealed record ChaosProfile(
     public ChaosProfile WithSecurity() => this with { Name = Name + "-tls", Secure = true };
 
     /// <summary>The profile CI runs: short, every workload, every fault (killing all three nodes at once included).</summary>
-    public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4, ClientLibraryLockers: 2, Enum.GetValues<FaultKind>());
+    public static ChaosProfile Ci { get; } = new("ci", TimeSpan.FromSeconds(40), RegisterClients: 4, CounterClients: 2, SetClients: 2, LockClients: 4, ClientLibraryLockers: 2, LockServiceClients: 3, Enum.GetValues<FaultKind>());
 
     /// <summary>The soak profile (<c>RAFTKV_CHAOS_PROFILE=soak</c>): longer runs, more clients, every fault.</summary>
-    public static ChaosProfile Soak { get; } = new("soak", TimeSpan.FromMinutes(5), RegisterClients: 6, CounterClients: 3, SetClients: 3, LockClients: 6, ClientLibraryLockers: 3, Enum.GetValues<FaultKind>());
+    public static ChaosProfile Soak { get; } = new("soak", TimeSpan.FromMinutes(5), RegisterClients: 6, CounterClients: 3, SetClients: 3, LockClients: 6, ClientLibraryLockers: 3, LockServiceClients: 4, Enum.GetValues<FaultKind>());
 
     /// <summary>This profile with the faults named in <c>RAFTKV_CHAOS_FAULTS</c> (comma-separated <see cref="FaultKind"/> names), if set.</summary>
     public ChaosProfile WithFaultsFromEnvironment()
@@ -73,6 +76,14 @@ internal static class ChaosRun
                     clients.Add(workloads.LockAsync(new Random(rng.Next()), fenced: i % 2 == 0, stop.Token));
                 for (var i = 0; i < profile.ClientLibraryLockers; i++)
                     clients.Add(workloads.ClientLockAsync(client, new Random(rng.Next()), stop.Token));
+                foreach (var kind in Enum.GetValues<QueuedLockKind>())
+                {
+                    for (var i = 0; i < profile.LockServiceClients; i++)
+                        clients.Add(workloads.QueuedLockAsync(kind, new Random(rng.Next()), stop.Token));
+                }
+
+                if (profile.LockServiceClients > 0)
+                    clients.Add(workloads.LockObserverAsync(new Random(rng.Next()), stop.Token));
 
                 await nemesis.RunAsync(stop.Token);
                 await Task.WhenAll(clients);
@@ -118,7 +129,11 @@ internal static class ChaosRun
         yield return new LinearizabilityChecker<long>(new CounterModel(), options).Check(counter);
         yield return new CounterChecker().Check(counter);
         yield return new SetChecker().Check(history);
-        yield return new LockSafetyChecker(new LockSafetyOptions { ClockSkewAllowance = MaxClockSkew }).Check(history);
+        var leases = new LockSafetyOptions { ClockSkewAllowance = MaxClockSkew };
+        yield return new LockSafetyChecker(leases).Check(history);
+        yield return new ReaderWriterChecker(leases).Check(history);
+        yield return new SemaphoreChecker(leases).Check(history);
+        yield return new LockFifoChecker().Check(history);
     }
 
     // After healing, every replica must reach the same applied index and digest; keep asking until they agree.

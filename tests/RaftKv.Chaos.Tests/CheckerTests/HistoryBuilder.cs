@@ -34,11 +34,23 @@ internal sealed class HistoryBuilder
     public Operation ReadCounter(int process, string key, long? output, long from, long to) =>
         Read(process, key, output?.ToString(System.Globalization.CultureInfo.InvariantCulture), from, to);
 
-    public Operation Acquire(int process, string key, string owner, long from, long to, Outcome outcome = Outcome.Ok, long? ttlMs = null, long? token = null) =>
+    public Operation Acquire(int process, string key, string owner, long from, long to, Outcome outcome = Outcome.Ok, long? ttlMs = null, long? token = null,
+        LockMode? mode = null, int? permits = null) =>
         Add(new Operation
         {
             Id = 0, Process = process, Kind = OpKind.Acquire, Key = key, Value = owner, Ttl = ttlMs is { } ttl ? TimeSpan.FromMilliseconds(ttl) : null,
             FencingToken = outcome == Outcome.Ok ? token : null, Outcome = outcome, InvokeTime = from * Nanos, CompleteTime = to * Nanos,
+            Mode = mode, Permits = permits,
+        });
+
+    /// <summary>A <c>LOCK.INFO</c> read that saw <paramref name="waiters"/> (tokens, first in line first) and <paramref name="holders"/>.</summary>
+    public Operation LockInfo(int process, string key, IReadOnlyList<string> waiters, long from, long to, Outcome outcome = Outcome.Ok,
+        IReadOnlyList<string>? holders = null) =>
+        Add(new Operation
+        {
+            Id = 0, Process = process, Kind = OpKind.LockInfo, Key = key, Values = outcome == Outcome.Ok ? waiters : null,
+            Holders = outcome == Outcome.Ok ? holders ?? [] : null, Outcome = outcome,
+            InvokeTime = from * Nanos, CompleteTime = to * Nanos,
         });
 
     public Operation Release(int process, string key, string owner, long from, long to, Outcome outcome = Outcome.Ok) =>

@@ -91,6 +91,9 @@ public sealed class HistoryTests
         h.Acquire(4, "L", "o", 0, 10, ttlMs: 1500, token: 77);
         h.ReadAll(5, "s", ["1", "2"], 40, 50);
         h.Incr(6, "c", null, 0, 10, Outcome.Info);
+        h.Acquire(7, "RW", "r", 0, 10, ttlMs: 1500, token: 78, mode: LockMode.Read);
+        h.Acquire(8, "S", "s", 0, 10, ttlMs: 1500, token: 79, permits: 2);
+        h.LockInfo(9, "RW", ["w", "r"], 0, 10, holders: ["h"]);
 
         var json = HistoryJson.Serialize(h.Operations);
         var back = HistoryJson.Deserialize(json);
@@ -98,8 +101,12 @@ public sealed class HistoryTests
         Assert.Equal(h.Operations.Count, json.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Contains("\"kind\":\"Cas\"", json, StringComparison.Ordinal);
         Assert.Contains("\"outcome\":\"Info\"", json, StringComparison.Ordinal);
-        Assert.Equal(h.Operations.Select(static o => o with { Values = null }), back.Select(static o => o with { Values = null }));
+        Assert.Equal(h.Operations.Select(static o => o with { Values = null, Holders = null }), back.Select(static o => o with { Values = null, Holders = null }));
         Assert.Equal(["1", "2"], back[4].Values);
+        Assert.Contains("\"mode\":\"Read\"", json, StringComparison.Ordinal);
+        Assert.Equal(2, back[7].Permits);
+        Assert.Equal(["w", "r"], back[8].Values);
+        Assert.Equal(["h"], back[8].Holders);
     }
 
     [Fact]

@@ -37,7 +37,8 @@ public sealed class HistoryRecorder
     }
 
     /// <summary>Marks the invocation of an operation; call it just before the request leaves the client.</summary>
-    public PendingOperation Invoke(int process, OpKind kind, string key, string? value = null, string? expected = null, TimeSpan? ttl = null)
+    public PendingOperation Invoke(int process, OpKind kind, string key, string? value = null, string? expected = null, TimeSpan? ttl = null,
+        LockMode? mode = null, int? permits = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         lock (gate)
@@ -52,6 +53,8 @@ public sealed class HistoryRecorder
                 Value = value,
                 Expected = expected,
                 Ttl = ttl,
+                Mode = mode,
+                Permits = permits,
                 Outcome = Outcome.Info,
                 InvokeTime = Now,
                 CompleteTime = long.MaxValue,
@@ -135,14 +138,16 @@ public sealed class PendingOperation
     public Operation Invoked { get; }
 
     /// <summary>It took effect: <paramref name="output"/> is a read's value or an INCR's result, <paramref name="values"/>
-    /// a set read's elements, <paramref name="fencingToken"/> an acquisition's token.</summary>
-    public Operation Ok(string? output = null, long? fencingToken = null, IReadOnlyList<string>? values = null) =>
+    /// a set read's elements (or the waiters a <c>LOCK.INFO</c> saw, with the <paramref name="holders"/>),
+    /// <paramref name="fencingToken"/> an acquisition's token.</summary>
+    public Operation Ok(string? output = null, long? fencingToken = null, IReadOnlyList<string>? values = null, IReadOnlyList<string>? holders = null) =>
         recorder.Complete(this, now => Invoked with
         {
             Outcome = Outcome.Ok,
             Output = output,
             FencingToken = fencingToken,
             Values = values,
+            Holders = holders,
             CompleteTime = now,
         });
 

@@ -23,9 +23,11 @@ public enum OpKind
     /// <see cref="Operation.Output"/> is the new value.</summary>
     Incr,
 
-    /// <summary>Lock acquisition (<c>SET key owner NX PX ttl</c> or the client's lock API): <see cref="Operation.Value"/>
-    /// is the owner value, <see cref="Operation.Ttl"/> the lease, <see cref="Operation.FencingToken"/> the token when
-    /// the API gives one. Ok means acquired; "taken by someone else" is <see cref="Outcome.Fail"/>.</summary>
+    /// <summary>Lock acquisition (<c>SET key owner NX PX ttl</c>, <c>LOCK.ACQUIRE</c>, <c>RWLOCK.ACQUIRE</c>,
+    /// <c>SEMAPHORE.ACQUIRE</c>, or the client's lock API): <see cref="Operation.Value"/> is the owner value (the token),
+    /// <see cref="Operation.Ttl"/> the lease, <see cref="Operation.FencingToken"/> the token when the API gives one,
+    /// <see cref="Operation.Mode"/> and <see cref="Operation.Permits"/> what a reader-writer lock or a semaphore was asked
+    /// for. Ok means acquired; "taken by someone else" (or a WAIT that ended) is <see cref="Outcome.Fail"/>.</summary>
     Acquire,
 
     /// <summary>Lock release (the seed's compare-and-delete EVAL, or disposing the handle): <see cref="Operation.Value"/>
@@ -37,6 +39,22 @@ public enum OpKind
 
     /// <summary>A read of the whole set: <see cref="Operation.Values"/> are the elements found.</summary>
     ReadAll,
+
+    /// <summary><c>LOCK.INFO key</c>: <see cref="Operation.Values"/> are the tokens of the lock's waiters, first in line
+    /// first, <see cref="Operation.Holders"/> those of its holders (both empty when nothing holds or waits). The FIFO
+    /// checker reads it as evidence of who was queued ahead of whom.</summary>
+    LockInfo,
+}
+
+/// <summary>How an acquisition of a reader-writer lock asked to hold.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LockMode>))]
+public enum LockMode
+{
+    /// <summary>A writer: excludes every other holder.</summary>
+    Write,
+
+    /// <summary>A reader: shares with other readers, never with a writer.</summary>
+    Read,
 }
 
 /// <summary>How an operation ended, in Jepsen's three-valued sense.</summary>
@@ -82,14 +100,23 @@ public sealed record Operation
     /// <summary>The value returned: a read's value (<see langword="null"/> is nil), an INCR's new value.</summary>
     public string? Output { get; init; }
 
-    /// <summary>The elements returned by a <see cref="OpKind.ReadAll"/>.</summary>
+    /// <summary>The elements returned by a <see cref="OpKind.ReadAll"/>, the waiters' tokens a <see cref="OpKind.LockInfo"/> saw.</summary>
     public IReadOnlyList<string>? Values { get; init; }
+
+    /// <summary>The holders' tokens a <see cref="OpKind.LockInfo"/> saw.</summary>
+    public IReadOnlyList<string>? Holders { get; init; }
 
     /// <summary>The fencing token an acquisition returned.</summary>
     public long? FencingToken { get; init; }
 
     /// <summary>The lease an acquisition asked for; <see langword="null"/> for a lock without expiry.</summary>
     public TimeSpan? Ttl { get; init; }
+
+    /// <summary>The mode a reader-writer lock's acquisition asked for; <see langword="null"/> for other locks.</summary>
+    public LockMode? Mode { get; init; }
+
+    /// <summary>A semaphore acquisition's max-count (at most this many holders at once); <see langword="null"/> for other locks.</summary>
+    public int? Permits { get; init; }
 
     public required Outcome Outcome { get; init; }
 
@@ -122,12 +149,22 @@ public sealed record Operation
                 if (Values is not null)
                     text.Append(CultureInfo.InvariantCulture, $" → {Values.Count} elements");
                 break;
+            case OpKind.LockInfo:
+                if (Holders is not null)
+                    text.Append(" holders [").AppendJoin(", ", Holders).Append(']');
+                if (Values is not null)
+                    text.Append(" waiters [").AppendJoin(", ", Values).Append(']');
+                break;
             default:
                 if (Value is not null)
                     text.Append(CultureInfo.InvariantCulture, $" {Show(Value)}");
                 break;
         }
 
+        if (Mode is { } mode)
+            text.Append(' ').Append(mode.ToString().ToLowerInvariant());
+        if (Permits is { } permits)
+            text.Append(CultureInfo.InvariantCulture, $" of {permits}");
         if (Ttl is { } ttl)
             text.Append(CultureInfo.InvariantCulture, $" ttl {ttl.TotalMilliseconds} ms");
         if (FencingToken is { } token)

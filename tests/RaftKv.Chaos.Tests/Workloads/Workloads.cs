@@ -6,6 +6,14 @@ using RaftKv.StateMachine;
 
 namespace RaftKv.Chaos.Tests.Workloads;
 
+/// <summary>Which lock of the lock service a <see cref="Workloads.QueuedLockAsync"/> client uses.</summary>
+internal enum QueuedLockKind
+{
+    Mutex,
+    ReadWrite,
+    Semaphore,
+}
+
 /// <summary>
 /// The chaos workloads: each logical client (a "process") loops until stopped, recording every request in the
 /// history with the outcome it can vouch for. Writes whose reply was lost are <see cref="Outcome.Info"/>; reads that
@@ -183,6 +191,146 @@ internal sealed class Workloads(LocalCluster cluster, HistoryRecorder history, T
 
             await Task.Delay(rng.Next(0, 30), CancellationToken.None);
         }
+    }
+
+    /// <summary>The lock service's queued mutex, reader-writer lock and semaphore, one each: one name makes queues form.</summary>
+    public const string QueuedMutexKey = "qlock:m";
+
+    public const string ReaderWriterKey = "rwlock:a";
+
+    public const string SemaphoreKey = "sem:a";
+
+    /// <summary>The max-count of <see cref="SemaphoreKey"/>: every client asks for the same, as a held semaphore requires.</summary>
+    public const int SemaphorePermits = 2;
+
+    /// <summary>The longest WAIT a queued acquire asks for; shorter than <see cref="LockTtl"/>, so a grant that took the
+    /// whole wait still leaves the holder most of its lease by the checkers' model (counted from the invocation).</summary>
+    public static readonly TimeSpan MaxLockWait = TimeSpan.FromMilliseconds(1_500);
+
+    /// <summary>
+    /// The lock service (issue 17): acquire <paramref name="kind"/> mostly with a WAIT, so that clients queue behind each
+    /// other on one name (an OWNER names the client, as <c>LOCK.INFO</c> shows it), hold briefly, release, repeat. A
+    /// reader-writer client asks for a write one time in three. Every token is used by one acquisition only, so
+    /// <c>LOCK.INFO</c>'s waiters name acquisitions unambiguously; after an unknown outcome the token is released (which
+    /// also takes it out of the queue) and never used again.
+    /// </summary>
+    public async Task QueuedLockAsync(QueuedLockKind kind, Random rng, CancellationToken stop)
+    {
+        var process = NewProcess();
+        // A blocked acquire answers within its WAIT (plus a grace after a failover, as UNCERTAIN): give it that long.
+        await using var connection = new ChaosConnection(cluster, rng, timeout + MaxLockWait);
+        var ttl = ((long)LockTtl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        var owner = "p" + process.ToString(CultureInfo.InvariantCulture);
+        var (key, family, permits) = kind switch
+        {
+            QueuedLockKind.Mutex => (QueuedMutexKey, "LOCK", (int?)null),
+            QueuedLockKind.ReadWrite => (ReaderWriterKey, "RWLOCK", null),
+            _ => (SemaphoreKey, "SEMAPHORE", SemaphorePermits),
+        };
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var token = $"{family.ToLowerInvariant()}-{owner}-{n}";
+            LockMode? mode = kind == QueuedLockKind.ReadWrite ? (rng.Next(3) == 0 ? LockMode.Write : LockMode.Read) : null;
+            var wait = rng.Next(5) == 0 ? 0 : rng.Next(100, (int)MaxLockWait.TotalMilliseconds);
+            List<string> argv = [family + ".ACQUIRE", key];
+            if (mode is { } m)
+                argv.Add(m == LockMode.Write ? "WRITE" : "READ");
+            if (permits is { } p)
+                argv.Add(p.ToString(CultureInfo.InvariantCulture));
+            argv.AddRange([token, ttl, "WAIT", wait.ToString(CultureInfo.InvariantCulture), "OWNER", owner]);
+
+            var acquire = history.Invoke(process, OpKind.Acquire, key, token, ttl: LockTtl, mode: mode, permits: permits);
+            var result = await connection.CallAsync([.. argv]);
+            bool mayHold;
+            if (result.Replied && result.Reply!.Kind == ReplyKind.Integer)
+            {
+                acquire.Ok(fencingToken: result.Reply.Integer);
+                mayHold = true;
+
+                // The critical section: long enough that the others queue, and LOCK.INFO sees them queued.
+                await Task.Delay(rng.Next(20, 120), CancellationToken.None);
+            }
+            else if (result.Replied && result.Reply!.Kind == ReplyKind.NullBulk)
+            {
+                acquire.Fail("not acquired (held, or the wait ended)");
+                mayHold = false;
+            }
+            else if (result.Replied)
+            {
+                // A reply this workload does not understand proves nothing either way.
+                acquire.Info("unexpected reply: " + result.Reply);
+                mayHold = true;
+            }
+            else
+            {
+                Complete(acquire, result, static _ => false);
+                mayHold = result.Outcome == CallOutcome.Unknown;
+            }
+
+            if (mayHold)
+            {
+                var release = history.Invoke(process, OpKind.Release, key, token);
+                var released = await connection.CallAsync(family + ".RELEASE", key, token);
+                Complete(release, released, static reply => reply.Integer == 1);
+            }
+
+            await Task.Delay(rng.Next(0, 30), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Reads <c>LOCK.INFO</c> of the lock service's names in turn, recording the waiters and holders it lists: the
+    /// evidence of who was queued ahead of whom that the FIFO checker needs. A read that got no answer (or one it cannot
+    /// parse) is recorded as failed: a read changes nothing.
+    /// </summary>
+    public async Task LockObserverAsync(Random rng, CancellationToken stop)
+    {
+        var process = NewProcess();
+        await using var connection = new ChaosConnection(cluster, rng, timeout);
+        string[] keys = [QueuedMutexKey, ReaderWriterKey, SemaphoreKey];
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var key = keys[n % keys.Length];
+            var op = history.Invoke(process, OpKind.LockInfo, key);
+            var result = await connection.CallAsync("LOCK.INFO", key);
+            if (result.Replied && LockInfoTokens(result.Reply!, "waiters") is { } waiters && LockInfoTokens(result.Reply!, "holders") is { } holders)
+                op.Ok(values: waiters, holders: holders);
+            else
+                op.Fail(result.Error ?? "unexpected reply: " + result.Reply);
+            await Task.Delay(rng.Next(5, 25), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// The tokens in one list of a <c>LOCK.INFO</c> reply — field/value pairs, flat, where <c>holders</c> lists
+    /// <c>[token, owner, fencing, pttl-ms, mode]</c> and <c>waiters</c> lists <c>[token, owner, mode, wait-left-ms, ttl-ms]</c>,
+    /// first in line first: <paramref name="field"/>'s tokens in order. Nil (nothing held or waited) is none; any other
+    /// shape is <see langword="null"/>.
+    /// </summary>
+    public static List<string>? LockInfoTokens(Reply reply, string field)
+    {
+        if (reply.Kind is ReplyKind.NullBulk or ReplyKind.NullArray)
+            return [];
+        if (reply.Kind is not (ReplyKind.Array or ReplyKind.Map) || reply.Items is not { } fields)
+            return null;
+        for (var i = 0; i + 1 < fields.Count; i += 2)
+        {
+            if (fields[i].Bulk is not { } name || Encoding.UTF8.GetString(name) != field)
+                continue;
+            if (fields[i + 1].Items is not { } entries)
+                return null;
+            var tokens = new List<string>(entries.Count);
+            foreach (var entry in entries)
+            {
+                if (entry.Items is not [{ Bulk: { } token }, ..])
+                    return null;
+                tokens.Add(Encoding.UTF8.GetString(token));
+            }
+
+            return tokens;
+        }
+
+        return null;
     }
 
     /// <summary>
