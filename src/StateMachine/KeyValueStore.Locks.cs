@@ -80,6 +80,8 @@ public sealed partial class KeyValueStore
 
             var entry = LockSpace.Create(name, kind, maxCount);
             var holders = reader.ReadArrayHeader();
+            if (holders > LockSpace.MaxSemaphoreCount)
+                throw new InvalidDataException("Malformed lock in snapshot: too many holders.");
             for (var h = 0; h < holders; h++)
             {
                 if (reader.ReadArrayHeader() != 5)
@@ -111,7 +113,8 @@ public sealed partial class KeyValueStore
                 });
             }
 
-            if (!IsConsistent(entry))
+            // A lease asked for is positive, as every acquire's is (a granted waiter's lease starts from it).
+            if (!IsConsistent(entry) || !entry.Waiters.TrueForAll(static w => w.Ttl > 0))
                 throw new InvalidDataException("Malformed lock in snapshot: its holders do not fit its kind.");
             restored.Locks.Add((database, entry));
         }

@@ -172,6 +172,20 @@ public sealed class LockQueueTests
     }
 
     [Fact]
+    public void A_lease_that_would_pass_the_end_of_time_at_its_grant_saturates()
+    {
+        // Valid when queued (now + ttl fits); granted 50 ms later, now + ttl would wrap to the past.
+        var redis = new Redis();
+        var ttl = (long.MaxValue - T0 - 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        redis.Exec(T0, "LOCK.ACQUIRE", "res", "a", "1000");
+        Assert.True(Queued(redis.Exec(T0, "LOCK.ACQUIRE", "res", "b", ttl, "WAIT", "100")));
+        redis.Exec(T0 + 50, "LOCK.RELEASE", "res", "a");
+        Assert.Equal("b", Text(Assert.Single(redis.Store.TakeLockNotices()).Token));
+        Assert.Equal(Reply.FromBulk("b"), redis.Exec(T0 + 60, "GET", "res"));
+        Assert.True(redis.Exec(T0 + 60, "PTTL", "res").Integer > 0);
+    }
+
+    [Fact]
     public void A_retried_acquire_keeps_its_place_in_the_queue()
     {
         var redis = new Redis();
@@ -318,6 +332,21 @@ public sealed class LockQueueTests
         var reply = redis.Exec(T0, "EVAL", "return redis.call('rwlock.acquire', 'k', 'read', 't', '100')", "0");
         Assert.True(reply.IsError, reply.ToString());
         Assert.Contains("not allowed", reply.Text, StringComparison.OrdinalIgnoreCase);
+
+        foreach (var name in new[] { "LOCK.ACQUIRE", "RWLOCK.ACQUIRE", "SEMAPHORE.ACQUIRE", "LOCK.INFO", "LOCK.LIST", "SEMAPHORE.RELEASE" })
+        {
+            var argv = name switch
+            {
+                "LOCK.ACQUIRE" => Redis.Args(name, "k", "t", "100", "WAIT", "100"),
+                "RWLOCK.ACQUIRE" => Redis.Args(name, "k", "READ", "t", "100"),
+                "SEMAPHORE.ACQUIRE" => Redis.Args(name, "k", "2", "t", "100"),
+                "LOCK.INFO" => Redis.Args(name, "k"),
+                "LOCK.LIST" => Redis.Args(name),
+                _ => Redis.Args(name, "k", "t"),
+            };
+            Assert.Equal(QueueCheck.Refuse, TransactionCommand.CheckQueued([.. argv.Select(static a => (ReadOnlyMemory<byte>)a)], out var error));
+            Assert.Equal(TransactionCommand.NotAllowed, error);
+        }
     }
 
     [Fact]

@@ -275,6 +275,7 @@ public sealed partial class LockWaits : IDisposable
     // One blocked acquire. Arm() before each look at the state; a notice (or null: look again) completes the armed signal.
     private sealed class Waiter(int database, string key)
     {
+        private readonly Lock gate = new();
         private TaskCompletionSource<LockNotice?> signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public int Database { get; } = database;
@@ -283,7 +284,7 @@ public sealed partial class LockWaits : IDisposable
 
         public Task<LockNotice?> Arm()
         {
-            lock (this)
+            lock (gate)
             {
                 if (signal.Task.IsCompleted && signal.Task.Result is null)
                     signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -293,7 +294,7 @@ public sealed partial class LockWaits : IDisposable
 
         public bool Signal(LockNotice? notice)
         {
-            lock (this)
+            lock (gate)
                 return signal.TrySetResult(notice);
         }
     }

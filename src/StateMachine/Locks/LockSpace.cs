@@ -392,13 +392,13 @@ public sealed class LockSpace
             Token = token,
             Owner = owner,
             Fencing = context.Store.NextFencingToken(context.LogPosition),
-            ExpireAt = context.Now + ttl,
+            ExpireAt = LeaseEnd(context.Now, ttl),
             Mode = mode,
         };
         if (entry.Kind == LockKind.Mutex)
         {
             entry.Holders.Clear();
-            context.Keyspace.Set(entry.Name, token, ExpiryTime.Stored(holder.ExpireAt));
+            context.Keyspace.Set(entry.Name, token, holder.ExpireAt);
         }
 
         entry.Holders.Add(holder);
@@ -406,6 +406,10 @@ public sealed class LockSpace
         Schedule(entry, context);
         return Reply.FromInteger(holder.Fencing);
     }
+
+    // A waiter's lease starts when it is granted, later than its acquire checked now + ttl for overflow: saturate at
+    // the last representable expiry rather than wrap (a lease of ~292 million years is already forever).
+    private static long LeaseEnd(long now, long ttl) => ExpiryTime.Stored(ttl > long.MaxValue - now ? ClusterTime.NoExpiry : now + ttl);
 
     private LockEntry Add(byte[] name, LockKind kind, int maxCount)
     {
@@ -425,10 +429,22 @@ public sealed class LockSpace
 
     private void Schedule(LockEntry entry, in CommandContext context)
     {
+        var next = NextDue(entry, context.Keyspace);
+        if (next == entry.ScheduledAt)
+            return;
+        Unschedule(entry);
+        entry.ScheduledAt = next;
+        if (next != ClusterTime.NoExpiry)
+            due.Add((next, entry.Name));
+    }
+
+    // When the lock next needs a look: the soonest end of a lease (a mutex's is its key's expiry) or of a wait.
+    private static long NextDue(LockEntry entry, Keyspace keyspace)
+    {
         var next = ClusterTime.NoExpiry;
         if (entry.Kind == LockKind.Mutex)
         {
-            if (context.Keyspace.StoredExpireAt(entry.Name) is { } expireAt && expireAt != ClusterTime.NoExpiry)
+            if (keyspace.StoredExpireAt(entry.Name) is { } expireAt)
                 next = expireAt;
         }
         else
@@ -439,12 +455,7 @@ public sealed class LockSpace
 
         foreach (var waiter in entry.Waiters)
             next = Math.Min(next, waiter.Deadline);
-        if (next == entry.ScheduledAt)
-            return;
-        Unschedule(entry);
-        entry.ScheduledAt = next;
-        if (next != ClusterTime.NoExpiry)
-            due.Add((next, entry.Name));
+        return next;
     }
 
     private void Unschedule(LockEntry entry)
@@ -482,23 +493,9 @@ public sealed class LockSpace
         if (!entries.TryAdd(entry.Name, entry))
             return false;
         Recost(entry);
-        var next = ClusterTime.NoExpiry;
-        if (entry.Kind == LockKind.Mutex)
-        {
-            if (keyspace.StoredExpireAt(entry.Name) is { } expireAt)
-                next = expireAt;
-        }
-        else
-        {
-            foreach (var holder in entry.Holders)
-                next = Math.Min(next, holder.ExpireAt);
-        }
-
-        foreach (var waiter in entry.Waiters)
-            next = Math.Min(next, waiter.Deadline);
-        entry.ScheduledAt = next;
-        if (next != ClusterTime.NoExpiry)
-            due.Add((next, entry.Name));
+        entry.ScheduledAt = NextDue(entry, keyspace);
+        if (entry.ScheduledAt != ClusterTime.NoExpiry)
+            due.Add((entry.ScheduledAt, entry.Name));
         return true;
     }
 
