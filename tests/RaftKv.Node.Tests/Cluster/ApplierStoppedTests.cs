@@ -39,6 +39,9 @@ public sealed class ApplierStoppedTests
             Assert.Equal(Reply.Ok, await client.CallAsync("SET", "k", "after"));
         var index = await failed.Task.WaitAsync(Patience);
 
+        // The hook runs before its exception reaches the applier, which records the stop after it: wait for that.
+        await WaitUntilAsync(() => cluster.Service<RaftStateMachine>(follower).Stopped is not null);
+
         await using (var client = await cluster.ConnectAsync(follower))
         {
             var info = Fields(await client.CallAsync("INFO", "raft"));
